@@ -1,0 +1,111 @@
+"""Time one step of every neuron layer.
+
+Prints, for every model:
+
+* microseconds per step at ``[1, 30, 24, 24]`` with ``n_winners=5`` for the reference
+  call without the winners list (``layer(x, return_winners=False, n_winners=5)``:
+  k-WTA and inhibition run, nothing is copied to the host), for the same call with
+  the winners list (one host copy), and for :meth:`Neuron.step` (every output,
+  winners as a tensor);
+* at ``[64, 30, 24, 24]`` the ratio of one ``step`` to one ``torch.add`` over the
+  same tensor, both measured in this run.
+
+Timings are medians over blocks of steps, so a busy neighbour on the machine moves
+them less. Run: ``python benchmarks/neuron_step.py [--compile] [--models LIF EIF]``.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import torch
+
+import spyketorch.neurons as sn
+
+
+def make_layers() -> Dict[str, Callable[[], sn.Neuron]]:
+    """Every model with parameters that make it spike at the benchmark's input."""
+    return {
+        "IF": lambda: sn.IF(threshold=10.0),
+        "LIF": lambda: sn.LIF(threshold=10.0),
+        "LIF_ode": lambda: sn.LIF_ode(threshold=10.0),
+        "LIF_Simple": lambda: sn.LIF_Simple(threshold=10.0),
+        "EIF": lambda: sn.EIF(threshold=10.0),
+        "EIF_Simple": lambda: sn.EIF_Simple(threshold=10.0),
+        "QIF": lambda: sn.QIF(threshold=10.0),
+        "AdEx": lambda: sn.AdEx(threshold=10.0),
+        "Izhikevich": lambda: sn.Izhikevich(),
+        "UniformLIF": lambda: sn.UniformLIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
+        "UniformLIF_Simple": lambda: sn.UniformLIF_Simple(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
+        "UniformEIF": lambda: sn.UniformEIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
+        "UniformQIF": lambda: sn.UniformQIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
+        "UniformAdEx": lambda: sn.UniformAdEx(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
+        "UniformIzhikevich": lambda: sn.UniformIzhikevich(seed=0),
+    }
+
+
+def scale_for(name: str) -> float:
+    """Input scale giving a few spikes per step: the _Simple models take unscaled input."""
+    if "Simple" in name:
+        return 12.0
+    if "Izhikevich" in name:
+        return 15.0
+    return 2000.0
+
+
+def median_us(fn: Callable[[], object], steps: int, blocks: int) -> float:
+    for _ in range(max(10, steps // 5)):
+        fn()
+    times: List[float] = []
+    for _ in range(blocks):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        times.append((time.perf_counter() - t0) / steps * 1e6)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="*", default=None, help="subset of models")
+    parser.add_argument("--compile", action="store_true", help="also time layer.compile()")
+    parser.add_argument("--steps", type=int, default=400, help="steps per block at batch 1")
+    parser.add_argument("--blocks", type=int, default=7)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    layers = make_layers()
+    names = args.models or list(layers)
+    x1 = torch.rand(1, 30, 24, 24)
+    x64 = torch.rand(64, 30, 24, 24)
+    add_us = median_us(lambda: torch.add(x64, x64), 20, args.blocks)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; "
+          f"torch.add at [64,30,24,24]: {add_us:.1f} us")
+    header = f"{'model':18s} {'tuple us':>9s} {'+list us':>9s} {'step us':>9s} {'B64 ratio':>9s}"
+    if args.compile:
+        header += f" {'cmp us':>8s} {'cmp ratio':>9s}"
+    print(header)
+    for name in names:
+        s = scale_for(name)
+        xa, xb = x1 * s, x64 * s
+        layer = layers[name]()
+        t_tuple = median_us(lambda: layer(xa, return_winners=False, n_winners=5), args.steps, args.blocks)
+        layer.reset()
+        t_list = median_us(lambda: layer(xa, n_winners=5), args.steps, args.blocks)
+        layer.reset()
+        t_step = median_us(lambda: layer.step(xa, n_winners=5), args.steps, args.blocks)
+        layer.reset()
+        t64 = median_us(lambda: layer.step(xb, n_winners=5), 10, args.blocks)
+        line = f"{name:18s} {t_tuple:9.1f} {t_list:9.1f} {t_step:9.1f} {t64 / add_us:9.2f}"
+        if args.compile:
+            cl = layers[name]().compile(dynamic=False)
+            tc = median_us(lambda: cl.step(xa, n_winners=5), args.steps, args.blocks)
+            cl.reset()
+            tc64 = median_us(lambda: cl.step(xb, n_winners=5), 10, args.blocks)
+            line += f" {tc:8.1f} {tc64 / add_us:9.2f}"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

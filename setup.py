@@ -1,0 +1,32 @@
+"""Packaging for spyketorch."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="spyketorch",
+    version="0.1.0",
+    description="Convolutional spiking neural networks with STDP in PyTorch: batched, device-agnostic neuron layers.",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["spyketorch", "spyketorch.*"]),
+    package_data={"spyketorch": ["data/*"]},
+    include_package_data=True,
+    python_requires=">=3.9",
+    install_requires=[
+        "torch>=2.1",
+        "torchvision>=0.16",
+        "numpy>=1.22",
+        "matplotlib>=3.5",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "dev": ["pytest>=7", "scipy>=1.8"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

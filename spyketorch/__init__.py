@@ -1,0 +1,37 @@
+"""spyketorch: convolutional spiking neural networks with STDP in PyTorch.
+
+Batched, device-agnostic neuron layers (:mod:`spyketorch.neurons`), stateless spike
+operations (:mod:`spyketorch.functional`), learning layers (:mod:`spyketorch.snn`),
+input coding (:mod:`spyketorch.utils`), plots (:mod:`spyketorch.plotting`) and
+recorded simulations (:mod:`spyketorch.simulation`).
+"""
+from . import neurons
+from .neurons import (
+    EIF,
+    EIF_Simple,
+    IF,
+    LIF,
+    LIF_ode,
+    LIF_Simple,
+    QIF,
+    AdEx,
+    HeterogeneousNeuron,
+    Izhikevich,
+    Neuron,
+    StepOutput,
+    UniformAdEx,
+    UniformEIF,
+    UniformIzhikevich,
+    UniformLIF,
+    UniformLIF_Simple,
+    UniformQIF,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "neurons",
+    "Neuron", "StepOutput", "IF", "LIF", "LIF_Simple", "LIF_ode", "EIF", "EIF_Simple", "QIF", "AdEx",
+    "Izhikevich", "HeterogeneousNeuron", "UniformLIF", "UniformLIF_Simple", "UniformEIF", "UniformQIF",
+    "UniformAdEx", "UniformIzhikevich",
+]
