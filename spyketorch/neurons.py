@@ -672,8 +672,9 @@ class Neuron(nn.Module):
             sview = score.reshape(B, C, HW)
             topv, topf = sview.amax(dim=2).topk(kk, dim=1)
             valid = torch.ge(topv, c["thr_min"], out=torch.empty_like(topv))  # float 0/1 [B, k]
-            rows = (topf + c["row_offsets"]).view(-1)
-            loc = sview.view(B * C, HW).index_select(0, rows).argmax(dim=1).view(B, kk)
+            if want_winners or want_ws or mode == "location":  # where in its map each winner is
+                rows = (topf + c["row_offsets"]).view(-1)
+                loc = sview.view(B * C, HW).index_select(0, rows).argmax(dim=1).view(B, kk)
         else:
             topf = loc = I.new_zeros((B, 0), dtype=torch.long)
             valid = I.new_zeros((B, 0))
@@ -861,7 +862,8 @@ class IF(Neuron):
         return {"k": self._ts / self._p("C", dev, dt)}
 
     def _integrate(self, u, I, w, c):
-        return _scale_add(u.clone(), I, c["k"])
+        k = c["k"]
+        return torch.add(u, I, alpha=k) if not isinstance(k, Tensor) else torch.addcmul(u, I, k)
 
     def ode(self, u, I=0.0, w=None):
         return torch.zeros_like(self._f64(u)) + self._f64(I) / self._param64("C")
