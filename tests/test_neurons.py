@@ -445,3 +445,14 @@ def test_returned_tensors_are_not_mutated_by_later_steps():
     saved = o1.potentials.clone(), o1.spikes.clone()
     layer.step(xs[1])
     assert torch.equal(o1.potentials, saved[0]) and torch.equal(o1.spikes, saved[1])
+
+
+def test_compiled_step_matches_eager():
+    """layer.compile() runs the same pipeline through torch.compile, with identical results."""
+    pytest.importorskip("torch._inductor")
+    eager = sn.AdEx(threshold=10.0, inhibition_mode="feature")
+    compiled = sn.AdEx(threshold=10.0, inhibition_mode="feature").compile(dynamic=False)
+    for x in inputs(2000.0, T=4, seed=13):
+        a, b = eager.step(x, n_winners=2), compiled.step(x, n_winners=2)
+        assert torch.equal(a.spikes, b.spikes) and torch.equal(a.winners, b.winners)
+        torch.testing.assert_close(a.potentials, b.potentials, rtol=1e-5, atol=1e-5)
