@@ -27,6 +27,20 @@ from .neurons import (
     UniformQIF,
 )
 
+from . import plotting, simulation
+from .simulation import (
+    FICurve,
+    TuneResult,
+    analytic_lif_rate,
+    fi_curve,
+    firing_rate,
+    load_layer,
+    run,
+    save_layer,
+    simulate,
+    tune_threshold,
+)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -34,4 +48,6 @@ __all__ = [
     "Neuron", "StepOutput", "IF", "LIF", "LIF_Simple", "LIF_ode", "EIF", "EIF_Simple", "QIF", "AdEx",
     "Izhikevich", "HeterogeneousNeuron", "UniformLIF", "UniformLIF_Simple", "UniformEIF", "UniformQIF",
     "UniformAdEx", "UniformIzhikevich",
+    "plotting", "simulation", "simulate", "run", "firing_rate", "fi_curve", "FICurve", "analytic_lif_rate",
+    "tune_threshold", "TuneResult", "save_layer", "load_layer",
 ]

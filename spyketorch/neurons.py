@@ -810,6 +810,14 @@ def _lin(u: Tensor, a: Union[float, Tensor], I: Tensor, b: Union[float, Tensor],
     return out
 
 
+def _apex(u: Tensor, c: Dict[str, Any]) -> Tensor:
+    """The potential capped at the threshold (the spike apex)."""
+    thr = c["thr"]
+    if isinstance(thr, Tensor):
+        return torch.minimum(u, thr)
+    return u if math.isinf(thr) else u.clamp(max=thr)
+
+
 def _scale_add(out: Tensor, x: Tensor, b: Union[float, Tensor]) -> Tensor:
     """``out += b * x`` in place."""
     if isinstance(b, Tensor):
@@ -1203,7 +1211,9 @@ class AdEx(EIF):
         \tau_w\frac{dw}{dt} &= a (u - u_{rest}) - w + b \sum_f \delta(t - t^f)
 
     with :math:`R = \tau_{rc}/C`. As in the reference, ``w`` is advanced from the
-    clamped potential before reset and jumps by ``b`` at each spike; by default the
+    clamped potential before reset, taken at most at the threshold (the spike apex:
+    within one step the exponential can carry the Euler estimate of a spiking neuron
+    far beyond it), and jumps by ``b`` at each spike; by default the
     winners inhibit the whole layer (``inhibition_mode="layer"``). Requires
     ``ts < tau_rc`` and ``ts < tau_w``.
 
@@ -1260,9 +1270,11 @@ class AdEx(EIF):
         return super()._integrate(u, I - w, None, c)
 
     def _adapt(self, u, spiked, w, c):
-        # w += ts/tau_w * (a (u - rest) - w) + b * spiked
+        # w += ts/tau_w * (a (min(u, thr) - rest) - w) + b * spiked; the potential is taken
+        # at most at the spike apex (the threshold): within a step the exponential can
+        # carry a spiking neuron's Euler estimate orders of magnitude beyond it.
         w_new = w * (1 - c["gw"])
-        _scale_add(w_new, u - c["rest"], c["aw"])
+        _scale_add(w_new, _apex(u, c) - c["rest"], c["aw"])
         return _scale_add(w_new, spiked, c["b"])
 
     def ode(self, u, I=0.0, w=None):
@@ -1291,7 +1303,7 @@ class Izhikevich(Neuron):
 
     (``u`` is stored as the adaptation variable ``w``.) Forward Euler with
     :math:`\Delta t = 1000\, t_s` ms; the recovery variable is advanced from the
-    updated potential. The layer rests at the stable fixed point of the equations
+    updated potential, taken at most at the spike apex ``threshold``. The layer rests at the stable fixed point of the equations
     for zero input (about -70 mV for the presets) unless ``resting_potential`` is
     given. Fixes with respect to the reference: the real model (the reference's
     default reset ``c=0`` lay far above rest and its state started away from the
@@ -1349,10 +1361,14 @@ class Izhikevich(Neuron):
     @classmethod
     def preset(cls, name: str, **kwargs: Any) -> "Izhikevich":
         """A layer of one of the classic types: ``regular_spiking``, ``intrinsically_bursting``,
-        ``chattering`` or ``fast_spiking`` (other keyword arguments pass through)."""
+        ``chattering`` or ``fast_spiking`` (other keyword arguments pass through).
+
+        The 2003 types have no refractory period (a refractory neuron is held at rest,
+        which suppresses bursting), so presets default to ``refractory_timesteps=0``.
+        """
         if name not in IZHIKEVICH_PRESETS:
             raise ValueError(f"preset must be one of {sorted(IZHIKEVICH_PRESETS)}, got {name!r}")
-        return cls(**{**IZHIKEVICH_PRESETS[name], **kwargs})
+        return cls(**{"refractory_timesteps": 0, **IZHIKEVICH_PRESETS[name], **kwargs})
 
     def _fixed_point(self) -> Union[float, Tensor]:
         """Stable fixed point of v for I = 0: 0.04 v^2 + (5 - b) v + 140 = 0 (lower root)."""
@@ -1390,8 +1406,8 @@ class Izhikevich(Neuron):
         return out
 
     def _adapt(self, u, spiked, w, c):
-        # w += a dt (b v - w) + d * spiked
-        w_new = w + (u * c["b_"] - w) * c["ga"]
+        # w += a dt (b min(v, thr) - w) + d * spiked  (v at most the spike apex)
+        w_new = w + (_apex(u, c) * c["b_"] - w) * c["ga"]
         return _scale_add(w_new, spiked, c["d"])
 
     def ode(self, u, I=0.0, w=None):
@@ -1535,13 +1551,13 @@ class UniformIzhikevich(HeterogeneousNeuron, Izhikevich):
     r"""Heterogeneous :class:`Izhikevich`: the recovery time constant drawn per feature map.
 
     The 2003 equations have no membrane time constant; their time scale of
-    recovery is :math:`	au_u = 1/a` (ms). Here :math:`	au_u` is drawn per feature
-    map from ``tau_range`` (seconds) and sets :math:`a = 1 / (1000\,	au_u)`:
+    recovery is :math:`\tau_u = 1/a` (ms). Here :math:`\tau_u` is drawn per feature
+    map from ``tau_range`` (seconds) and sets :math:`a = 1 / (1000\,\tau_u)`:
 
     .. math::
-        	au_c \sim \mathcal{U}(	au_{lo}, 	au_{hi}), \qquad a_c = rac{1}{1000\,	au_c}
+        \tau_c \sim \mathcal{U}(\tau_{lo}, \tau_{hi}), \qquad a_c = \frac{1}{1000\,\tau_c}
 
-    (the regular-spiking :math:`a = 0.02` is :math:`	au_u = 0.05` s). Other arguments
+    (the regular-spiking :math:`a = 0.02` is :math:`\tau_u = 0.05` s). Other arguments
     are those of :class:`Izhikevich` without ``a``, plus the keyword-only
     ``generator``, ``seed`` and ``n_features`` (see :class:`HeterogeneousNeuron`).
 
