@@ -73,7 +73,10 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time layer.compile()")
     parser.add_argument("--steps", type=int, default=400, help="steps per block at batch 1")
     parser.add_argument("--blocks", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     layers = make_layers()
     names = args.models or list(layers)

@@ -316,6 +316,16 @@ class Neuron(nn.Module):
         self._refractory_timesteps = value
 
     @property
+    def clamp_at_rest(self) -> bool:
+        """Whether the potential is floored at the resting potential every step."""
+        return self._clamp_at_rest
+
+    @clamp_at_rest.setter
+    def clamp_at_rest(self, value: bool) -> None:
+        self._clamp_at_rest = bool(value)
+        self._coef = None
+
+    @property
     def refractoriness(self) -> float:
         """Refractory period in seconds (``refractory_timesteps * ts``)."""
         return self._refractory_timesteps * self._ts
@@ -522,10 +532,16 @@ class Neuron(nn.Module):
         c["log_cap"] = math.log(cap)
         c["amp"] = 1.0 / self._ts if self._scaled_spikes else 1.0
         c["big"] = 4.0 * cap
+        c["nbig"] = -4.0 * cap
+        c["fast_floor"] = self.clamp_at_rest and not isinstance(c["rest"], Tensor)
         # tensors used as lerp/maximum operands must be tensors on the device
         c["rest_t"] = torch.as_tensor(c["rest"], dtype=dt, device=dev)
         c["v_reset_t"] = torch.as_tensor(c["v_reset"], dtype=dt, device=dev)
+        c["one"] = 1.0
         c.update(self._coefficients(dev, dt))
+        # 0-dim tensors of every scalar coefficient: a binary op with a cached 0-dim
+        # operand skips wrapping a Python number on every call (about 1 us each on CPU)
+        c["T"] = {k: torch.tensor(v, dtype=dt, device=dev) for k, v in c.items() if isinstance(v, float)}
         self._coef = c
         self._coef_key = key
         return c
@@ -598,10 +614,12 @@ class Neuron(nn.Module):
             raise ValueError(
                 f"potentials moved from {v.device}/{v.dtype} to {x.device}/{x.dtype}; call reset() first"
             )
-        ro = c.get("row_offsets")
-        if ro is None or ro.shape[0] != x.shape[0] or c.get("row_stride") != x.shape[1]:
-            c["row_offsets"] = torch.arange(x.shape[0], device=x.device).mul_(x.shape[1]).unsqueeze(1)
-            c["row_stride"] = x.shape[1]
+        if c.get("shape") != x.shape:  # shape-specific constants (index offsets, zero tensors)
+            B, C, H, W = x.shape
+            c["row_offsets"] = torch.arange(B, device=x.device).mul_(C).unsqueeze(1)
+            c["zeros_bc"] = x.new_zeros((B, C))
+            c["zeros_bhw"] = x.new_zeros((B, H * W))
+            c["shape"] = x.shape
 
     @staticmethod
     def _check_k(n_winners: Any) -> int:
@@ -614,7 +632,7 @@ class Neuron(nn.Module):
     def _advance(self, potentials: Tensor, k: int, want_thr: bool, want_dudt: bool, want_ws: bool,
                  want_winners: bool):
         """Validate, create state, run :meth:`_kernel` and store the new state."""
-        I = potentials.detach() if isinstance(potentials, Tensor) else potentials
+        I = potentials.detach() if isinstance(potentials, Tensor) and potentials.requires_grad else potentials
         self._check_input(I)
         c = self._prepare(I)
         self._ensure_state(I, c)
@@ -641,80 +659,84 @@ class Neuron(nn.Module):
 
     def _kernel(self, u_prev: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, c: Dict[str, Any], kk: int,
                 want_thr: bool, want_dudt: bool, want_ws: bool, want_winners: bool):
-        """The step pipeline on tensors only (pure: returns new tensors, mutates nothing it was given)."""
+        """The step pipeline on tensors only (pure: returns new tensors, mutates nothing it was given).
+
+        Written for few kernel launches: on CPU a small step is dominated by the
+        per-call cost of each torch operation, so every saved call counts.
+        """
         B, C, H, W = I.shape
-        HW = H * W
         R = self._refractory_timesteps
         mode = self._inhibition_mode
         refractory = R > 0 and mode != "none"
         # 1. integrate (a new tensor)
         u = self._integrate(u_prev, I, w, c)
         # 2.+3. refractory clamp, floor at rest, finite cap
-        if self.clamp_at_rest and not isinstance(c["rest"], Tensor):
+        if c["fast_floor"]:
             if refractory:  # r >= 1 where refractory: pushed far below rest, then floored to rest
-                u.add_(r, alpha=-c["big"])
-            u.clamp_(min=c["rest"], max=c["cap"])
+                u.add_(r, alpha=c["nbig"])
+            u.clamp_(c["rest"], c["cap"])
         else:
             if refractory:
                 u = self._set_where(u, r.clamp(max=1.0), c["rest"])
             if self.clamp_at_rest:
                 torch.maximum(u, c["rest_t"], out=u).clamp_(max=c["cap"])
             elif self._nonlinear:
-                u.clamp_(min=-c["cap"], max=c["cap"])
+                u.clamp_(-c["cap"], c["cap"])
         # 4. threshold as a float 0/1 mask (comparisons into a float tensor are fast)
-        spiked = torch.ge(u, c["thr"], out=torch.empty_like(u))
+        spiked = torch.ge(u, _o(c, "thr"), out=torch.empty_like(u))
         # 5. adaptation from the clamped, pre-reset potential
-        w_new = self._adapt(u, spiked, w, c) if self._has_adaptation else None
+        w_new = self._adapt(u, spiked, w, c) if w is not None else None
         # 6. k-WTA: best spiking neuron of each map, then the k best maps
+        loc = None
         if kk > 0:
             # with per-neuron thresholds, non-spiking neurons are pushed far below any spiking one
             score = u if c["uniform_thr"] else torch.add(u, spiked - 1.0, alpha=c["big"])
-            sview = score.reshape(B, C, HW)
+            sview = score.view(B, C, H * W)
             topv, topf = sview.amax(dim=2).topk(kk, dim=1)
-            valid = torch.ge(topv, c["thr_min"], out=torch.empty_like(topv))  # float 0/1 [B, k]
+            valid = topv >= _o(c, "thr_min")  # [B, k] bool
             if want_winners or want_ws or mode == "location":  # where in its map each winner is
                 rows = (topf + c["row_offsets"]).view(-1)
-                loc = sview.view(B * C, HW).index_select(0, rows).argmax(dim=1).view(B, kk)
-        else:
-            topf = loc = I.new_zeros((B, 0), dtype=torch.long)
-            valid = I.new_zeros((B, 0))
+                loc = sview.view(B * C, H * W).index_select(0, rows).argmax(dim=1).view(B, kk)
         # 7. lateral inhibition as refractoriness: r <- max(r - 1, R * inhibited); the new
         #    value R always exceeds what remains (r - 1 <= R - 1). clamp(min=tensor)
         #    broadcasts far faster on CPU than maximum.
         r_new = r
         if refractory:
             if kk == 0 and mode != "neuron":
-                r_new = (r - 1.0).clamp_(min=0.0)
+                r_new = (r - _o(c, "one")).clamp_(min=0.0)
             else:
                 if mode == "neuron":
                     lim = spiked * float(R)
                 else:
-                    vals = valid * float(R)
+                    if c.get("R_val") != R:  # 0-dim R in the input dtype (bool * R keeps that dtype)
+                        c["R_t"] = torch.tensor(float(R), dtype=u.dtype, device=u.device)
+                        c["R_val"] = R
+                    vals = valid * c["R_t"]
                     if mode == "feature":
-                        lim = I.new_zeros((B, C)).scatter_(1, topf, vals).view(B, C, 1, 1)
+                        lim = torch.scatter(c["zeros_bc"], 1, topf, vals).view(B, C, 1, 1)
                     elif mode == "location":
-                        lim = I.new_zeros((B, HW)).scatter_reduce_(1, loc, vals, reduce="amax").view(B, 1, H, W)
+                        lim = torch.scatter_reduce(c["zeros_bhw"], 1, loc, vals, reduce="amax").view(B, 1, H, W)
                     else:  # layer
                         lim = vals.amax(dim=1).view(B, 1, 1, 1)
-                r_new = torch.clamp(r - 1.0, min=lim)
+                r_new = torch.clamp(r - _o(c, "one"), min=lim)
         # 8. reset every neuron that spiked (exact: u - u*1 = 0, then + v_reset)
         u_post = self._set_where(u, spiked, c["v_reset"])
         thresholded = u * spiked if want_thr else None
         dudt = u - u_prev if want_dudt else None
         amp = c["amp"]
-        spikes = spiked if amp == 1.0 else spiked.mul_(amp)
+        spikes = spiked if amp == 1.0 else spiked.mul_(_o(c, "amp"))
         winners = None
         if want_winners:
             if kk > 0:
                 winners = torch.stack((topf, torch.div(loc, W, rounding_mode="floor"), loc.remainder(W)), dim=2)
-                winners = torch.where(valid.unsqueeze(2) > 0, winners, -1)
+                winners = torch.where(valid.unsqueeze(2), winners, -1)
             else:
                 winners = I.new_full((B, 0, 3), -1, dtype=torch.long)
         ws = None
         if want_ws:
-            ws = I.new_zeros((B, C * HW))
+            ws = I.new_zeros((B, C * H * W))
             if kk > 0:
-                ws.scatter_(1, topf * HW + loc, valid * amp)
+                ws.scatter_(1, topf * (H * W) + loc, valid.to(u.dtype) * amp)
             ws = ws.view(B, C, H, W)
         return u_post, r_new, w_new, spikes, u, thresholded, dudt, winners, ws
 
@@ -796,9 +818,22 @@ class Neuron(nn.Module):
 
 
 # ---------------------------------------------------------------------- helpers for models
-def _lin(u: Tensor, a: Union[float, Tensor], I: Tensor, b: Union[float, Tensor], c0: Union[float, Tensor]) -> Tensor:
-    """``a*u + b*I + c0`` with the fewest kernels for scalar or tensor coefficients."""
-    out = u * a
+_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
+
+
+def _o(c: Dict[str, Any], name: str) -> Tensor:
+    """Coefficient ``name`` as an operand: its cached 0-dim tensor if it is a scalar (eager),
+    the Python number itself under ``torch.compile`` (baked into the compiled kernel)."""
+    T = c["T"]
+    if name in T and not _compiling():
+        return T[name]
+    return c[name]
+
+
+def _lin(u: Tensor, I: Tensor, c: Dict[str, Any]) -> Tensor:
+    """``a*u + k*I + c0`` (coefficients ``a``, ``k``, ``c0`` of ``c``) with the fewest kernels."""
+    out = u * _o(c, "a")
+    b, c0 = c["k"], c["c0"]
     if isinstance(b, Tensor):
         out.addcmul_(I, b)
     elif b == 1.0:
@@ -806,7 +841,7 @@ def _lin(u: Tensor, a: Union[float, Tensor], I: Tensor, b: Union[float, Tensor],
     else:
         out.add_(I, alpha=b)
     if isinstance(c0, Tensor) or c0 != 0.0:
-        out.add_(c0)
+        out.add_(_o(c, "c0"))
     return out
 
 
@@ -918,7 +953,7 @@ class LIF(IF):
         return {"a": e, "k": self._ts / self._p("C", dev, dt), "c0": rest * (1 - e)}
 
     def _integrate(self, u, I, w, c):
-        return _lin(u, c["a"], I, c["k"], c["c0"])
+        return _lin(u, I, c)
 
     def ode(self, u, I=0.0, w=None):
         u = self._f64(u)
@@ -995,7 +1030,7 @@ class LIF_Simple(Neuron):
         return {"a": 1 - g, "k": 1.0, "c0": rest * g}
 
     def _integrate(self, u, I, w, c):
-        return _lin(u, c["a"], I, c["k"], c["c0"])
+        return _lin(u, I, c)
 
     def ode(self, u, I=0.0, w=None):
         u = self._f64(u)
@@ -1057,9 +1092,8 @@ class EIF(Neuron):
         return {"s": inv, "o": log_sd - theta * inv}
 
     def _exp_term(self, u: Tensor, c: Dict[str, Any]) -> Tensor:
-        s, o = c["s"], c["o"]
-        z = u * s
-        z.add_(o)
+        z = u * _o(c, "s")
+        z.add_(_o(c, "o"))
         return z.clamp_(max=c["log_cap"]).exp_()
 
     def _coefficients(self, dev, dt):
@@ -1075,7 +1109,7 @@ class EIF(Neuron):
         _scale_add(out, u, c["a"])
         _scale_add(out, I, c["k"])
         if isinstance(c["c0"], Tensor) or c["c0"] != 0.0:
-            out.add_(c["c0"])
+            out.add_(_o(c, "c0"))
         return out
 
     def _theta64(self) -> Union[float, Tensor]:
@@ -1189,8 +1223,8 @@ class QIF(Neuron):
 
     def _integrate(self, u, I, w, c):
         q = c["q"]
-        d1 = u - c["rest"]
-        d2 = u - c["uc"]
+        d1 = u - _o(c, "rest")
+        d2 = u - _o(c, "uc")
         out = torch.addcmul(u, d1, d2, value=q) if not isinstance(q, Tensor) else u + d1 * d2 * q
         return _scale_add(out, I, c["k"])
 
@@ -1262,6 +1296,7 @@ class AdEx(EIF):
         c = super()._coefficients(dev, dt)
         gw = self._ts / self._p("tau_w", dev, dt)
         c["gw"] = gw
+        c["one_m_gw"] = 1 - gw
         c["aw"] = self._p("a", dev, dt) * gw
         c["b"] = self._p("b", dev, dt)
         return c
@@ -1273,8 +1308,8 @@ class AdEx(EIF):
         # w += ts/tau_w * (a (min(u, thr) - rest) - w) + b * spiked; the potential is taken
         # at most at the spike apex (the threshold): within a step the exponential can
         # carry a spiking neuron's Euler estimate orders of magnitude beyond it.
-        w_new = w * (1 - c["gw"])
-        _scale_add(w_new, _apex(u, c) - c["rest"], c["aw"])
+        w_new = w * _o(c, "one_m_gw")
+        _scale_add(w_new, _apex(u, c) - _o(c, "rest"), c["aw"])
         return _scale_add(w_new, spiked, c["b"])
 
     def ode(self, u, I=0.0, w=None):
@@ -1388,7 +1423,8 @@ class Izhikevich(Neuron):
     def _coefficients(self, dev, dt):
         dtm = self._ts * 1000.0
         a = self._p("a", dev, dt)
-        return {"dt": dtm, "ga": a * dtm, "b_": self._p("b", dev, dt), "d": self._p("d", dev, dt)}
+        return {"dt": dtm, "ga": a * dtm, "b_": self._p("b", dev, dt), "d": self._p("d", dev, dt),
+                "k004": 0.04, "five": 5.0, "c140": 140.0 * dtm}
 
     def _reset_value(self, device, dtype):
         return self._p("c", device, dtype)
@@ -1398,16 +1434,16 @@ class Izhikevich(Neuron):
 
     def _integrate(self, u, I, w, c):
         dtm = c["dt"]
-        f = u * 0.04
-        f.add_(5.0)
+        f = u * _o(c, "k004")
+        f.add_(_o(c, "five"))
         out = torch.addcmul(u, u, f, value=dtm)  # v + dt (0.04 v^2 + 5 v)
         out.add_(I - w, alpha=dtm)
-        out.add_(140.0 * dtm)
+        out.add_(_o(c, "c140"))
         return out
 
     def _adapt(self, u, spiked, w, c):
         # w += a dt (b min(v, thr) - w) + d * spiked  (v at most the spike apex)
-        w_new = w + (_apex(u, c) * c["b_"] - w) * c["ga"]
+        w_new = w + (_apex(u, c) * _o(c, "b_") - w) * _o(c, "ga")
         return _scale_add(w_new, spiked, c["d"])
 
     def ode(self, u, I=0.0, w=None):
