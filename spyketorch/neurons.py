@@ -659,7 +659,8 @@ class Neuron(nn.Module):
 
     def _kernel(self, u_prev: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, c: Dict[str, Any], kk: int,
                 want_thr: bool, want_dudt: bool, want_ws: bool, want_winners: bool):
-        """The step pipeline on tensors only (pure: returns new tensors, mutates nothing it was given).
+        """The step pipeline on tensors only: returns new tensors and mutates nothing it was
+        given except the refractory counter ``r`` (internal state, updated in place).
 
         Written for few kernel launches: on CPU a small step is dominated by the
         per-call cost of each torch operation, so every saved call counts.
@@ -703,7 +704,7 @@ class Neuron(nn.Module):
         r_new = r
         if refractory:
             if kk == 0 and mode != "neuron":
-                r_new = (r - _o(c, "one")).clamp_(min=0.0)
+                r_new = r.sub_(_o(c, "one")).clamp_(min=0.0)
             else:
                 if mode == "neuron":
                     lim = spiked * float(R)
@@ -718,7 +719,7 @@ class Neuron(nn.Module):
                         lim = torch.scatter_reduce(c["zeros_bhw"], 1, loc, vals, reduce="amax").view(B, 1, H, W)
                     else:  # layer
                         lim = vals.amax(dim=1).view(B, 1, 1, 1)
-                r_new = torch.clamp(r - _o(c, "one"), min=lim)
+                r_new = r.sub_(_o(c, "one")).clamp_(min=lim)
         # 8. reset every neuron that spiked (exact: u - u*1 = 0, then + v_reset)
         u_post = self._set_where(u, spiked, c["v_reset"])
         thresholded = u * spiked if want_thr else None
