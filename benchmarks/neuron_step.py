@@ -7,8 +7,14 @@ Prints, for every model:
   k-WTA and inhibition run, nothing is copied to the host), for the same call with
   the winners list (one host copy), and for :meth:`Neuron.step` (every output,
   winners as a tensor);
-* at ``[64, 30, 24, 24]`` the ratio of one ``step`` to one ``torch.add`` over the
-  same tensor, both measured in this run.
+* at ``[64, 30, 24, 24]`` the ratio of one step (the reference call without the
+  winners list, and :meth:`Neuron.step`) to one ``torch.add`` over the same tensor,
+  both measured in this run.
+
+Large CPU batches allocate several fresh multi-megabyte tensors per step; glibc
+returns freed memory to the OS between steps and the next step pays page faults.
+Setting ``MALLOC_TRIM_THRESHOLD_=1000000000 MALLOC_MMAP_THRESHOLD_=1000000000`` in the
+environment keeps that memory; the script prints whether they are set.
 
 Timings are medians over blocks of steps, so a busy neighbour on the machine moves
 them less. Run: ``python benchmarks/neuron_step.py [--compile] [--models LIF EIF]``.
@@ -16,6 +22,7 @@ them less. Run: ``python benchmarks/neuron_step.py [--compile] [--models LIF EIF
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from typing import Callable, Dict, List
@@ -83,11 +90,13 @@ def main() -> None:
     x1 = torch.rand(1, 30, 24, 24)
     x64 = torch.rand(64, 30, 24, 24)
     add_us = median_us(lambda: torch.add(x64, x64), 20, args.blocks)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; "
-          f"torch.add at [64,30,24,24]: {add_us:.1f} us")
-    header = f"{'model':18s} {'tuple us':>9s} {'+list us':>9s} {'step us':>9s} {'B64 ratio':>9s}"
+    tuned = all(k in os.environ for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"))
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, glibc trim/mmap tunables "
+          f"{'set' if tuned else 'not set'}; torch.add at [64,30,24,24]: {add_us:.1f} us")
+    header = (f"{'model':18s} {'tuple us':>9s} {'+list us':>9s} {'step us':>9s} "
+              f"{'B64 tuple/add':>13s} {'B64 step/add':>12s}")
     if args.compile:
-        header += f" {'cmp us':>8s} {'cmp ratio':>9s}"
+        header += f" {'cmp tuple us':>12s} {'cmp B64 tuple/add':>17s}"
     print(header)
     for name in names:
         s = scale_for(name)
@@ -99,14 +108,16 @@ def main() -> None:
         layer.reset()
         t_step = median_us(lambda: layer.step(xa, n_winners=5), args.steps, args.blocks)
         layer.reset()
-        t64 = median_us(lambda: layer.step(xb, n_winners=5), 10, args.blocks)
-        line = f"{name:18s} {t_tuple:9.1f} {t_list:9.1f} {t_step:9.1f} {t64 / add_us:9.2f}"
+        t64 = median_us(lambda: layer(xb, return_winners=False, n_winners=5), 10, args.blocks)
+        layer.reset()
+        s64 = median_us(lambda: layer.step(xb, n_winners=5), 10, args.blocks)
+        line = f"{name:18s} {t_tuple:9.1f} {t_list:9.1f} {t_step:9.1f} {t64 / add_us:13.2f} {s64 / add_us:12.2f}"
         if args.compile:
             cl = layers[name]().compile(dynamic=False)
-            tc = median_us(lambda: cl.step(xa, n_winners=5), args.steps, args.blocks)
+            tc = median_us(lambda: cl(xa, return_winners=False, n_winners=5), args.steps, args.blocks)
             cl.reset()
-            tc64 = median_us(lambda: cl.step(xb, n_winners=5), 10, args.blocks)
-            line += f" {tc:8.1f} {tc64 / add_us:9.2f}"
+            tc64 = median_us(lambda: cl(xb, return_winners=False, n_winners=5), 10, args.blocks)
+            line += f" {tc:12.1f} {tc64 / add_us:17.2f}"
         print(line, flush=True)
 
 

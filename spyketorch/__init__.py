@@ -27,7 +27,18 @@ from .neurons import (
     UniformQIF,
 )
 
-from . import plotting, simulation
+from . import functional, plotting, simulation, snn, utils
+from .snn import RSTDP, STDP, Convolution, Pooling
+from .utils import (
+    CacheDataset,
+    DoGKernel,
+    Filter,
+    GaborKernel,
+    Intensity2Latency,
+    LateralIntensityInhibition,
+    MNISTSubset,
+    load_mnist_subset,
+)
 from .simulation import (
     FICurve,
     TuneResult,
@@ -48,6 +59,9 @@ __all__ = [
     "Neuron", "StepOutput", "IF", "LIF", "LIF_Simple", "LIF_ode", "EIF", "EIF_Simple", "QIF", "AdEx",
     "Izhikevich", "HeterogeneousNeuron", "UniformLIF", "UniformLIF_Simple", "UniformEIF", "UniformQIF",
     "UniformAdEx", "UniformIzhikevich",
+    "functional", "snn", "utils", "Convolution", "Pooling", "STDP", "RSTDP", "DoGKernel", "GaborKernel",
+    "Filter", "Intensity2Latency", "LateralIntensityInhibition", "CacheDataset", "MNISTSubset",
+    "load_mnist_subset",
     "plotting", "simulation", "simulate", "run", "firing_rate", "fi_curve", "FICurve", "analytic_lif_rate",
     "tune_threshold", "TuneResult", "save_layer", "load_layer",
 ]

@@ -1,0 +1,747 @@
+"""Functional operations on spike-wave tensors, batched.
+
+A *spike-wave* is a tensor of shape ``[T, C, H, W]`` (time first). Spikes
+accumulate: once a neuron has fired at step ``t`` it is also marked as firing at
+every later step, so the number of non-zero steps encodes the latency (more
+steps = earlier spike). Potentials computed from such waves are cumulative too.
+
+Every operation in this module also accepts a batch ``[B, T, C, H, W]`` and
+treats each sample independently: the result on a batch equals stacking the
+results of its samples processed one by one. All work is vectorised over the
+batch and the pixels; nothing leaves the input's device.
+"""
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "pad",
+    "pooling",
+    "fire",
+    "fire_",
+    "threshold",
+    "threshold_",
+    "pointwise_inhibition",
+    "feature_inhibition",
+    "feature_inhibition_",
+    "get_k_winners",
+    "first_spike",
+    "pointwise_inhibition_times",
+    "get_k_winners_times",
+    "intensity_lateral_inhibition",
+    "local_normalization",
+    "spike_times",
+    "spike_wave",
+]
+
+Winner = Tuple[int, int, int]
+IntPair = Union[int, Tuple[int, int]]
+
+
+# ----------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------
+def _check_tensor(x: object, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    return x
+
+
+def _as_batch(x: torch.Tensor, name: str) -> Tuple[torch.Tensor, bool]:
+    """Return ``x`` as a 5-D ``[B, T, C, H, W]`` view and whether it was batched."""
+    _check_tensor(x, name)
+    if x.dim() == 4:
+        return x.unsqueeze(0), False
+    if x.dim() == 5:
+        return x, True
+    raise ValueError(
+        f"{name} must be a spike-wave [T, C, H, W] or a batch [B, T, C, H, W], "
+        f"got shape {tuple(x.shape)}"
+    )
+
+
+def _time_dim(x: torch.Tensor, name: str) -> int:
+    _as_batch(x, name)
+    return 0 if x.dim() == 4 else 1
+
+
+def _check_threshold(threshold: object) -> None:
+    if threshold is None or isinstance(threshold, torch.Tensor):
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, Real):
+        raise TypeError(
+            f"threshold must be None, a real number or a tensor, got {type(threshold).__name__}"
+        )
+
+
+def _firing_mask(potentials: torch.Tensor, threshold: Optional[Union[float, torch.Tensor]]) -> torch.Tensor:
+    """Boolean mask of the (neuron, step) pairs that fire."""
+    _check_threshold(threshold)
+    tdim = _time_dim(potentials, "potentials")
+    if threshold is None:
+        mask = potentials > 0
+        steps = torch.arange(potentials.shape[tdim], device=potentials.device)
+        last = (steps == potentials.shape[tdim] - 1).view(
+            (-1,) + (1,) * (potentials.dim() - tdim - 1)
+        )
+        return mask & last
+    if isinstance(threshold, torch.Tensor):
+        threshold = threshold.to(device=potentials.device, dtype=potentials.dtype)
+    return potentials > threshold
+
+
+# ----------------------------------------------------------------------------
+# padding and pooling
+# ----------------------------------------------------------------------------
+def pad(input: torch.Tensor, pad: Union[int, Sequence[int]], value: float = 0.0) -> torch.Tensor:
+    r"""Pad the two spatial (last) dimensions of a spike-wave or potentials.
+
+    Args:
+        input: tensor whose last two dimensions are ``H, W``.
+        pad: ``(left, right, top, bottom)`` or a single int used on all four sides.
+        value: fill value. Default: ``0.0``.
+
+    Shape:
+        - Input: ``[..., H, W]`` (e.g. ``[T, C, H, W]`` or ``[B, T, C, H, W]``).
+        - Output: ``[..., H + top + bottom, W + left + right]``.
+
+    Example:
+        >>> pad(torch.ones(2, 1, 3, 3), (1, 1, 2, 0)).shape
+        torch.Size([2, 1, 5, 5])
+    """
+    _check_tensor(input, "input")
+    if input.dim() < 2:
+        raise ValueError(f"input must have at least 2 dimensions, got {input.dim()}")
+    if isinstance(pad, int) and not isinstance(pad, bool):
+        pad = (pad, pad, pad, pad)
+    pad = tuple(pad)
+    if len(pad) != 4 or not all(isinstance(p, int) and p >= 0 for p in pad):
+        raise ValueError(f"pad must be four non-negative ints (left, right, top, bottom), got {pad}")
+    return F.pad(input, pad, mode="constant", value=value)
+
+
+def pooling(
+    input: torch.Tensor,
+    kernel_size: IntPair,
+    stride: Optional[IntPair] = None,
+    padding: IntPair = 0,
+) -> torch.Tensor:
+    r"""2-D max pooling of every time step and feature map.
+
+    On an accumulating spike-wave this propagates the earliest spike of each
+    window. Zero padding is used (spike-waves and thresholded potentials are
+    non-negative, so this equals max pooling with implicit zero padding).
+
+    Args:
+        input: spike-wave or potentials.
+        kernel_size: pooling window.
+        stride: window stride. Default: ``None`` (= ``kernel_size``).
+        padding: implicit zero padding on both sides. Default: ``0``.
+
+    Shape:
+        - Input: ``[T, C, H, W]`` or ``[B, T, C, H, W]``.
+        - Output: ``[T, C, H', W']`` or ``[B, T, C, H', W']``.
+
+    Example:
+        >>> pooling(torch.rand(3, 2, 8, 8), 2).shape
+        torch.Size([3, 2, 4, 4])
+    """
+    x, batched = _as_batch(input, "input")
+    b, t, c, h, w = x.shape
+    flat = x.reshape(b * t, c, h, w)
+    if padding != 0 and padding != (0, 0):
+        p = (padding, padding) if isinstance(padding, int) else tuple(padding)
+        flat = F.pad(flat, (p[1], p[1], p[0], p[0]), value=0.0)
+    out = F.max_pool2d(flat, kernel_size, stride)
+    out = out.reshape(b, t, c, out.shape[-2], out.shape[-1])
+    return out if batched else out[0]
+
+
+# ----------------------------------------------------------------------------
+# thresholding and firing
+# ----------------------------------------------------------------------------
+def threshold(
+    potentials: torch.Tensor, threshold: Optional[Union[float, torch.Tensor]] = None
+) -> torch.Tensor:
+    r"""Keep the potentials of the neurons that fire, zero the rest.
+
+    .. math::
+        \tilde V_t = \begin{cases} V_t & V_t > \theta \\ 0 & \text{otherwise}\end{cases}
+
+    With ``threshold=None`` the threshold is infinite until the last time step,
+    where every positive potential fires (``theta = 0`` on the last step only).
+
+    Args:
+        potentials: potentials over time.
+        threshold: firing threshold :math:`\theta` (number, or a tensor that
+            broadcasts against the potentials, e.g. one per feature
+            ``[C, 1, 1]``). Default: ``None``.
+
+    Shape:
+        ``[T, C, H, W]`` or ``[B, T, C, H, W]``; the output has the input's shape.
+
+    Example:
+        >>> threshold(torch.tensor([0.5, 2.0, 3.0]).view(3, 1, 1, 1), 1.0).flatten()
+        tensor([0., 2., 3.])
+    """
+    mask = _firing_mask(potentials, threshold)
+    return torch.where(mask, potentials, torch.zeros((), dtype=potentials.dtype, device=potentials.device))
+
+
+def threshold_(
+    potentials: torch.Tensor, threshold: Optional[Union[float, torch.Tensor]] = None
+) -> torch.Tensor:
+    r"""In-place version of :func:`threshold`; returns ``potentials``."""
+    mask = _firing_mask(potentials, threshold)
+    potentials.masked_fill_(~mask, 0)
+    return potentials
+
+
+def fire(
+    potentials: torch.Tensor,
+    threshold: Optional[Union[float, torch.Tensor]] = None,
+    return_thresholded_potentials: bool = False,
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    r"""Spikes of the neurons whose potential exceeds the threshold.
+
+    .. math::
+        S_t = \mathbb{1}[V_t > \theta]
+
+    Args:
+        potentials: potentials over time.
+        threshold: firing threshold (see :func:`threshold`). Default: ``None``
+            (fire on the last time step if the potential is positive).
+        return_thresholded_potentials: also return :func:`threshold` of the
+            potentials. Default: ``False``.
+
+    Returns:
+        The spike-wave (0/1, the potentials' dtype), and the thresholded
+        potentials if requested.
+
+    Shape:
+        ``[T, C, H, W]`` or ``[B, T, C, H, W]``; outputs have the input's shape.
+
+    Example:
+        >>> fire(torch.tensor([0.5, 2.0, 3.0]).view(3, 1, 1, 1), 1.0).flatten()
+        tensor([0., 1., 1.])
+    """
+    mask = _firing_mask(potentials, threshold)
+    spikes = mask.to(potentials.dtype)
+    if return_thresholded_potentials:
+        zero = torch.zeros((), dtype=potentials.dtype, device=potentials.device)
+        return spikes, torch.where(mask, potentials, zero)
+    return spikes
+
+
+def fire_(potentials: torch.Tensor, threshold: Optional[Union[float, torch.Tensor]] = None) -> torch.Tensor:
+    r"""In-place version of :func:`fire`: ``potentials`` becomes the 0/1 spike-wave."""
+    mask = _firing_mask(potentials, threshold)
+    potentials.copy_(mask)
+    return potentials
+
+
+# ----------------------------------------------------------------------------
+# inhibition
+# ----------------------------------------------------------------------------
+def _first_and_value(x: torch.Tensor, s: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """First firing step (``T`` if none) and the value of ``x`` at that step, for 5-D waves.
+
+    Spikes accumulate, so the first firing step is ``T - (number of firing steps)``,
+    the latency SpykeTorch uses. Returns long ``[B, C, H, W]`` and ``x``'s dtype.
+    """
+    t = x.shape[1]
+    if t < 256:  # count in uint8: far cheaper than a cast of the whole wave
+        count = s.view(torch.uint8).sum(dim=1, dtype=torch.uint8).long()
+    else:
+        count = s.sum(dim=1, dtype=torch.int64)
+    first = t - count
+    val = x.gather(1, first.clamp(max=t - 1).unsqueeze(1)).squeeze(1)
+    val = torch.where(count > 0, val, torch.zeros((), dtype=val.dtype, device=val.device))
+    return first, val
+
+
+def _rank_key(first: torch.Tensor, val: torch.Tensor, time_steps: int) -> torch.Tensor:
+    """One float64 score per neuron: larger = earlier first spike, then larger potential.
+
+    ``key = (T - first) * M + value`` with ``M`` a power of two above twice the
+    largest ``|value|``, so earlier spikes always rank higher; neurons that never
+    fire get ``-inf``. Potentials whose difference is below about ``2**-24`` of
+    the largest one may compare as equal (then the lowest index wins).
+    """
+    v = val.to(torch.float64)
+    vmax = float(v.abs().max()) if v.numel() else 0.0
+    m = 2.0 ** (math.floor(math.log2(vmax)) + 2) if vmax > 0 else 1.0
+    key = (time_steps - first).to(torch.float64) * m + v
+    return key.masked_fill_(first >= time_steps, float("-inf"))
+
+
+def _pointwise_keep(first: torch.Tensor, val: torch.Tensor, time_steps: int) -> torch.Tensor:
+    """``[B, C, H, W]`` mask of the feature that wins each position (earliest, then largest)."""
+    key = _rank_key(first, val, time_steps)
+    winner = key.argmax(dim=1, keepdim=True)
+    feats = torch.arange(first.shape[1], device=first.device).view(1, -1, 1, 1)
+    return (feats == winner) & (first < time_steps)
+
+
+def pointwise_inhibition(thresholded_potentials: torch.Tensor) -> torch.Tensor:
+    r"""Winner-take-all across features at every position.
+
+    At each position ``(h, w)`` only one feature keeps its potentials: the one
+    that fires first; among the features firing at that earliest step, the one
+    with the largest potential at that step (ties: the lowest feature index).
+    All other features at that position are set to zero for all time steps.
+    A neuron fires at the steps where its (thresholded) potential is > 0; as
+    everywhere in this package, firing is assumed to accumulate over time.
+
+    Args:
+        thresholded_potentials: output of :func:`threshold` / :func:`fire`.
+
+    Shape:
+        ``[T, C, H, W]`` or ``[B, T, C, H, W]``; the output has the input's shape.
+
+    Example:
+        >>> p = torch.zeros(2, 2, 1, 1); p[1, 0] = 5.0; p[:, 1] = 1.0
+        >>> pointwise_inhibition(p)[:, :, 0, 0]   # feature 1 fired first
+        tensor([[0., 1.],
+                [0., 1.]])
+    """
+    x, batched = _as_batch(thresholded_potentials, "thresholded_potentials")
+    first, val = _first_and_value(x, x > 0)
+    keep = _pointwise_keep(first, val, x.shape[1])
+    out = x * keep.unsqueeze(1).to(x.dtype)
+    return out if batched else out[0]
+
+
+def first_spike(
+    potentials: torch.Tensor, threshold: Optional[Union[float, torch.Tensor]] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    r"""Latency form of :func:`fire`: each neuron's first firing step and its potential then.
+
+    For cumulative potentials (an accumulating input wave through non-negative
+    weights) this holds everything the wave-based ops use, at ``1/T`` of the
+    size: :func:`pointwise_inhibition_times`, :func:`get_k_winners_times` and
+    :meth:`spyketorch.snn.STDP.forward_times` give the same results as their
+    wave counterparts.
+
+    .. math::
+        t_i = T - \#\{t : V_{t,i} > \theta\},\qquad v_i = V_{t_i, i}
+
+    Args:
+        potentials: potentials over time.
+        threshold: as in :func:`fire`. Default: ``None``.
+
+    Returns:
+        ``(times, values)``: ``times`` (long, ``T`` where the neuron never
+        fires) and ``values`` (0 where it never fires), shaped like one time
+        step of the input.
+
+    Shape:
+        ``[T, C, H, W]`` -> ``[C, H, W]``; ``[B, T, C, H, W]`` -> ``[B, C, H, W]``.
+
+    Example:
+        >>> first_spike(torch.tensor([0.5, 2.0, 3.0]).view(3, 1, 1, 1), 1.0)
+        (tensor([[[1]]]), tensor([[[2.]]]))
+    """
+    x, batched = _as_batch(potentials, "potentials")
+    mask = _firing_mask(x, threshold)
+    first, val = _first_and_value(x, mask)
+    return (first, val) if batched else (first[0], val[0])
+
+
+def _as_times(times: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, bool]:
+    _check_tensor(times, "times")
+    _check_tensor(values, "values")
+    if times.shape != values.shape:
+        raise ValueError(f"times {tuple(times.shape)} and values {tuple(values.shape)} must have the same shape")
+    if times.dim() == 3:
+        return times.unsqueeze(0).long(), values.unsqueeze(0), False
+    if times.dim() == 4:
+        return times.long(), values, True
+    raise ValueError(f"times must be [C, H, W] or [B, C, H, W], got {tuple(times.shape)}")
+
+
+def pointwise_inhibition_times(
+    times: torch.Tensor, values: torch.Tensor, time_steps: int
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    r"""Latency form of :func:`pointwise_inhibition` (see :func:`first_spike`).
+
+    Losers get time ``time_steps`` (never) and value 0.
+
+    Args:
+        times: first firing steps (``>= time_steps`` = never).
+        values: potentials at those steps.
+        time_steps: ``T``.
+
+    Shape:
+        ``[C, H, W]`` or ``[B, C, H, W]``, both outputs alike.
+
+    Example:
+        >>> t, v = pointwise_inhibition_times(torch.tensor([[[1]], [[0]]]), torch.tensor([[[5.]], [[1.]]]), 2)
+        >>> t.flatten().tolist(), v.flatten().tolist()
+        ([2, 0], [0.0, 1.0])
+    """
+    t, v, batched = _as_times(times, values)
+    t = t.clamp(max=time_steps)
+    keep = _pointwise_keep(t, v, time_steps)
+    t = torch.where(keep, t, torch.full_like(t, time_steps))
+    v = torch.where(keep, v, torch.zeros((), dtype=v.dtype, device=v.device))
+    return (t, v) if batched else (t[0], v[0])
+
+
+def _k_winners_compact(
+    first: torch.Tensor, val: torch.Tensor, time_steps: int, kwta: int, inhibition_radius: int
+) -> torch.Tensor:
+    """Winners ``[B, kwta, 3]`` (``-1`` padded) from first times and values ``[B, C, H, W]``.
+
+    One argmax over the batch per winner; exclusions are written in place
+    (the feature's map, and a window of the padded score map), with no host sync.
+    """
+    b, c, h, w = first.shape
+    rad = inhibition_radius
+    key = _rank_key(first, val, time_steps)
+    if rad > 0:
+        key = F.pad(key, (rad, rad, rad, rad), value=float("-inf"))
+    hp, wp = h + 2 * rad, w + 2 * rad
+    flat = key.view(b, c, hp * wp)
+    dev = first.device
+    bidx = torch.arange(b, device=dev)
+    win = torch.arange(2 * rad + 1, device=dev)
+    out = torch.full((b, kwta, 3), -1, dtype=torch.long, device=dev)
+    for k in range(kwta):
+        best, idx = flat.view(b, -1).max(dim=1)
+        valid = best > float("-inf")
+        f = idx // (hp * wp)
+        r = (idx // wp) % hp
+        col = idx % wp
+        found = torch.stack((f, r - rad, col - rad), dim=1)
+        out[:, k] = torch.where(valid.unsqueeze(1), found, out[:, k])
+        if k == kwta - 1:
+            break
+        flat[bidx, f] = float("-inf")  # the winner's feature map
+        if rad > 0:  # every feature within the window (padded rows/cols absorb the overflow)
+            rr = (r - rad).view(b, -1, 1) + win.view(1, -1, 1)
+            cc = (col - rad).view(b, 1, -1) + win.view(1, 1, -1)
+            key[bidx.view(b, 1, 1, 1), :, rr.unsqueeze(-1), cc.unsqueeze(-1)] = float("-inf")
+    return out
+
+
+def _winners_output(out: torch.Tensor, batched: bool, as_tensor: bool):
+    if as_tensor:
+        return out if batched else out[0]
+    rows_list = out.tolist()  # one host transfer
+    result = [[tuple(wn) for wn in sample if wn[0] >= 0] for sample in rows_list]
+    return result if batched else result[0]
+
+
+def _check_k(kwta: object, inhibition_radius: object) -> None:
+    if isinstance(kwta, bool) or not isinstance(kwta, int) or kwta < 1:
+        raise ValueError(f"kwta must be a positive int, got {kwta!r}")
+    if isinstance(inhibition_radius, bool) or not isinstance(inhibition_radius, int) or inhibition_radius < 0:
+        raise ValueError(f"inhibition_radius must be a non-negative int, got {inhibition_radius!r}")
+
+
+def get_k_winners_times(
+    times: torch.Tensor,
+    values: torch.Tensor,
+    time_steps: int,
+    kwta: int = 1,
+    inhibition_radius: int = 0,
+    *,
+    as_tensor: bool = False,
+) -> Union[List[Winner], List[List[Winner]], torch.Tensor]:
+    r"""Latency form of :func:`get_k_winners` (see :func:`first_spike`).
+
+    Args:
+        times: first firing steps (``>= time_steps`` = never).
+        values: potentials at those steps.
+        time_steps: ``T``.
+        kwta: maximum number of winners. Default: ``1``.
+        inhibition_radius: exclusion radius. Default: ``0``.
+        as_tensor: return a ``-1``-padded long tensor. Default: ``False``.
+
+    Shape:
+        ``times``/``values``: ``[C, H, W]`` or ``[B, C, H, W]``.
+
+    Example:
+        >>> times = torch.tensor([[[2]], [[0]]])   # feature 1 fires first
+        >>> get_k_winners_times(times, torch.tensor([[[9.0]], [[1.0]]]), 3, kwta=2)
+        [(1, 0, 0), (0, 0, 0)]
+    """
+    _check_k(kwta, inhibition_radius)
+    t, v, batched = _as_times(times, values)
+    out = _k_winners_compact(t.clamp(max=time_steps), v, time_steps, kwta, inhibition_radius)
+    return _winners_output(out, batched, as_tensor)
+
+
+def _feature_mask(
+    inhibited_features: Union[Sequence[int], torch.Tensor], b: int, c: int, device: torch.device
+) -> torch.Tensor:
+    """``[B, C]`` boolean mask of the features to inhibit."""
+    if isinstance(inhibited_features, torch.Tensor):
+        f = inhibited_features.to(device)
+        if f.dtype == torch.bool:
+            if f.shape == (c,):
+                return f.unsqueeze(0).expand(b, c)
+            if f.shape == (b, c):
+                return f
+            raise ValueError(
+                f"inhibited_features as a bool mask must have shape [C]={c} or [B, C]=({b}, {c}), "
+                f"got {tuple(f.shape)}"
+            )
+        f = f.long().flatten()
+    else:
+        try:
+            f = torch.as_tensor(list(inhibited_features), dtype=torch.long, device=device)
+        except (TypeError, ValueError) as e:
+            raise TypeError("inhibited_features must be a sequence of ints, a long tensor or a bool mask") from e
+    if f.numel() and (int(f.min()) < -c or int(f.max()) >= c):
+        raise ValueError(f"inhibited_features must index features in [0, {c}), got {f.tolist()}")
+    mask = torch.zeros(c, dtype=torch.bool, device=device)
+    if f.numel():
+        mask[f % c] = True
+    return mask.unsqueeze(0).expand(b, c)
+
+
+def feature_inhibition_(
+    potentials: torch.Tensor, inhibited_features: Union[Sequence[int], torch.Tensor]
+) -> torch.Tensor:
+    r"""Zero whole feature maps in place, so they cannot fire or win.
+
+    Args:
+        potentials: potentials or spike-wave.
+        inhibited_features: feature indices (list or long tensor, same for
+            every sample), or a bool mask ``[C]`` or ``[B, C]`` (per sample).
+
+    Shape:
+        ``[T, C, H, W]`` or ``[B, T, C, H, W]``.
+
+    Example:
+        >>> p = torch.ones(1, 3, 1, 1)
+        >>> feature_inhibition_(p, [0, 2]).flatten()
+        tensor([0., 1., 0.])
+    """
+    x, _ = _as_batch(potentials, "potentials")
+    b, _, c, _, _ = x.shape
+    mask = _feature_mask(inhibited_features, b, c, x.device)
+    x.masked_fill_(mask.view(b, 1, c, 1, 1), 0)
+    return potentials
+
+
+def feature_inhibition(
+    potentials: torch.Tensor, inhibited_features: Union[Sequence[int], torch.Tensor]
+) -> torch.Tensor:
+    r"""Out-of-place version of :func:`feature_inhibition_`."""
+    return feature_inhibition_(potentials.clone(), inhibited_features)
+
+
+def get_k_winners(
+    potentials: torch.Tensor,
+    kwta: int = 1,
+    inhibition_radius: int = 0,
+    spikes: Optional[torch.Tensor] = None,
+    *,
+    as_tensor: bool = False,
+) -> Union[List[Winner], List[List[Winner]], torch.Tensor]:
+    r"""Select up to ``kwta`` winner neurons (feature, row, column).
+
+    Neurons are ranked by their earliest spike, then by their potential at
+    that step, then by the lowest flat index ``(feature, row, column)``. After a
+    neuron wins, its whole feature map is excluded, and so is every neuron of
+    every feature within Chebyshev distance ``inhibition_radius`` of its
+    position (if the radius is > 0). Selection stops early when no neuron that
+    fired remains. Only neurons that fired at least once can win.
+
+    The loop runs ``kwta`` times over the whole batch; there is no host
+    synchronisation inside it.
+
+    Args:
+        potentials: (thresholded) potentials.
+        kwta: maximum number of winners. Default: ``1``.
+        inhibition_radius: radius of the spatial exclusion. Default: ``0``.
+        spikes: spike-wave of the same shape; default ``potentials > 0``.
+        as_tensor: return a long tensor instead of Python lists. Default: ``False``.
+
+    Returns:
+        Unbatched: a list of ``(feature, row, column)`` tuples, best first.
+        Batched: a list (one per sample) of such lists. With ``as_tensor=True``
+        a long tensor ``[kwta, 3]`` (``[B, kwta, 3]``) whose unused rows are ``-1``.
+
+    Shape:
+        ``potentials``: ``[T, C, H, W]`` or ``[B, T, C, H, W]``.
+
+    Example:
+        >>> p = torch.zeros(3, 2, 1, 4)
+        >>> p[2, 0, 0, 1] = 9.0; p[1:, 1, 0, 3] = 1.0   # feature 1 fires first
+        >>> get_k_winners(p, kwta=2)
+        [(1, 0, 3), (0, 0, 1)]
+    """
+    x, batched = _as_batch(potentials, "potentials")
+    _check_k(kwta, inhibition_radius)
+    if spikes is None:
+        s = x > 0
+    else:
+        s5, _ = _as_batch(spikes, "spikes")
+        if s5.shape != x.shape:
+            raise ValueError(
+                f"spikes must have the shape of potentials {tuple(potentials.shape)}, got {tuple(spikes.shape)}"
+            )
+        s = s5 > 0
+    first, val = _first_and_value(x, s)
+    out = _k_winners_compact(first, val, x.shape[1], kwta, inhibition_radius)
+    return _winners_output(out, batched, as_tensor)
+
+
+# ----------------------------------------------------------------------------
+# intensity-domain operations (images, not spike-waves)
+# ----------------------------------------------------------------------------
+def intensity_lateral_inhibition(intensities: torch.Tensor, inhibition_kernel: torch.Tensor) -> torch.Tensor:
+    r"""Lateral inhibition of intensities by stronger neighbours.
+
+    Every pixel is weakened by each neighbour (in the same map) that is
+    strictly more intense, by the fraction the kernel gives at that offset:
+
+    .. math::
+        I'_p = I_p \,\max\Big(0,\; 1 - \sum_{q \ne p} K_{q-p}\,\mathbb{1}[I_q > I_p]\Big)
+
+    Maps are processed independently, so any leading dimensions (channels,
+    batch) are allowed. Pixels beyond the border count as zero intensity and
+    never inhibit.
+
+    .. note:: SpykeTorch documents this operation as a decrease of weaker
+        neighbours' intensities, which is what is implemented here.
+
+    Args:
+        intensities: non-negative intensities.
+        inhibition_kernel: ``[k, k]`` (``k`` odd) fractions in ``[0, 1]``; the
+            centre is ignored. See :func:`spyketorch.utils.generate_inhibition_kernel`.
+
+    Shape:
+        - Input: ``[..., H, W]``.
+        - Output: same as input.
+
+    Example:
+        >>> k = torch.tensor([[0., 0., 0.], [0.5, 0., 0.], [0., 0., 0.]])
+        >>> intensity_lateral_inhibition(torch.tensor([[4.0, 2.0]]), k)
+        tensor([[4., 1.]])
+    """
+    _check_tensor(intensities, "intensities")
+    _check_tensor(inhibition_kernel, "inhibition_kernel")
+    if intensities.dim() < 2:
+        raise ValueError(f"intensities must have at least 2 dimensions, got {intensities.dim()}")
+    k = inhibition_kernel.squeeze()
+    if k.dim() != 2 or k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0:
+        raise ValueError(f"inhibition_kernel must be a square [k, k] tensor with odd k, got {tuple(inhibition_kernel.shape)}")
+    size = k.shape[0]
+    rad = size // 2
+    lead = intensities.shape[:-2]
+    h, w = intensities.shape[-2:]
+    x = intensities.reshape(-1, 1, h, w)
+    k = k.to(device=x.device, dtype=x.dtype).clone()
+    k[rad, rad] = 0
+    patches = F.unfold(x, size, padding=rad)  # [N, k*k, H*W]
+    stronger = (patches > x.reshape(-1, 1, h * w)).to(x.dtype)
+    factor = torch.einsum("npl,p->nl", stronger, k.reshape(-1))
+    out = x.reshape(-1, h * w) * (1 - factor).clamp_(min=0)
+    return out.reshape(*lead, h, w)
+
+
+def local_normalization(input: torch.Tensor, normalization_radius: int, eps: float = 1e-12) -> torch.Tensor:
+    r"""Divide every value by the mean of its local square window.
+
+    .. math::
+        y_{h,w} = \frac{x_{h,w}}{\frac{1}{(2r+1)^2}\sum_{|i|,|j| \le r} x_{h+i,w+j} + \epsilon}
+
+    Values beyond the border count as zero (the divisor is always
+    :math:`(2r+1)^2`). Each map (last two dimensions) is normalised on its own.
+
+    Args:
+        input: intensities.
+        normalization_radius: window radius :math:`r` (>= 0).
+        eps: added to the mean to avoid division by zero. Default: ``1e-12``.
+
+    Shape:
+        - Input: ``[..., H, W]``.
+        - Output: same as input.
+
+    Example:
+        >>> local_normalization(torch.full((1, 3, 3), 2.0), 0)
+        tensor([[[1., 1., 1.],
+                 [1., 1., 1.],
+                 [1., 1., 1.]]])
+    """
+    _check_tensor(input, "input")
+    if isinstance(normalization_radius, bool) or not isinstance(normalization_radius, int) or normalization_radius < 0:
+        raise ValueError(f"normalization_radius must be a non-negative int, got {normalization_radius!r}")
+    if input.dim() < 2:
+        raise ValueError(f"input must have at least 2 dimensions, got {input.dim()}")
+    h, w = input.shape[-2:]
+    x = input.reshape(-1, 1, h, w)
+    if not x.is_floating_point():
+        x = x.float()
+    size = 2 * normalization_radius + 1
+    means = F.avg_pool2d(x, size, stride=1, padding=normalization_radius, count_include_pad=True)
+    return (x / (means + eps)).reshape(input.shape)
+
+
+# ----------------------------------------------------------------------------
+# latency helpers
+# ----------------------------------------------------------------------------
+def spike_times(spikes: torch.Tensor, time_dim: int = 0) -> torch.Tensor:
+    r"""First-spike step of every neuron of an accumulating spike-wave (``T`` if it never fires).
+
+    Computed as ``T`` minus the number of firing steps (SpykeTorch's latency).
+
+    Args:
+        spikes: spike-wave (any dtype; non-zero = spike).
+        time_dim: the time dimension. Default: ``0`` (use ``1`` for a batch).
+
+    Shape:
+        - Input: ``[..., T, ...]``.
+        - Output: the input's shape without ``time_dim`` (``torch.long``).
+
+    Example:
+        >>> spike_times(torch.tensor([[0., 1.], [1., 1.], [1., 1.]]))
+        tensor([1, 0])
+    """
+    _check_tensor(spikes, "spikes")
+    t = spikes.shape[time_dim]
+    return t - (spikes != 0).sum(dim=time_dim, dtype=torch.int64)
+
+
+def spike_wave(times: torch.Tensor, time_steps: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    r"""Accumulating spike-wave from first-spike steps (inverse of :func:`spike_times`).
+
+    .. math::
+        S_{t, i} = \mathbb{1}[t \ge t_i]
+
+    Args:
+        times: first-spike step of every neuron; values ``>= time_steps`` never fire.
+        time_steps: number of steps ``T``.
+        dtype: output dtype. Default: ``torch.float32``.
+
+    Shape:
+        - Input: ``[C, H, W]`` or ``[B, C, H, W]`` (any shape ``S``).
+        - Output: ``[T, *S]`` for 3-D input, ``[B, T, ...]`` for 4-D input.
+
+    Example:
+        >>> spike_wave(torch.tensor([[[1, 3]]]), 3)[:, 0, 0]
+        tensor([[0., 0.],
+                [1., 0.],
+                [1., 0.]])
+    """
+    _check_tensor(times, "times")
+    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
+        raise ValueError(f"time_steps must be a positive int, got {time_steps!r}")
+    tdtype = times.dtype if times.dtype in (torch.uint8, torch.int16, torch.int32, torch.int64) else torch.int64
+    steps = torch.arange(time_steps, device=times.device).clamp_(max=torch.iinfo(tdtype).max).to(tdtype)
+    times = times.to(tdtype)
+    if times.dim() == 4:
+        wave = steps.view(1, -1, 1, 1, 1) >= times.unsqueeze(1)
+    else:
+        wave = steps.view((-1,) + (1,) * times.dim()) >= times.unsqueeze(0)
+    return wave.to(dtype)

@@ -1,0 +1,572 @@
+"""Learning layers for convolutional spiking networks: convolution, pooling, STDP, R-STDP.
+
+Layers accept a spike-wave ``[T, C, H, W]`` or a batch ``[B, T, C, H, W]``.
+Weights are not trained by gradients (``requires_grad=False``); they are changed
+by :class:`STDP` and :class:`RSTDP`.
+"""
+from __future__ import annotations
+
+from numbers import Real
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import functional as sf
+
+__all__ = ["Convolution", "Pooling", "STDP", "RSTDP"]
+
+IntPair = Union[int, Tuple[int, int]]
+Winners = Union[Sequence[Tuple[int, int, int]], Sequence[Sequence[Tuple[int, int, int]]], torch.Tensor]
+RatePair = Tuple[float, float]
+
+
+def _pair(v: IntPair, name: str) -> Tuple[int, int]:
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = (v, v)
+    v = tuple(v)
+    if len(v) != 2 or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v):
+        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {v}")
+    return v  # type: ignore[return-value]
+
+
+def _check_real(v: object, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
+    return float(v)
+
+
+class Convolution(nn.Module):
+    r"""2-D convolution of a spike-wave (stride 1, no padding, no bias).
+
+    .. math::
+        V_{t,f,h,w} = \sum_{c,i,j} W_{f,c,i,j}\, S_{t,c,h+i,w+j}
+
+    Weights are drawn from :math:`\mathcal N(\mu, \sigma^2)`. Pad the input with
+    :func:`spyketorch.functional.pad` if needed. Non-floating inputs (e.g. a
+    ``uint8`` spike-wave) are cast to the weight dtype.
+
+    Args:
+        in_channels: input feature maps.
+        out_channels: output feature maps.
+        kernel_size: int or ``(kh, kw)``.
+        weight_mean: :math:`\mu`. Default: ``0.8``.
+        weight_std: :math:`\sigma`. Default: ``0.02``.
+        device: weight device. Default: ``None`` (CPU).
+        dtype: weight dtype. Default: ``None`` (``float32``).
+
+    Shape:
+        - Input: ``[T, C_in, H, W]`` or ``[B, T, C_in, H, W]``.
+        - Output: ``[T, C_out, H-kh+1, W-kw+1]`` (with ``B`` first if batched).
+
+    Example:
+        >>> conv = Convolution(2, 4, 3)
+        >>> conv(torch.ones(5, 2, 8, 8)).shape
+        torch.Size([5, 4, 6, 6])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        weight_mean: float = 0.8,
+        weight_std: float = 0.02,
+        device: Optional[Union[str, torch.device]] = None,
+        dtype: Optional[torch.dtype] = None,
+    ) -> None:
+        super().__init__()
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.weight = nn.Parameter(
+            torch.empty(out_channels, in_channels, *self.kernel_size, device=device, dtype=dtype or torch.float32),
+            requires_grad=False,
+        )
+        self.reset_weight(weight_mean, weight_std)
+
+    @torch.no_grad()
+    def reset_weight(self, weight_mean: float = 0.8, weight_std: float = 0.02) -> None:
+        r"""Redraw the weights from :math:`\mathcal N(\mu, \sigma^2)`.
+
+        Args:
+            weight_mean: :math:`\mu`. Default: ``0.8``.
+            weight_std: :math:`\sigma` (>= 0). Default: ``0.02``.
+        """
+        mean = _check_real(weight_mean, "weight_mean")
+        std = _check_real(weight_std, "weight_std")
+        if std < 0:
+            raise ValueError(f"weight_std must be >= 0, got {std}")
+        self.weight.normal_(mean, std)
+
+    @torch.no_grad()
+    def load_weight(self, target: torch.Tensor) -> None:
+        r"""Copy ``target`` (shape ``[C_out, C_in, kh, kw]``) into the weights."""
+        if not isinstance(target, torch.Tensor):
+            raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
+        if target.shape != self.weight.shape:
+            raise ValueError(f"target must have shape {tuple(self.weight.shape)}, got {tuple(target.shape)}")
+        self.weight.copy_(target)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        x, batched = sf._as_batch(input, "input")
+        b, t, c, h, w = x.shape
+        if c != self.in_channels:
+            raise ValueError(f"input has {c} channels, expected in_channels={self.in_channels}")
+        x = x.reshape(b * t, c, h, w).to(self.weight.dtype)
+        out = F.conv2d(x, self.weight)
+        out = out.reshape(b, t, self.out_channels, out.shape[-2], out.shape[-1])
+        return out if batched else out[0]
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+
+
+class Pooling(nn.Module):
+    r"""2-D max pooling of a spike-wave (earliest spike of each window).
+
+    Args:
+        kernel_size: window size.
+        stride: stride. Default: ``None`` (= ``kernel_size``).
+        padding: zero padding. Default: ``0``.
+
+    Shape:
+        ``[T, C, H, W]`` or ``[B, T, C, H, W]`` -> same rank, pooled ``H, W``.
+
+    Example:
+        >>> Pooling(2)(torch.ones(3, 1, 4, 4)).shape
+        torch.Size([3, 1, 2, 2])
+    """
+
+    def __init__(self, kernel_size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0) -> None:
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+        self.padding = (padding, padding) if isinstance(padding, int) else tuple(padding)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return sf.pooling(input, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+def _winners_tensor(winners: Winners, batched: bool, b: int, device: torch.device) -> torch.Tensor:
+    """Normalise winners to a long tensor ``[B, K, 3]`` padded with -1."""
+    if isinstance(winners, torch.Tensor):
+        w = winners.to(device=device, dtype=torch.long)
+        if not batched:
+            w = w.unsqueeze(0)
+        if w.dim() != 3 or w.shape[0] != b or w.shape[2] != 3:
+            raise ValueError(f"winners tensor must have shape [K, 3] (or [B, K, 3] for a batch), got {tuple(winners.shape)}")
+        return w
+    per_sample = [list(winners)] if not batched else [list(s) for s in winners]
+    if len(per_sample) != b:
+        raise ValueError(f"winners must hold one list per sample ({b}), got {len(per_sample)}")
+    k = max([len(s) for s in per_sample] + [1])
+    rows = [[tuple(int(v) for v in wn) for wn in s] + [(-1, -1, -1)] * (k - len(s)) for s in per_sample]
+    w = torch.tensor(rows, dtype=torch.long, device=device).reshape(b, k, 3)
+    return w
+
+
+class STDP(nn.Module):
+    r"""Spike-timing-dependent plasticity on a :class:`Convolution` layer.
+
+    For every winner neuron (feature :math:`f`, position :math:`(r, c)`), each
+    synapse of its receptive field is potentiated if the presynaptic neuron
+    fired before or at the same step as the winner, and depressed otherwise
+    (including when it never fired):
+
+    .. math::
+        \Delta W_{f,i} = \begin{cases}
+            a^+_f\,(W_{f,i}-W_{lo})(W_{hi}-W_{f,i}) & t_i \le t_f \\
+            a^-_f\,(W_{f,i}-W_{lo})(W_{hi}-W_{f,i}) & t_i > t_f
+        \end{cases}
+        \qquad W \leftarrow \operatorname{clamp}(W + \Delta W, W_{lo}, W_{hi})
+
+    Without the stabiliser the factor :math:`(W-W_{lo})(W_{hi}-W)` is replaced by 1.
+    Only the winners' feature maps change. The per-feature rates
+    :math:`(a^+_f, a^-_f)` are the buffer ``learning_rate`` ``[C_out, 2]``
+    (saved in ``state_dict``). Negative rates give anti-STDP.
+
+    **Batches.** For a batch, every sample's winners and spike orderings are
+    computed against the *same* current weights and their signed rates are
+    summed; the stabiliser is evaluated once at the current weights and the
+    clamp applied once:
+
+    .. math::
+        W \leftarrow \operatorname{clamp}\Big(W + S(W) \odot \sum_b L_b,\ W_{lo}, W_{hi}\Big)
+
+    where :math:`L_b` is the rate map sample :math:`b` alone would produce
+    (:math:`a^\pm` at its winners' synapses, 0 elsewhere). With a batch of one
+    this is exactly the per-sample rule; for a larger batch it differs from
+    feeding the samples one at a time only in that later samples do not see
+    the earlier samples' updates (first order in the rates: same result).
+
+    .. note:: The stabiliser moves weights geometrically towards the bounds. A
+        weight closer to a bound than the smallest normal float of its dtype
+        (a denormal, which would slow CPU convolutions down a lot) is set to
+        the bound, where the stabiliser keeps it anyway.
+
+    Args:
+        conv_layer: the layer whose weights learn.
+        learning_rate: ``(a+, a-)`` for every feature, a sequence of such pairs
+            (one per feature), or a ``[C_out, 2]`` tensor.
+        use_stabilizer: use the multiplicative stabiliser. Default: ``True``.
+        lower_bound: :math:`W_{lo}`. Default: ``0.0``.
+        upper_bound: :math:`W_{hi}`. Default: ``1.0``.
+
+    Shape:
+        - ``input_spikes``: ``[T, C_in, H, W]`` or ``[B, T, C_in, H, W]``.
+        - ``output_spikes``/``potentials``: ``[T, C_out, H', W']`` (or batched).
+        - ``winners``: list of ``(f, r, c)`` / tensor ``[K, 3]``; batched: a list
+          of lists or ``[B, K, 3]`` (rows of ``-1`` are ignored).
+
+    Example:
+        >>> conv = Convolution(1, 2, 3)
+        >>> stdp = STDP(conv, (0.004, -0.003))
+        >>> x = torch.ones(4, 1, 5, 5)
+        >>> pot = conv(x); spk = sf.fire(pot, 5.0)
+        >>> stdp(x, pot, spk, kwta=1)
+    """
+
+    def __init__(
+        self,
+        conv_layer: Convolution,
+        learning_rate: Union[RatePair, Sequence[RatePair], torch.Tensor],
+        use_stabilizer: bool = True,
+        lower_bound: float = 0.0,
+        upper_bound: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(conv_layer, Convolution):
+            raise TypeError(f"conv_layer must be a spyketorch.snn.Convolution, got {type(conv_layer).__name__}")
+        self.conv_layer = conv_layer
+        c = conv_layer.out_channels
+        w = conv_layer.weight
+        lr = self._rates_tensor(learning_rate, c).to(device=w.device, dtype=w.dtype)
+        self.register_buffer("learning_rate", lr)
+        self.use_stabilizer = bool(use_stabilizer)
+        self.lower_bound = _check_real(lower_bound, "lower_bound")
+        self.upper_bound = _check_real(upper_bound, "upper_bound")
+        if self.lower_bound >= self.upper_bound:
+            raise ValueError(f"lower_bound ({lower_bound}) must be < upper_bound ({upper_bound})")
+
+    @staticmethod
+    def _rates_tensor(learning_rate: Union[RatePair, Sequence[RatePair], torch.Tensor], c: int) -> torch.Tensor:
+        if isinstance(learning_rate, torch.Tensor):
+            lr = learning_rate.detach().clone().float()
+        else:
+            try:
+                lr = torch.tensor(learning_rate, dtype=torch.float32)
+            except (TypeError, ValueError) as e:
+                raise TypeError("learning_rate must be a pair (a+, a-), a list of pairs or a tensor") from e
+        if lr.shape == (2,):
+            lr = lr.unsqueeze(0).repeat(c, 1)
+        if lr.shape != (c, 2):
+            raise ValueError(f"learning_rate must be a pair or {c} pairs (one per feature), got shape {tuple(lr.shape)}")
+        return lr
+
+    # ------------------------------------------------------------------
+    def update_learning_rate(self, feature: int, ap: float, an: float) -> None:
+        r"""Set :math:`(a^+, a^-)` of one feature map."""
+        c = self.learning_rate.shape[0]
+        if isinstance(feature, bool) or not isinstance(feature, int) or not -c <= feature < c:
+            raise ValueError(f"feature must be an int in [0, {c}), got {feature!r}")
+        self.learning_rate[feature, 0] = _check_real(ap, "ap")
+        self.learning_rate[feature, 1] = _check_real(an, "an")
+
+    def update_all_learning_rate(self, ap: float, an: float) -> None:
+        r"""Set :math:`(a^+, a^-)` of every feature map."""
+        self.learning_rate[:, 0] = _check_real(ap, "ap")
+        self.learning_rate[:, 1] = _check_real(an, "an")
+
+    # ------------------------------------------------------------------
+    def _resolve(
+        self,
+        input_spikes: torch.Tensor,
+        potentials: torch.Tensor,
+        output_spikes: torch.Tensor,
+        winners: Optional[Winners],
+        kwta: int,
+        inhibition_radius: int,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+        xin, batched = sf._as_batch(input_spikes, "input_spikes")
+        xout, batched_out = sf._as_batch(output_spikes, "output_spikes")
+        if batched != batched_out or xin.shape[:2] != xout.shape[:2]:
+            raise ValueError(
+                f"input_spikes {tuple(input_spikes.shape)} and output_spikes {tuple(output_spikes.shape)} "
+                "must share batch and time dimensions"
+            )
+        kh, kw = self.conv_layer.kernel_size
+        c_in = self.conv_layer.in_channels
+        exp = (xin.shape[3] - kh + 1, xin.shape[4] - kw + 1)
+        if xin.shape[2] != c_in or tuple(xout.shape[3:]) != exp or xout.shape[2] != self.conv_layer.out_channels:
+            raise ValueError(
+                f"input_spikes {tuple(input_spikes.shape)} and output_spikes {tuple(output_spikes.shape)} "
+                f"do not match the layer ({c_in} -> {self.conv_layer.out_channels}, kernel {self.conv_layer.kernel_size})"
+            )
+        if winners is None:
+            winners = sf.get_k_winners(potentials, kwta, inhibition_radius, output_spikes, as_tensor=True)
+        wt = _winners_tensor(winners, batched, xin.shape[0], xin.device)
+        return xin, xout, wt, batched
+
+    def get_pre_post_ordering(
+        self, input_spikes: torch.Tensor, output_spikes: torch.Tensor, winners: Winners
+    ) -> torch.Tensor:
+        r"""Pre-before-or-with-post ordering in each winner's receptive field.
+
+        Args:
+            input_spikes: input spike-wave.
+            output_spikes: output spike-wave.
+            winners: winners (see class doc).
+
+        Returns:
+            Bool tensor ``[K, C_in, kh, kw]`` (``[B, K, C_in, kh, kw]`` batched):
+            True where the presynaptic first spike is not later than the
+            winner's. Rows of padding winners are False.
+        """
+        xin, xout, wt, batched = self._resolve(input_spikes, None, output_spikes, winners, 1, 0)  # type: ignore[arg-type]
+        pairing, _ = self._pairing(xin, xout, wt)
+        kh, kw = self.conv_layer.kernel_size
+        pairing = pairing.reshape(*pairing.shape[:2], self.conv_layer.in_channels, kh, kw)
+        return pairing if batched else pairing[0]
+
+    def _pairing(self, xin: torch.Tensor, xout: torch.Tensor, wt: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Pairing ``[B, K, P]`` and validity ``[B, K]`` from 5-D waves."""
+        t = xin.shape[1]
+        in_times = t - (xin > 0).sum(dim=1, dtype=torch.int32)
+        out_times = t - (xout > 0).sum(dim=1, dtype=torch.int32)
+        return self._pairing_times(in_times, out_times, wt)
+
+    def _pairing_times(
+        self, in_times: torch.Tensor, out_times: torch.Tensor, wt: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Pairing ``[B, K, P]`` (pre not later than post) and validity ``[B, K]``."""
+        b, c_in, h, w = in_times.shape
+        _, c_out, ho, wo = out_times.shape
+        kh, kw = self.conv_layer.kernel_size
+        dev = in_times.device
+        in_t = in_times.reshape(b, -1).to(torch.int32)
+        out_t = out_times.reshape(b, -1).to(torch.int32)
+        valid = wt[..., 0] >= 0
+        f = wt[..., 0].clamp(min=0)
+        r = wt[..., 1].clamp(min=0)
+        c = wt[..., 2].clamp(min=0)
+        post = out_t.gather(1, f * ho * wo + r * wo + c)  # [B, K]
+        ci = torch.arange(c_in, device=dev).view(-1, 1, 1) * (h * w)
+        di = torch.arange(kh, device=dev).view(1, -1, 1) * w
+        dj = torch.arange(kw, device=dev).view(1, 1, -1)
+        offs = (ci + di + dj).reshape(-1)  # [P]
+        idx = ((r * w + c).unsqueeze(-1) + offs).reshape(b, -1)
+        pre = in_t.gather(1, idx).reshape(b, wt.shape[1], -1)  # [B, K, P]
+        pairing = (pre <= post.unsqueeze(-1)) & valid.unsqueeze(-1)
+        return pairing, valid
+
+    def _rate_map_from_pairing(
+        self, pairing: torch.Tensor, valid: torch.Tensor, wt: torch.Tensor, rates: torch.Tensor,
+        sample_gain: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        f = wt[..., 0].clamp(min=0)  # [B, K]
+        ap = rates[f, 0].unsqueeze(-1)  # [B, K, 1]
+        an = rates[f, 1].unsqueeze(-1)
+        vals = torch.where(pairing, ap, an) * valid.unsqueeze(-1).to(ap.dtype)
+        if sample_gain is not None:
+            vals = vals * sample_gain.view(-1, 1, 1).to(vals.dtype)
+        w = self.conv_layer.weight
+        lr = torch.zeros(w.shape[0], vals.shape[-1], dtype=w.dtype, device=w.device)
+        lr.index_add_(0, f.reshape(-1), vals.reshape(-1, vals.shape[-1]).to(w.dtype))
+        return lr.view_as(w)
+
+    def _rate_map(
+        self, xin: torch.Tensor, xout: torch.Tensor, wt: torch.Tensor, rates: torch.Tensor,
+        sample_gain: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Sum over samples and winners of the signed rates, shaped like the weights."""
+        pairing, valid = self._pairing(xin, xout, wt)
+        return self._rate_map_from_pairing(pairing, valid, wt, rates, sample_gain)
+
+    @torch.no_grad()
+    def _update_weights(self, lr: torch.Tensor) -> None:
+        w = self.conv_layer.weight
+        if self.use_stabilizer:
+            w.add_(lr * (w - self.lower_bound) * (self.upper_bound - w))
+        else:
+            w.add_(lr)
+        w.clamp_(self.lower_bound, self.upper_bound)
+        # flush-to-bound: weights closer to a bound than the smallest normal float
+        # (denormals, reached by the geometric approach under the stabiliser) would
+        # slow every later CPU convolution down by an order of magnitude
+        tiny = torch.finfo(w.dtype).tiny
+        w.masked_fill_(w - self.lower_bound < tiny, self.lower_bound)
+        w.masked_fill_(self.upper_bound - w < tiny, self.upper_bound)
+
+    @torch.no_grad()
+    def forward(
+        self,
+        input_spikes: torch.Tensor,
+        potentials: torch.Tensor,
+        output_spikes: torch.Tensor,
+        winners: Optional[Winners] = None,
+        kwta: int = 1,
+        inhibition_radius: int = 0,
+    ) -> None:
+        r"""Apply one STDP update.
+
+        Args:
+            input_spikes: presynaptic spike-wave (the convolution's input).
+            potentials: postsynaptic potentials (used to pick winners if
+                ``winners`` is ``None``).
+            output_spikes: postsynaptic spike-wave.
+            winners: precomputed winners. Default: ``None`` (use
+                :func:`~spyketorch.functional.get_k_winners`).
+            kwta: winners per sample when ``winners`` is ``None``. Default: ``1``.
+            inhibition_radius: exclusion radius when ``winners`` is ``None``. Default: ``0``.
+        """
+        xin, xout, wt, _ = self._resolve(input_spikes, potentials, output_spikes, winners, kwta, inhibition_radius)
+        self._update_weights(self._rate_map(xin, xout, wt, self.learning_rate))
+
+    @torch.no_grad()
+    def forward_times(self, input_times: torch.Tensor, output_times: torch.Tensor, winners: Winners) -> None:
+        r"""Apply one STDP update given first-spike steps instead of spike-waves.
+
+        Equivalent to :meth:`forward` on the accumulating waves these steps
+        describe (see :func:`~spyketorch.functional.spike_times` and
+        :func:`~spyketorch.functional.first_spike`): a synapse is potentiated
+        iff its presynaptic step is ``<=`` the winner's step. Steps ``>= T``
+        mean "never fired" (any value works as long as it is larger than every
+        firing step).
+
+        Args:
+            input_times: presynaptic first-spike steps ``[C_in, H, W]`` or ``[B, C_in, H, W]``.
+            output_times: postsynaptic first-spike steps ``[C_out, H', W']`` (or batched).
+            winners: winners, as for :meth:`forward`.
+        """
+        for name, v in (("input_times", input_times), ("output_times", output_times)):
+            if not isinstance(v, torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}")
+        if input_times.dim() not in (3, 4) or output_times.dim() != input_times.dim():
+            raise ValueError(
+                f"input_times {tuple(input_times.shape)} and output_times {tuple(output_times.shape)} "
+                "must both be [C, H, W] or both [B, C, H, W]"
+            )
+        batched = input_times.dim() == 4
+        it = input_times if batched else input_times.unsqueeze(0)
+        ot = output_times if batched else output_times.unsqueeze(0)
+        kh, kw = self.conv_layer.kernel_size
+        if (
+            it.shape[0] != ot.shape[0]
+            or it.shape[1] != self.conv_layer.in_channels
+            or ot.shape[1] != self.conv_layer.out_channels
+            or tuple(ot.shape[2:]) != (it.shape[2] - kh + 1, it.shape[3] - kw + 1)
+        ):
+            raise ValueError(
+                f"input_times {tuple(input_times.shape)} and output_times {tuple(output_times.shape)} "
+                f"do not match the layer ({self.conv_layer.in_channels} -> {self.conv_layer.out_channels}, "
+                f"kernel {self.conv_layer.kernel_size})"
+            )
+        wt = _winners_tensor(winners, batched, it.shape[0], it.device)
+        pairing, valid = self._pairing_times(it, ot, wt)
+        self._update_weights(self._rate_map_from_pairing(pairing, valid, wt, self.learning_rate))
+
+
+class RSTDP(nn.Module):
+    r"""Reward-modulated STDP: STDP on reward, anti-STDP on punishment.
+
+    As in Mozafari et al. (2019), a rewarded sample applies STDP with rates
+    :math:`(a_r^+, a_r^-)` and a punished one applies anti-STDP with rates
+    :math:`(a_p^+, a_p^-)` (typically :math:`a_p^+ < 0 < a_p^-`: pre-before-post
+    synapses are depressed, the others potentiated). The rates live in
+    ``self.stdp.learning_rate`` and ``self.anti_stdp.learning_rate``; adapt them
+    with ``update_all_learning_rate`` on either.
+
+    .. math::
+        \Delta W_{f,i} = S(W_{f,i}) \begin{cases}
+            a_r^{\pm}  & \text{reward} \\
+            a_p^{\pm}  & \text{punishment}
+        \end{cases}
+
+    The sign is chosen by the pre/post order exactly as in :class:`STDP`. For a
+    batch, each sample carries its own reward signal (``> 0`` reward, ``< 0``
+    punishment, ``0`` no change) and the updates combine as in :class:`STDP`
+    (summed against the same weights, one stabiliser and clamp).
+
+    Args:
+        conv_layer: the layer whose weights learn.
+        reward_rate: ``(a_r+, a_r-)``. Default: ``(0.004, -0.003)``.
+        punish_rate: ``(a_p+, a_p-)``. Default: ``(-0.004, 0.0005)``.
+        use_stabilizer: stabiliser on or off. Default: ``False``.
+        lower_bound: :math:`W_{lo}`. Default: ``0.2``.
+        upper_bound: :math:`W_{hi}`. Default: ``0.8``.
+
+    Shape:
+        as :class:`STDP`; ``reward`` is a number (unbatched) or ``[B]``.
+
+    Example:
+        >>> conv = Convolution(1, 2, 3)
+        >>> rstdp = RSTDP(conv)
+        >>> x = torch.ones(4, 1, 5, 5); pot = conv(x); spk = sf.fire(pot, 5.0)
+        >>> rstdp(x, pot, spk, reward=-1.0, kwta=1)   # punish
+    """
+
+    def __init__(
+        self,
+        conv_layer: Convolution,
+        reward_rate: Union[RatePair, Sequence[RatePair], torch.Tensor] = (0.004, -0.003),
+        punish_rate: Union[RatePair, Sequence[RatePair], torch.Tensor] = (-0.004, 0.0005),
+        use_stabilizer: bool = False,
+        lower_bound: float = 0.2,
+        upper_bound: float = 0.8,
+    ) -> None:
+        super().__init__()
+        self.stdp = STDP(conv_layer, reward_rate, use_stabilizer, lower_bound, upper_bound)
+        self.anti_stdp = STDP(conv_layer, punish_rate, use_stabilizer, lower_bound, upper_bound)
+
+    @torch.no_grad()
+    def forward(
+        self,
+        input_spikes: torch.Tensor,
+        potentials: torch.Tensor,
+        output_spikes: torch.Tensor,
+        reward: Union[float, bool, torch.Tensor],
+        winners: Optional[Winners] = None,
+        kwta: int = 1,
+        inhibition_radius: int = 0,
+    ) -> None:
+        r"""Apply one reward-modulated update.
+
+        Args:
+            input_spikes: presynaptic spike-wave.
+            potentials: postsynaptic potentials.
+            output_spikes: postsynaptic spike-wave.
+            reward: ``> 0`` (or ``True``) reward, ``< 0`` (or ``False``)
+                punishment, ``0`` nothing; one per sample for a batch.
+            winners: precomputed winners. Default: ``None``.
+            kwta: winners per sample when ``winners`` is ``None``. Default: ``1``.
+            inhibition_radius: exclusion radius. Default: ``0``.
+        """
+        st = self.stdp
+        xin, xout, wt, batched = st._resolve(input_spikes, potentials, output_spikes, winners, kwta, inhibition_radius)
+        b = xin.shape[0]
+        if isinstance(reward, bool):
+            reward = 1.0 if reward else -1.0
+        if isinstance(reward, torch.Tensor):
+            r = reward.to(device=xin.device, dtype=torch.float32).reshape(-1)
+        elif isinstance(reward, Real):
+            r = torch.full((1,), float(reward), device=xin.device)
+        else:
+            raise TypeError(f"reward must be a number, a bool or a tensor, got {type(reward).__name__}")
+        if r.numel() == 1:
+            r = r.expand(b)
+        if r.numel() != b:
+            raise ValueError(f"reward must hold one value per sample ({b}), got {r.numel()}")
+        pos = (r > 0).float()
+        neg = (r < 0).float()
+        lr = st._rate_map(xin, xout, wt, st.learning_rate, pos) + st._rate_map(
+            xin, xout, wt, self.anti_stdp.learning_rate, neg
+        )
+        st._update_weights(lr)
