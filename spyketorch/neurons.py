@@ -444,8 +444,9 @@ class Neuron(nn.Module):
         self.clamp_at_rest = state["clamp_at_rest"]
         self._finish_init()
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs) -> None:  # type: ignore[override]
+    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Any, strict: bool,
+                              missing_keys: List[str], unexpected_keys: List[str],
+                              error_msgs: List[str]) -> None:  # type: ignore[override]
         # Parameters may change between scalar, tensor and None: shape our buffers
         # like the incoming ones before the generic loader copies values in.
         for name in self._param_names:
@@ -461,7 +462,7 @@ class Neuron(nn.Module):
                                       unexpected_keys, error_msgs)
         self._coef = None
 
-    def _apply(self, fn, recurse: bool = True):  # type: ignore[override]
+    def _apply(self, fn: Any, recurse: bool = True) -> "Neuron":  # type: ignore[override]
         out = super()._apply(fn, recurse)
         self._coef = None
         return out
@@ -630,7 +631,8 @@ class Neuron(nn.Module):
         return n_winners
 
     def _advance(self, potentials: Tensor, k: int, want_thr: bool, want_dudt: bool, want_ws: bool,
-                 want_winners: bool):
+                 want_winners: bool) -> Tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor],
+                                              Optional[Tensor], Optional[Tensor]]:
         """Validate, create state, run :meth:`_kernel` and store the new state."""
         I = potentials.detach() if isinstance(potentials, Tensor) and potentials.requires_grad else potentials
         self._check_input(I)
@@ -658,7 +660,7 @@ class Neuron(nn.Module):
         return out
 
     def _kernel(self, u_prev: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, c: Dict[str, Any], kk: int,
-                want_thr: bool, want_dudt: bool, want_ws: bool, want_winners: bool):
+                want_thr: bool, want_dudt: bool, want_ws: bool, want_winners: bool) -> Tuple[Any, ...]:
         """The step pipeline on tensors only: returns new tensors and mutates nothing it was
         given except the refractory counter ``r`` (internal state, updated in place).
 
@@ -902,17 +904,17 @@ class IF(Neuron):
         self.per_neuron_thresh = per_neuron_thresh
         self._finish_init()
 
-    def _coefficients(self, dev, dt):
+    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
         return {"k": self._ts / self._p("C", dev, dt)}
 
-    def _integrate(self, u, I, w, c):
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
         k = c["k"]
         return torch.add(u, I, alpha=k) if not isinstance(k, Tensor) else torch.addcmul(u, I, k)
 
-    def ode(self, u, I=0.0, w=None):
+    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
         return torch.zeros_like(self._f64(u)) + self._f64(I) / self._param64("C")
 
-    def _f_ode(self, x, I=0.0):
+    def _f_ode(self, x: Any, I: Any = 0.0) -> Tensor:
         return self.ode(x, I) * self._param64("tau_rc")
 
 
@@ -947,16 +949,16 @@ class LIF(IF):
         >>> out = layer.step(torch.rand(4, 8, 5, 5) * 500, n_winners=2)
     """
 
-    def _coefficients(self, dev, dt):
+    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
         tau = self._p("tau_rc", dev, dt)
         rest = self._p("resting_potential", dev, dt)
         e = math.exp(-self._ts / tau) if isinstance(tau, float) else torch.exp(-self._ts / tau)
         return {"a": e, "k": self._ts / self._p("C", dev, dt), "c0": rest * (1 - e)}
 
-    def _integrate(self, u, I, w, c):
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
         return _lin(u, I, c)
 
-    def ode(self, u, I=0.0, w=None):
+    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
         u = self._f64(u)
         return (-(u - self._param64("resting_potential")) + self._param64("tau_rc") / self._param64("C") * self._f64(I)) / self._param64("tau_rc")
 
@@ -977,7 +979,7 @@ class LIF_ode(LIF):
 
     _euler = True
 
-    def _coefficients(self, dev, dt):
+    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
         tau = self._p("tau_rc", dev, dt)
         rest = self._p("resting_potential", dev, dt)
         g = self._ts / tau
@@ -1024,20 +1026,20 @@ class LIF_Simple(Neuron):
         """Per-step decay factor ``1 - ts/tau_rc``."""
         return 1 - self._ts / self._param64("tau_rc")
 
-    def _coefficients(self, dev, dt):
+    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
         tau = self._p("tau_rc", dev, dt)
         rest = self._p("resting_potential", dev, dt)
         g = self._ts / tau
         return {"a": 1 - g, "k": 1.0, "c0": rest * g}
 
-    def _integrate(self, u, I, w, c):
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
         return _lin(u, I, c)
 
-    def ode(self, u, I=0.0, w=None):
+    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
         u = self._f64(u)
         return -(u - self._param64("resting_potential")) / self._param64("tau_rc") + self._f64(I) / self._ts
 
-    def _f_ode(self, x, I=0.0):
+    def _f_ode(self, x: Any, I: Any = 0.0) -> Tensor:
         return self.ode(x, I) * self._param64("tau_rc")
 
 
@@ -1081,7 +1083,7 @@ class EIF(Neuron):
         self.per_neuron_thresh = per_neuron_thresh
         self._finish_init()
 
-    def _exp_coefficients(self, dev, dt, scale):
+    def _exp_coefficients(self, dev: torch.device, dt: torch.dtype, scale: Union[float, Tensor]) -> Dict[str, Any]:
         """exp-term constants: ``scale*Delta*exp((u-theta)/Delta) = exp(u*s + o)``."""
         delta = self._p("delta_t", dev, dt)
         theta = self._derived_from_threshold("theta_rh", dev, dt)
@@ -1097,7 +1099,7 @@ class EIF(Neuron):
         z.add_(_o(c, "o"))
         return z.clamp_(max=c["log_cap"]).exp_()
 
-    def _coefficients(self, dev, dt):
+    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
         tau = self._p("tau_rc", dev, dt)
         rest = self._p("resting_potential", dev, dt)
         g = self._ts / tau
@@ -1105,7 +1107,7 @@ class EIF(Neuron):
         c.update(self._exp_coefficients(dev, dt, g))
         return c
 
-    def _integrate(self, u, I, w, c):
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
         out = self._exp_term(u, c)
         _scale_add(out, u, c["a"])
         _scale_add(out, I, c["k"])
@@ -1116,7 +1118,7 @@ class EIF(Neuron):
     def _theta64(self) -> Union[float, Tensor]:
         return self._derived_from_threshold("theta_rh", torch.device("cpu"), torch.float64)
 
-    def ode(self, u, I=0.0, w=None):
+    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
         u = self._f64(u)
         d = self._param64("delta_t")
         tau = self._param64("tau_rc")
@@ -1163,7 +1165,7 @@ class EIF_Simple(EIF):
                          resting_potential=resting_potential, refractory_timesteps=refractory_timesteps,
                          C=1.0, v_reset=v_reset, per_neuron_thresh=pnt, inhibition_mode=inhibition_mode, **kwargs)
 
-    def _coefficients(self, dev, dt):
+    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
         tau = self._p("tau_rc", dev, dt)
         rest = self._p("resting_potential", dev, dt)
         g = self._ts / tau
@@ -1171,7 +1173,7 @@ class EIF_Simple(EIF):
         c.update(self._exp_coefficients(dev, dt, 1.0))
         return c
 
-    def ode(self, u, I=0.0, w=None):
+    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
         u = self._f64(u)
         d = self._param64("delta_t")
         return (-(u - self._param64("resting_potential")) / self._param64("tau_rc")
@@ -1217,19 +1219,19 @@ class QIF(Neuron):
         self.per_neuron_thresh = per_neuron_thresh
         self._finish_init()
 
-    def _coefficients(self, dev, dt):
+    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
         tau = self._p("tau_rc", dev, dt)
         return {"q": self._p("a", dev, dt) * self._ts / tau, "k": self._ts / self._p("C", dev, dt),
                 "uc": self._derived_from_threshold("u_c", dev, dt)}
 
-    def _integrate(self, u, I, w, c):
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
         q = c["q"]
         d1 = u - _o(c, "rest")
         d2 = u - _o(c, "uc")
         out = torch.addcmul(u, d1, d2, value=q) if not isinstance(q, Tensor) else u + d1 * d2 * q
         return _scale_add(out, I, c["k"])
 
-    def ode(self, u, I=0.0, w=None):
+    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
         u = self._f64(u)
         uc = self._derived_from_threshold("u_c", torch.device("cpu"), torch.float64)
         tau = self._param64("tau_rc")
@@ -1293,7 +1295,7 @@ class AdEx(EIF):
         if tw is not None and not bool((tw > self._ts).all()):
             raise ValueError(f"ts={self._ts} is too large for the forward-Euler scheme of AdEx: it needs ts < tau_w")
 
-    def _coefficients(self, dev, dt):
+    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
         c = super()._coefficients(dev, dt)
         gw = self._ts / self._p("tau_w", dev, dt)
         c["gw"] = gw
@@ -1302,10 +1304,10 @@ class AdEx(EIF):
         c["b"] = self._p("b", dev, dt)
         return c
 
-    def _integrate(self, u, I, w, c):
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
         return super()._integrate(u, I - w, None, c)
 
-    def _adapt(self, u, spiked, w, c):
+    def _adapt(self, u: Tensor, spiked: Tensor, w: Tensor, c: Dict[str, Any]) -> Tensor:
         # w += ts/tau_w * (a (min(u, thr) - rest) - w) + b * spiked; the potential is taken
         # at most at the spike apex (the threshold): within a step the exponential can
         # carry a spiking neuron's Euler estimate orders of magnitude beyond it.
@@ -1313,7 +1315,7 @@ class AdEx(EIF):
         _scale_add(w_new, _apex(u, c) - _o(c, "rest"), c["aw"])
         return _scale_add(w_new, spiked, c["b"])
 
-    def ode(self, u, I=0.0, w=None):
+    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
         w = 0.0 if w is None else self._f64(w)
         return super().ode(u, self._f64(I) - w)
 
@@ -1421,19 +1423,19 @@ class Izhikevich(Neuron):
         if self._ts > 0.001 + 1e-12:
             raise ValueError(f"ts={self._ts} s is too large for the Euler scheme of the Izhikevich model: use ts <= 0.001 s (1 ms)")
 
-    def _coefficients(self, dev, dt):
+    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
         dtm = self._ts * 1000.0
         a = self._p("a", dev, dt)
         return {"dt": dtm, "ga": a * dtm, "b_": self._p("b", dev, dt), "d": self._p("d", dev, dt),
                 "k004": 0.04, "five": 5.0, "c140": 140.0 * dtm}
 
-    def _reset_value(self, device, dtype):
+    def _reset_value(self, device: torch.device, dtype: torch.dtype) -> Union[float, Tensor]:
         return self._p("c", device, dtype)
 
-    def _initial_w(self, v, c):
+    def _initial_w(self, v: Tensor, c: Dict[str, Any]) -> Tensor:
         return v * c["b_"]
 
-    def _integrate(self, u, I, w, c):
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
         dtm = c["dt"]
         f = u * _o(c, "k004")
         f.add_(_o(c, "five"))
@@ -1442,12 +1444,12 @@ class Izhikevich(Neuron):
         out.add_(_o(c, "c140"))
         return out
 
-    def _adapt(self, u, spiked, w, c):
+    def _adapt(self, u: Tensor, spiked: Tensor, w: Tensor, c: Dict[str, Any]) -> Tensor:
         # w += a dt (b min(v, thr) - w) + d * spiked  (v at most the spike apex)
         w_new = w + (_apex(u, c) * _o(c, "b_") - w) * _o(c, "ga")
         return _scale_add(w_new, spiked, c["d"])
 
-    def ode(self, u, I=0.0, w=None):
+    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
         """dv/dt in mV per second (the model's mV/ms times 1000)."""
         v = self._f64(u)
         w = self._f64(0.0 if w is None else w)
@@ -1457,7 +1459,7 @@ class Izhikevich(Neuron):
         """du/dt of the recovery variable, per second."""
         return self._param64("a") * (self._param64("b") * self._f64(u) - self._f64(w)) * 1000.0
 
-    def _f_ode(self, x, I=0.0):
+    def _f_ode(self, x: Any, I: Any = 0.0) -> Tensor:
         return self.ode(x, I) / 1000.0
 
 
