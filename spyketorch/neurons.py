@@ -753,6 +753,15 @@ class Neuron(nn.Module):
         Returns:
             StepOutput: ``(spikes, potentials, thresholded, dudt, winners, winning_spikes)``
             with ``winners`` as a ``[B, k, 3]`` long tensor, ``-1`` padded.
+
+        Shape:
+            input ``[B, C, H, W]``; every output ``[B, C, H, W]`` except ``winners``.
+
+        Example:
+            >>> layer = LIF(threshold=10.0)
+            >>> out = layer.step(torch.rand(8, 4, 6, 6) * 3000, n_winners=2)
+            >>> out.winners.shape
+            torch.Size([8, 2, 3])
         """
         k = self._check_k(n_winners)
         return StepOutput(*self._advance(potentials, k, True, True, True, True))
@@ -780,6 +789,15 @@ class Neuron(nn.Module):
             return_winners: also return the winners. Default: True.
             n_winners: winners per sample. Default: 1.
             return_winning_spikes: also return the winners' spikes. Default: False.
+
+        Shape:
+            input ``[B, C, H, W]``; tensors returned ``[B, C, H, W]``.
+
+        Example:
+            >>> layer = IF(threshold=1.0)
+            >>> spikes, potentials, winners = layer(torch.full((1, 2, 3, 3), 400.0))
+            >>> winners
+            [(0, 0, 0)]
         """
         k = self._check_k(n_winners)
         spikes, u, thr, dudt, winners, ws = self._advance(
