@@ -33,24 +33,8 @@ import spyketorch.neurons as sn
 
 
 def make_layers() -> Dict[str, Callable[[], sn.Neuron]]:
-    """Every model with parameters that make it spike at the benchmark's input."""
-    return {
-        "IF": lambda: sn.IF(threshold=10.0),
-        "LIF": lambda: sn.LIF(threshold=10.0),
-        "LIF_ode": lambda: sn.LIF_ode(threshold=10.0),
-        "LIF_Simple": lambda: sn.LIF_Simple(threshold=10.0),
-        "EIF": lambda: sn.EIF(threshold=10.0),
-        "EIF_Simple": lambda: sn.EIF_Simple(threshold=10.0),
-        "QIF": lambda: sn.QIF(threshold=10.0),
-        "AdEx": lambda: sn.AdEx(threshold=10.0),
-        "Izhikevich": lambda: sn.Izhikevich(),
-        "UniformLIF": lambda: sn.UniformLIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
-        "UniformLIF_Simple": lambda: sn.UniformLIF_Simple(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
-        "UniformEIF": lambda: sn.UniformEIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
-        "UniformQIF": lambda: sn.UniformQIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
-        "UniformAdEx": lambda: sn.UniformAdEx(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
-        "UniformIzhikevich": lambda: sn.UniformIzhikevich(seed=0),
-    }
+    """Every model (see :func:`spyketorch.neurons.all_models`)."""
+    return sn.all_models()
 
 
 def scale_for(name: str) -> float:

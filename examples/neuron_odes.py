@@ -40,23 +40,7 @@ from spyketorch import plotting as sp  # noqa: E402
 from spyketorch import simulation as sim  # noqa: E402
 
 #: every model, built with the package defaults (threshold 10 where one is needed)
-MODELS: Dict[str, Callable[[], sn.Neuron]] = {
-    "IF": lambda: sn.IF(threshold=10.0),
-    "LIF": lambda: sn.LIF(threshold=10.0),
-    "LIF_ode": lambda: sn.LIF_ode(threshold=10.0),
-    "LIF_Simple": lambda: sn.LIF_Simple(threshold=10.0),
-    "EIF": lambda: sn.EIF(threshold=10.0),
-    "EIF_Simple": lambda: sn.EIF_Simple(threshold=10.0),
-    "QIF": lambda: sn.QIF(threshold=10.0),
-    "AdEx": lambda: sn.AdEx(threshold=10.0),
-    "Izhikevich": lambda: sn.Izhikevich(),
-    "UniformLIF": lambda: sn.UniformLIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0, n_features=3),
-    "UniformLIF_Simple": lambda: sn.UniformLIF_Simple(threshold=10.0, tau_range=(0.01, 0.05), seed=0, n_features=3),
-    "UniformEIF": lambda: sn.UniformEIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0, n_features=3),
-    "UniformQIF": lambda: sn.UniformQIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0, n_features=3),
-    "UniformAdEx": lambda: sn.UniformAdEx(threshold=10.0, tau_range=(0.01, 0.05), seed=0, n_features=3),
-    "UniformIzhikevich": lambda: sn.UniformIzhikevich(tau_range=(0.02, 0.1), seed=0, n_features=3),
-}
+MODELS: Dict[str, Callable[[], sn.Neuron]] = sn.all_models(n_features=3)
 
 
 def adex_adapting(**kw) -> sn.AdEx:

@@ -25,6 +25,7 @@ from .neurons import (
     UniformLIF,
     UniformLIF_Simple,
     UniformQIF,
+    all_models,
 )
 
 from . import functional, plotting, simulation, snn, utils
@@ -58,7 +59,7 @@ __all__ = [
     "neurons",
     "Neuron", "StepOutput", "IF", "LIF", "LIF_Simple", "LIF_ode", "EIF", "EIF_Simple", "QIF", "AdEx",
     "Izhikevich", "HeterogeneousNeuron", "UniformLIF", "UniformLIF_Simple", "UniformEIF", "UniformQIF",
-    "UniformAdEx", "UniformIzhikevich",
+    "UniformAdEx", "UniformIzhikevich", "all_models",
     "functional", "snn", "utils", "Convolution", "Pooling", "STDP", "RSTDP", "DoGKernel", "GaborKernel",
     "Filter", "Intensity2Latency", "LateralIntensityInhibition", "CacheDataset", "MNISTSubset",
     "load_mnist_subset",

@@ -74,6 +74,7 @@ __all__ = [
     "UniformAdEx",
     "UniformIzhikevich",
     "INHIBITION_MODES",
+    "all_models",
 ]
 
 Number = Union[int, float]
@@ -1644,3 +1645,47 @@ class UniformIzhikevich(HeterogeneousNeuron, Izhikevich):
     def _sample(self, n_features: int) -> None:
         super()._sample(n_features)
         self._buffers["a"] = 1.0 / (1000.0 * self._buffers["tau_rc"])
+
+
+def all_models(threshold: float = 10.0, tau_range: Tuple[float, float] = (0.01, 0.05), seed: int = 0,
+               n_features: Optional[int] = None) -> Dict[str, Any]:
+    """A constructor for every model, by name, with one set of demonstration parameters.
+
+    Handy for galleries, benchmarks and tests that visit every model: the layers
+    get ``threshold`` (Izhikevich keeps its 30 mV cut-off), the ``Uniform*`` layers
+    draw their time constants from ``tau_range`` with ``seed`` (UniformIzhikevich
+    draws recovery time constants from ``(0.02, 0.1)`` s) for ``n_features`` maps
+    (``None``: on the first call).
+
+    Args:
+        threshold: firing threshold. Default: 10.0.
+        tau_range: range of the sampled ``tau_rc``. Default: (0.01, 0.05).
+        seed: seed of the sampled time constants. Default: 0.
+        n_features: number of feature maps of the ``Uniform*`` layers. Default: None.
+
+    Returns:
+        ``{name: zero-argument constructor}`` for the 15 models.
+
+    Example:
+        >>> layers = {name: make() for name, make in all_models().items()}
+        >>> sorted(layers)[:3]
+        ['AdEx', 'EIF', 'EIF_Simple']
+    """
+    het = dict(tau_range=tau_range, seed=seed, n_features=n_features)
+    return {
+        "IF": lambda: IF(threshold=threshold),
+        "LIF": lambda: LIF(threshold=threshold),
+        "LIF_ode": lambda: LIF_ode(threshold=threshold),
+        "LIF_Simple": lambda: LIF_Simple(threshold=threshold),
+        "EIF": lambda: EIF(threshold=threshold),
+        "EIF_Simple": lambda: EIF_Simple(threshold=threshold),
+        "QIF": lambda: QIF(threshold=threshold),
+        "AdEx": lambda: AdEx(threshold=threshold),
+        "Izhikevich": lambda: Izhikevich(),
+        "UniformLIF": lambda: UniformLIF(threshold=threshold, **het),
+        "UniformLIF_Simple": lambda: UniformLIF_Simple(threshold=threshold, **het),
+        "UniformEIF": lambda: UniformEIF(threshold=threshold, **het),
+        "UniformQIF": lambda: UniformQIF(threshold=threshold, **het),
+        "UniformAdEx": lambda: UniformAdEx(threshold=threshold, **het),
+        "UniformIzhikevich": lambda: UniformIzhikevich(tau_range=(0.02, 0.1), seed=seed, n_features=n_features),
+    }

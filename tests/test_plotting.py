@@ -43,23 +43,7 @@ def legend_texts(ax):
     return [t.get_text() for t in leg.get_texts()] if leg is not None else []
 
 
-ALL_MODELS = {
-    "IF": lambda: sn.IF(threshold=10.0),
-    "LIF": lambda: sn.LIF(threshold=10.0),
-    "LIF_ode": lambda: sn.LIF_ode(threshold=10.0),
-    "LIF_Simple": lambda: sn.LIF_Simple(threshold=10.0),
-    "EIF": lambda: sn.EIF(threshold=10.0),
-    "EIF_Simple": lambda: sn.EIF_Simple(threshold=10.0),
-    "QIF": lambda: sn.QIF(threshold=10.0),
-    "AdEx": lambda: sn.AdEx(threshold=10.0),
-    "Izhikevich": lambda: sn.Izhikevich(),
-    "UniformLIF": lambda: sn.UniformLIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0, n_features=3),
-    "UniformLIF_Simple": lambda: sn.UniformLIF_Simple(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
-    "UniformEIF": lambda: sn.UniformEIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0, n_features=2),
-    "UniformQIF": lambda: sn.UniformQIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0),
-    "UniformAdEx": lambda: sn.UniformAdEx(threshold=10.0, tau_range=(0.01, 0.05), seed=0, n_features=2),
-    "UniformIzhikevich": lambda: sn.UniformIzhikevich(tau_range=(0.02, 0.1), seed=0, n_features=2),
-}
+ALL_MODELS = sn.all_models(n_features=2)
 
 
 # ---------------------------------------------------------------------------- plot_ode
