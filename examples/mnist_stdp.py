@@ -2,7 +2,8 @@
 
 Pipeline: DoG on/off filters -> intensity-to-latency coding (15 steps) ->
 conv 32 (5x5) trained with STDP -> max pooling -> conv 150 (2x2) trained with
-STDP -> max pooling -> linear readout (softmax regression) on the layer-2 spikes.
+STDP -> max pooling -> linear readout (softmax regression) on the layer-2 spikes
+(plus the pooled layer-1 spikes on full MNIST, see below).
 The layer sizes, thresholds (10 and 1), winners (k=5, r=2 and k=8, r=1),
 pooling (2x2, stride 2, padding 1) and STDP rates follow SpykeTorch's
 reimplementation of the paper, with these differences:
@@ -16,7 +17,12 @@ reimplementation of the paper, with these differences:
 * STDP runs on mini-batches of 16 digits (updates summed against the same
   weights, see :class:`spyketorch.snn.STDP`);
 * the readout is an L2-regularised softmax regression (L-BFGS) instead of
-  scikit-learn's LinearSVC.
+  scikit-learn's LinearSVC;
+* full MNIST only (``readout_layer1``): the readout also gets the pooled
+  layer-1 spikes (32 x 15 x 15, binary) next to the layer-2 features; the
+  paper reads out layer 2 only. Measured on full MNIST: 97.10 % -> 98.55 %
+  test (and 97.01 % -> 98.55 % with layer 2 trained 4 epochs); more layer-2
+  epochs alone did not help (97.10 % with 2, 97.01 % with 4).
 
 Usage::
 
@@ -83,6 +89,7 @@ class Config:
     stdp_samples1: Optional[int] = None  # cap of layer-1 training samples per epoch
     stdp_samples2: Optional[int] = None
     readout_l2: float = 1e-4
+    readout_layer1: bool = False  # also give the readout the pooled layer-1 spikes (not in the paper)
     readout_iters: int = 150
     seed: int = 0
 
@@ -90,8 +97,10 @@ class Config:
 # shipped subset (10,000 training digits): one pass per layer
 SUBSET_CONFIG: Dict[str, float] = dict(epochs1=1.0, epochs2=1.0)
 # full MNIST: layer 1 converges within ~10,000 digits, so it sees 30,000; layer 2 two epochs
-# Measured on the 2-core dev machine: subset 97.45 % in 92 s; full MNIST 97.10 % in 600 s.
-FULL_CONFIG: Dict[str, float] = dict(epochs1=1.0, stdp_samples1=30000, epochs2=2.0, lr2_max=0.02, readout_iters=300)
+# Measured on the 2-core dev machine: subset 97.45 % in 92 s; full MNIST 98.55 % in 750 s
+# (97.10 % in 600 s without the layer-1 readout features).
+FULL_CONFIG: Dict[str, float] = dict(epochs1=1.0, stdp_samples1=30000, epochs2=2.0, lr2_max=0.02, readout_iters=300,
+                                   readout_layer1=True)
 
 
 # ----------------------------------------------------------------------------
@@ -188,8 +197,13 @@ class KheradpishehNet(torch.nn.Module):
         return self._layer(self.conv2, self.dense_input(compact), self.cfg.conv2_threshold)
 
     def features(self, times: torch.Tensor) -> torch.Tensor:
-        """Readout features of coded images: pooled layer-2 spikes ``[B, 150 * 9 * 9]`` in {0, 1}."""
+        """Layer-2 readout features of coded images: pooled layer-2 spikes ``[B, 150 * 9 * 9]`` in {0, 1}."""
         return self.features_from_input(self.layer2_input(times))
+
+    def layer1_features(self, times: torch.Tensor) -> torch.Tensor:
+        """Pooled layer-1 spikes of coded images ``[B, 32 * 15 * 15]`` in {0, 1} (extra readout input)."""
+        t1, _ = self.layer1(times)
+        return (self._pool_times(t1) < self.cfg.time_steps).flatten(1).to(torch.uint8)
 
     def features_from_input(self, compact: torch.Tensor) -> torch.Tensor:
         t2, _ = self.layer2(compact)
@@ -327,6 +341,9 @@ def run(
     f_train = extract(net.features_from_input, l2_in, 256, "features (train)", progress).float()
     f_test = extract(net.features, test_t, 256, "features (test)", progress).float()
     del l2_in
+    if cfg.readout_layer1:
+        f_train = torch.cat([f_train, extract(net.layer1_features, train_t, 256, "layer-1 features (train)", progress)], 1)
+        f_test = torch.cat([f_test, extract(net.layer1_features, test_t, 256, "layer-1 features (test)", progress)], 1)
     timings["features_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

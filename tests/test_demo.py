@@ -97,6 +97,20 @@ def test_demo_end_to_end_on_a_few_dozen_digits(demo, tmp_path):
     assert ((w - 0.8).abs() > 0.1).any()  # layer 1 learned something
 
 
+def test_layer1_readout_features(demo, digits):
+    """Extra readout input of the full-MNIST recipe: pooled layer-1 spikes, binary."""
+    cfg = demo.Config()
+    torch.manual_seed(0)
+    net = demo.KheradpishehNet(cfg)
+    times = demo.encode(digits[0][:4], cfg)
+    f1 = net.layer1_features(times)
+    t1, _ = net.layer1(times)
+    ref = sf.pooling(sf.spike_wave(t1, 15), 2, 2, 1)[:, -1].flatten(1)  # spiked by the last step
+    assert f1.shape == (4, 32 * 15 * 15) and f1.dtype == torch.uint8
+    assert torch.equal(f1, (ref > 0).to(torch.uint8))
+    assert demo.FULL_CONFIG["readout_layer1"] and not demo.Config().readout_layer1
+
+
 def test_demo_cli(demo, tmp_path, capsys):
     res = demo.main(["--train-limit", "40", "--test-limit", "20", "--out-dir", str(tmp_path), "--no-progress",
                      "--epochs1", "1", "--epochs2", "1"])
