@@ -213,7 +213,6 @@ class Neuron(nn.Module):
         # state (not part of state_dict; see get_state / load_state)
         for name in ("v", "refractory", "w"):
             self.register_buffer(name, None, persistent=False)
-        self._shape: Optional[Tuple[int, ...]] = None
         self._compiled: Any = None
 
     # ------------------------------------------------------------------ parameters
@@ -250,13 +249,6 @@ class Neuron(nn.Module):
             self._set_param(name, value)
         else:
             super().__setattr__(name, value)
-
-    def _pv(self, name: str) -> Optional[float]:
-        """Python value of a scalar parameter (None if absent or not a scalar)."""
-        t = self._buffers.get(name)
-        if t is None or t.numel() != 1:
-            return None
-        return float(t.item())
 
     @staticmethod
     def _check_ts(ts: Any) -> float:
@@ -367,7 +359,6 @@ class Neuron(nn.Module):
         self._buffers["v"] = None
         self._buffers["refractory"] = None
         self._buffers["w"] = None
-        self._shape = None
 
     @property
     def previous_state(self) -> Optional[Tensor]:
@@ -398,7 +389,6 @@ class Neuron(nn.Module):
         self._buffers["refractory"] = (torch.zeros_like(v) if r is None else r.to(v).clone())
         if self._has_adaptation:
             self._buffers["w"] = (torch.zeros_like(v) if w is None else w.to(v).clone())
-        self._shape = tuple(v.shape)
 
     def get_params(self) -> Dict[str, Any]:
         """Parameters and settings as a dict (numbers for scalars, tensors otherwise)."""
@@ -538,7 +528,6 @@ class Neuron(nn.Module):
         c["fast_floor"] = self.clamp_at_rest and not isinstance(c["rest"], Tensor)
         # tensors used as lerp/maximum operands must be tensors on the device
         c["rest_t"] = torch.as_tensor(c["rest"], dtype=dt, device=dev)
-        c["v_reset_t"] = torch.as_tensor(c["v_reset"], dtype=dt, device=dev)
         c["one"] = 1.0
         c.update(self._coefficients(dev, dt))
         # 0-dim tensors of every scalar coefficient: a binary op with a cached 0-dim
@@ -607,7 +596,6 @@ class Neuron(nn.Module):
             self._buffers["refractory"] = torch.zeros_like(x)
             if self._has_adaptation:
                 self._buffers["w"] = self._initial_w(v, c)
-            self._shape = tuple(x.shape)
         elif v.shape != x.shape:
             raise ValueError(
                 f"potentials changed shape from {tuple(v.shape)} to {tuple(x.shape)}; call reset() first"
