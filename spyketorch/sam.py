@@ -458,7 +458,9 @@ class RectifiedSAM(nn.Module):
         stays differentiable in the tuned parameters. Adam minimises
         :math:`((\bar r - r^*)/r^*)^2`. The synaptic input of step ``t`` is
         ``inputs(t)`` plus, if given, ``recurrent(s)`` of the previous activation
-        (e.g. a convolution of ``s``: a recurrent SAM network).
+        (e.g. a convolution of ``s``: a recurrent SAM network). The rectification
+        has no gradient where :math:`g < \theta`: start from parameters at which
+        some neurons fire, or the tuning cannot move (it then ends unconverged).
 
         Args:
             inputs: constant input ``[B, C, H, W]``, a sequence ``[T, B, C, H, W]`` or a
