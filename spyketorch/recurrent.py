@@ -451,6 +451,9 @@ class SpikingModel(nn.Module):
     :math:`V_{lb}`, then neurons at or above :math:`V_{th}` spike and reset, then
     :math:`Y \leftarrow Y + \frac{dt}{\tau_{syn}}(-Y + S)`.
 
+    As in the reference, the run is recorded by autograd when the weights require
+    gradients; wrap long simulations in ``torch.no_grad()`` to keep memory flat.
+
     Args:
         recurrent: ``[N, N]`` connectivity :math:`J` (``J[i, j]``: from ``j`` to ``i``).
         tausyn: synaptic time constant :math:`\tau_{syn}`: a number or ``[N]`` per neuron.
