@@ -613,6 +613,10 @@ class SpikingModel(nn.Module):
         N = self.N_recurrent
         if x0.dim() != 2 or x0.shape[1] != N:
             raise ValueError(f"x0 must be [B, N={N}], got shape {tuple(x0.shape)}")
+        w_dtype = self.recurrent_layer.weight.dtype
+        if x0.dtype != w_dtype:
+            raise TypeError(f"x0 has dtype {x0.dtype} but the weights are {w_dtype}; convert one of them "
+                            f"(e.g. model.to({w_dtype}) or x0.to({w_dtype}))")
         B = x0.shape[0]
         dt = _positive("dt", dt)
         dynamical = False

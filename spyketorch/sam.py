@@ -115,6 +115,17 @@ class RectifiedSAM(nn.Module):
     the expected count :math:`\mu` of the last step are kept as :attr:`g` and
     :attr:`mu`.
 
+    With :func:`spyketorch.simulate`: ``simulate(layer, x, T, record=("spikes",
+    "potentials"), equilibration_steps=..., stimulus=f)`` records the fields of the
+    named tuple; ``simulate(layer.step, ...)`` also records ``winners`` without a
+    host sync. ``simulate(..., reset=True)`` resets only
+    :class:`~spyketorch.neurons.Neuron` layers, so call :meth:`reset` yourself, and
+    its ``spike_count`` counts steps with at least one spike, not Poisson counts
+    (sum the recorded ``spikes`` instead). The stimulus of ``simulate`` is added to
+    ``x`` (scaled by :math:`r`); the layer's own ``stimulus`` is :math:`\mathcal{E}(t)`.
+    :func:`spyketorch.save_layer` only knows :mod:`spyketorch.neurons` classes; use
+    :meth:`save` / :meth:`load`.
+
     Sampling draws from a ``torch.Generator`` on the input's device: pass one
     (``generator=``), or a ``seed`` from which one is made on first use. State
     (:attr:`s`, :attr:`g`, :attr:`mu`) is created on the input's device and dtype;

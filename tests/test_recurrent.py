@@ -218,6 +218,8 @@ def test_bad_arguments_are_refused():
     sm = SpikingModel(torch.zeros(2, 2), tausyn=1.0)
     with pytest.raises(ValueError, match="x0"):
         sm(torch.zeros(1, 3), 0.1, T=1.0)
+    with pytest.raises(TypeError, match="x0"):
+        sm(torch.zeros(1, 2, dtype=torch.float64), 0.1, T=1.0)
     with pytest.raises(ValueError, match="T is required"):
         sm(torch.zeros(1, 2), 0.1)
     with pytest.raises(ValueError, match="dtRecord"):
