@@ -286,16 +286,23 @@ def _first_and_value(x: torch.Tensor, s: torch.Tensor) -> Tuple[torch.Tensor, to
     return first, val
 
 
-def _rank_key(first: torch.Tensor, val: torch.Tensor, time_steps: int) -> torch.Tensor:
+def _rank_key(
+    first: torch.Tensor, val: torch.Tensor, time_steps: int, finite: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """One float64 score per neuron: larger = earlier first spike, then larger potential.
 
     ``key = (T - first) * M + value`` with ``M`` a power of two above twice the
     largest ``|value|``, so earlier spikes always rank higher; neurons that never
     fire get ``-inf``. Potentials whose difference is below about ``2**-24`` of
     the largest one may compare as equal (then the lowest index wins).
+    ``finite`` (a bool tensor: are the whole potentials finite?) is read in the
+    same host transfer as the largest value.
     """
     v = val.to(torch.float64)
-    vmax = float(v.abs().max()) if v.numel() else 0.0
+    vmax = v.abs().max() if v.numel() else v.new_zeros(())
+    if finite is not None:
+        vmax = torch.where(finite, vmax, vmax.new_tensor(float("nan")))
+    vmax = float(vmax)  # the one host sync of the winner selection
     if not math.isfinite(vmax):
         raise ValueError("potentials must be finite to rank winners (got NaN or inf)")
     m = 2.0 ** (math.floor(math.log2(vmax)) + 2) if vmax > 0 else 1.0
@@ -422,7 +429,8 @@ def pointwise_inhibition_times(
 
 
 def _k_winners_compact(
-    first: torch.Tensor, val: torch.Tensor, time_steps: int, kwta: int, inhibition_radius: int
+    first: torch.Tensor, val: torch.Tensor, time_steps: int, kwta: int, inhibition_radius: int,
+    finite: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Winners ``[B, min(kwta, C), 3]`` (``-1`` padded) from first times and values ``[B, C, H, W]``.
 
@@ -435,7 +443,7 @@ def _k_winners_compact(
     if kwta == 0 or first.numel() == 0:
         return torch.full((b, kwta, 3), -1, dtype=torch.long, device=first.device)
     rad = inhibition_radius
-    key = _rank_key(first, val, time_steps)
+    key = _rank_key(first, val, time_steps, finite)
     if rad > 0:
         key = F.pad(key, (rad, rad, rad, rad), value=float("-inf"))
     hp, wp = h + 2 * rad, w + 2 * rad
@@ -633,7 +641,8 @@ def get_k_winners(
             )
         s = s5 > 0
     first, val = _first_and_value(x, s)
-    out = _k_winners_compact(first, val, x.shape[1], k, rad)
+    finite = torch.isfinite(x).all() if x.is_floating_point() else None
+    out = _k_winners_compact(first, val, x.shape[1], k, rad, finite)
     return _winners_output(out, batched, as_tensor)
 
 
