@@ -608,11 +608,11 @@ class RSTDP(nn.Module):
             V.real_tensor(reward, "reward")
             if reward.is_floating_point() and not bool((~torch.isnan(reward)).all()):
                 raise ValueError("reward must not be NaN (> 0 reward, < 0 punishment, 0 nothing)")
-            r = reward.to(device=xin.device, dtype=torch.float32).reshape(-1)
+            r = torch.sign(reward).to(device=xin.device, dtype=torch.float32).reshape(-1)  # only the sign counts
         elif isinstance(reward, Real):
             if math.isnan(float(reward)):
                 raise ValueError("reward must not be NaN (> 0 reward, < 0 punishment, 0 nothing)")
-            r = torch.full((1,), float(reward), device=xin.device)
+            r = torch.full((1,), float(reward > 0) - float(reward < 0), device=xin.device)
         else:
             raise TypeError(f"reward must be a number, a bool or a tensor, got {type(reward).__name__}")
         if r.numel() == 1:

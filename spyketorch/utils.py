@@ -367,13 +367,14 @@ def generate_inhibition_kernel(inhibition_percents: Sequence[float]) -> torch.Te
     if isinstance(inhibition_percents, torch.Tensor):
         V.real_tensor(inhibition_percents, "inhibition_percents")
     try:
-        p = torch.as_tensor(list(inhibition_percents), dtype=torch.float32)
+        p = torch.as_tensor(list(inhibition_percents), dtype=torch.float64)  # checked before rounding
     except (TypeError, ValueError, RuntimeError) as e:
         raise TypeError("inhibition_percents must be a sequence of numbers") from e
     if p.dim() != 1 or p.numel() == 0:
         raise ValueError("inhibition_percents must be a non-empty sequence of numbers")
     if not bool(((p >= 0) & (p <= 1)).all()):  # also refuses NaN
         raise ValueError(f"inhibition_percents must lie in [0, 1], got {p.tolist()}")
+    p = p.float()
     n = p.numel()
     r = torch.arange(-n, n + 1).abs()
     dist = torch.maximum(r.view(-1, 1), r.view(1, -1))
