@@ -40,8 +40,9 @@ class Convolution(nn.Module):
         V_{t,f,h,w} = \sum_{c,i,j} W_{f,c,i,j}\, S_{t,c,h+i,w+j}
 
     Weights are drawn from :math:`\mathcal N(\mu, \sigma^2)`. Pad the input with
-    :func:`spyketorch.functional.pad` if needed. Non-floating inputs (e.g. a
-    ``uint8`` spike-wave) are cast to the weight dtype.
+    :func:`spyketorch.functional.pad` if needed: a kernel larger than the
+    input's ``H, W`` raises ``ValueError``. Inputs are cast to the weight dtype
+    (float16/bfloat16 weights work); ``B`` or ``T`` of 0 give an empty output.
 
     Args:
         in_channels: input feature maps.
@@ -246,7 +247,9 @@ class STDP(nn.Module):
         - ``input_spikes``: ``[T, C_in, H, W]`` or ``[B, T, C_in, H, W]``.
         - ``output_spikes``/``potentials``: ``[T, C_out, H', W']`` (or batched).
         - ``winners``: list of ``(f, r, c)`` / tensor ``[K, 3]``; batched: a list
-          of lists or ``[B, K, 3]`` (rows of ``-1`` are ignored).
+          of lists or ``[B, K, 3]`` (rows of ``-1`` are ignored). Every other
+          row must name a neuron inside ``[C_out, H', W']`` (``ValueError``
+          otherwise; checking the winners you pass costs one host sync).
 
     Example:
         >>> conv = Convolution(1, 2, 3)
