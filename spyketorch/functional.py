@@ -173,6 +173,8 @@ def pooling(
         out = x.new_zeros(b, t, c, ho, wo)
         return out if batched else out[0]
     flat = x.reshape(b * t, c, h, w)
+    if flat.dtype == torch.bool:  # max of a bool wave = any: pool it as bytes
+        return pooling(input.to(torch.uint8), ks, st, p).bool()
     if p != (0, 0):
         flat = F.pad(flat, (p[1], p[1], p[0], p[0]), value=0.0)
     out = F.max_pool2d(flat, ks, st)
@@ -442,7 +444,7 @@ def _k_winners_compact(
     kwta = min(kwta, c)
     if kwta == 0 or first.numel() == 0:
         return torch.full((b, kwta, 3), -1, dtype=torch.long, device=first.device)
-    rad = inhibition_radius
+    rad = min(inhibition_radius, max(h, w))  # a larger radius excludes nothing more: no giant padding
     key = _rank_key(first, val, time_steps, finite)
     if rad > 0:
         key = F.pad(key, (rad, rad, rad, rad), value=float("-inf"))
