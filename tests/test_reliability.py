@@ -168,6 +168,11 @@ CASES: List[Tuple[str, Callable, tuple]] = [
     ("STDP complex learning rate", lambda: snn.STDP(_conv(), torch.tensor([1j, 0.1])), refuses(TypeError, "learning_rate")),
     ("STDP NaN lower bound", lambda: snn.STDP(_conv(), (0.1, -0.1), lower_bound=NAN), refuses(ValueError, "lower_bound")),
     ("STDP inf upper bound", lambda: snn.STDP(_conv(), (0.1, -0.1), upper_bound=INF), refuses(ValueError, "upper_bound")),
+    ("STDP bounds overflow the stabiliser", lambda: snn.STDP(_conv(), (0.1, -0.1), lower_bound=-1e30, upper_bound=1e30),
+     refuses(ValueError, "upper_bound")),
+    ("STDP wide bounds without stabiliser", lambda: _wide_bounds_stay_finite(), equals(True)),
+    ("Convolution weight_mean overflows float16", lambda: snn.Convolution(1, 2, 3, weight_mean=1e6, dtype=torch.float16),
+     refuses(ValueError, "weight_mean")),
     ("STDP update_all NaN", lambda: snn.STDP(_conv(), (0.1, -0.1)).update_all_learning_rate(NAN, 0.1),
      refuses(ValueError, "ap")),
     ("STDP update inf", lambda: snn.STDP(_conv(), (0.1, -0.1)).update_learning_rate(0, 0.1, INF),
@@ -254,6 +259,12 @@ CASES: List[Tuple[str, Callable, tuple]] = [
         torch.tensor([[[3.0, 0.0, 1.0]]], dtype=torch.float16))[:, 0, 0],
      tensor_equals(torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 1.0]]))),
 ]
+
+
+def _wide_bounds_stay_finite() -> bool:
+    conv, _, x, pot, spk = _stdp_setup()
+    snn.STDP(conv, (0.1, -0.1), use_stabilizer=False, lower_bound=-1e30, upper_bound=1e30)(x, pot, spk, n_winners=2)
+    return bool(torch.isfinite(conv.weight).all())
 
 
 def _stdp_t0_unchanged() -> bool:
