@@ -263,7 +263,7 @@ CASES: List[Tuple[str, Callable, tuple]] = [
 
 def _wide_bounds_stay_finite() -> bool:
     conv, _, x, pot, spk = _stdp_setup()
-    snn.STDP(conv, (0.1, -0.1), use_stabilizer=False, lower_bound=-1e30, upper_bound=1e30)(x, pot, spk, n_winners=2)
+    snn.STDP(conv, (0.1, -0.1), use_stabilizer=False, lower_bound=-1e30, upper_bound=1e30)(x, pot, spk)
     return bool(torch.isfinite(conv.weight).all())
 
 
