@@ -142,6 +142,10 @@ CASES: List[Tuple[str, Callable, tuple]] = [
      equals(True)),
     ("get_k_winners radius=1e12", lambda: sf.get_k_winners(torch.rand(3, 2, 4, 4), 2, 10**12),
      gives(lambda out: len(out) == 1)),
+    ("get_k_winners_times negative time = step 0", lambda: sf.get_k_winners_times(
+        torch.tensor([[[-5]], [[0]]]), torch.tensor([[[1.0]], [[2.0]]]), 3, 2), equals([(1, 0, 0), (0, 0, 0)])),
+    ("feature_inhibition float indices", lambda: sf.feature_inhibition(_P, torch.tensor([0.7])),
+     refuses(TypeError, "inhibited_features")),
     ("get_k_winners n=-1", lambda: sf.get_k_winners(_P, -1), refuses(ValueError, "n_winners")),
     ("get_k_winners n=1.5", lambda: sf.get_k_winners(_P, 1.5), refuses(TypeError, "n_winners")),
     ("get_k_winners kwta and n_winners", lambda: sf.get_k_winners(_P, 1, kwta=1), refuses(TypeError, "kwta")),
