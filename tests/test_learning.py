@@ -6,9 +6,10 @@ same seed but no STDP is the control. Both are read out by one fixed linear read
 (ridge regression on standardised per-map spike counts, closed form) so that the only
 difference is learning. Per-map counts are used because untrained maps are near copies
 of each other (weights 0.8 +- 0.05): they tell little about the digit beyond how much ink
-it has, while learned maps are selective. Every asserted margin was measured at several
-times the test-set noise (about 3.5 points for 200 digits) and a run with the STDP rates
-forced to 0 fails it.
+it has, while learned maps are selective. Measured (seed 0): layer 1 51.5 % vs 24 %,
+layer 2 42.5 % vs 23 %, both 59.5 % vs 26.5 %; the asserted margins (15, 10, 20 points)
+are several times the test-set noise (about 3.5 points for 200 digits), and with the
+STDP rates forced to 0 all three assertions fail (trained == untrained).
 """
 import importlib.util
 import sys
@@ -93,10 +94,10 @@ def test_trained_layer1_beats_untrained(accuracies):
 
 def test_trained_layer2_beats_untrained(accuracies):
     trained, untrained = accuracies[True]["layer2"], accuracies[False]["layer2"]
-    assert trained >= untrained + 0.05, accuracies
+    assert trained >= untrained + 0.10, accuracies
 
 
 def test_trained_network_beats_untrained_and_chance(accuracies):
     trained, untrained = accuracies[True]["both"], accuracies[False]["both"]
-    assert trained >= untrained + 0.15, accuracies
+    assert trained >= untrained + 0.20, accuracies
     assert trained >= 0.45, accuracies  # chance: 0.1
