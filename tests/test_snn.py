@@ -264,3 +264,54 @@ def test_stdp_update_uses_each_features_own_rates():
     # the same update with feature 1's rates swapped in for feature 0 differs
     assert not torch.allclose(expected[0, 0], (w0[0, 0] + torch.where(before_or_with[0].bool(),
                               torch.tensor(0.02), torch.tensor(-0.3)) * w0[0, 0] * (1 - w0[0, 0])))
+
+
+def test_update_learning_rate_indexes_features_python_style():
+    stdp = snn.STDP(snn.Convolution(1, 3, 2), (0.1, -0.1))
+    stdp.update_learning_rate(2, 0.3, -0.2)  # last feature (3 features, 2 rates each)
+    stdp.update_learning_rate(-3, 0.5, -0.4)  # -C is feature 0
+    assert torch.allclose(stdp.learning_rate, torch.tensor([[0.5, -0.4], [0.1, -0.1], [0.3, -0.2]]))
+    for bad in (3, -4):
+        with pytest.raises(ValueError, match="feature"):
+            stdp.update_learning_rate(bad, 0.1, -0.1)
+
+
+@pytest.mark.parametrize("method", ["update_learning_rate", "update_all_learning_rate"])
+def test_rate_setters_name_the_bad_argument(method):
+    stdp = snn.STDP(snn.Convolution(1, 2, 2), (0.1, -0.1))
+    call = getattr(stdp, method)
+    head = (0,) if method == "update_learning_rate" else ()
+    with pytest.raises(TypeError, match=r"^ap must be a real number"):
+        call(*head, "0.1", -0.1)
+    with pytest.raises(TypeError, match=r"^an must be a real number"):
+        call(*head, 0.1, None)
+
+
+def test_rstdp_defaults_bound_both_rules_to_0_2_and_0_8_without_stabilizer():
+    conv = snn.Convolution(1, 1, 2)
+    r = snn.RSTDP(conv)
+    for rule, rates in ((r.stdp, [0.004, -0.003]), (r.anti_stdp, [-0.004, 0.0005])):
+        assert (rule.lower_bound, rule.upper_bound, rule.use_stabilizer) == (0.2, 0.8, False)
+        assert rule.learning_rate[0].tolist() == pytest.approx(rates)
+    r = snn.RSTDP(conv, use_stabilizer=True, lower_bound=0.1, upper_bound=0.9)
+    for rule in (r.stdp, r.anti_stdp):
+        assert (rule.lower_bound, rule.upper_bound, rule.use_stabilizer) == (0.1, 0.9, True)
+
+
+def test_rstdp_reward_clamps_to_its_upper_bound():
+    conv = snn.Convolution(1, 1, 2)
+    conv.load_weight(torch.full((1, 1, 2, 2), 0.79))
+    r = snn.RSTDP(conv, reward_rate=(0.5, -0.5))
+    x = torch.ones(2, 1, 2, 2)  # every input fires first: potentiation
+    spk = torch.ones(2, 1, 1, 1)
+    r(x, spk * 4.0, spk, reward=1.0, winners=[(0, 0, 0)])
+    assert torch.equal(conv.weight, torch.full((1, 1, 2, 2), 0.8))  # 0.79 + 0.5 clamped to 0.8
+
+
+def test_pre_post_ordering_keeps_the_batch_dimension():
+    stdp = snn.STDP(snn.Convolution(1, 1, 2), (0.1, -0.1))
+    x = torch.ones(3, 2, 1, 2, 2)  # [B, T, C, H, W]
+    spk = torch.ones(3, 2, 1, 1, 1)
+    order = stdp.get_pre_post_ordering(x, spk, [[(0, 0, 0)]] * 3)
+    assert order.shape == (3, 1, 1, 2, 2) and bool(order.all())
+    assert stdp.get_pre_post_ordering(x[0], spk[0], [(0, 0, 0)]).shape == (1, 1, 2, 2)
