@@ -315,3 +315,64 @@ def test_pre_post_ordering_keeps_the_batch_dimension():
     order = stdp.get_pre_post_ordering(x, spk, [[(0, 0, 0)]] * 3)
     assert order.shape == (3, 1, 1, 2, 2) and bool(order.all())
     assert stdp.get_pre_post_ordering(x[0], spk[0], [(0, 0, 0)]).shape == (1, 1, 2, 2)
+
+
+def test_stdp_constructor_errors_name_the_argument():
+    conv = snn.Convolution(1, 2, 2)
+    with pytest.raises(TypeError, match=r"conv_layer must be a spyketorch.snn.Convolution, got int"):
+        snn.STDP(3, (0.1, -0.1))
+    with pytest.raises(TypeError, match=r"^lower_bound must be a real number, got str"):
+        snn.STDP(conv, (0.1, -0.1), lower_bound="0")
+    with pytest.raises(TypeError, match=r"^upper_bound must be a real number, got str"):
+        snn.STDP(conv, (0.1, -0.1), upper_bound="1")
+    with pytest.raises(ValueError, match=r"lower_bound \(0.5\) must be < upper_bound \(0.5\)"):
+        snn.STDP(conv, (0.1, -0.1), lower_bound=0.5, upper_bound=0.5)
+
+
+def test_stdp_rates_follow_the_weights_dtype():
+    stdp = snn.STDP(snn.Convolution(1, 2, 2).double(), (0.1, -0.1))
+    assert stdp.learning_rate.dtype == torch.float64
+
+
+def test_stdp_input_errors_name_the_argument():
+    stdp = snn.STDP(snn.Convolution(1, 1, 2), (0.1, -0.1))
+    x = torch.ones(3, 1, 2, 2)
+    spk = torch.ones(3, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"^input_spikes must be a spike-wave"):
+        stdp(torch.ones(1, 2, 2), spk, spk, winners=[(0, 0, 0)])
+    with pytest.raises(ValueError, match=r"^output_spikes must be a spike-wave"):
+        stdp(x, spk, torch.ones(1, 1, 1), winners=[(0, 0, 0)])
+    with pytest.raises(ValueError, match=r"^input_spikes \(3, 1, 2, 2\) and output_spikes \(2, 1, 1, 1\) must share"):
+        stdp(x, spk[:2], spk[:2], winners=[(0, 0, 0)])  # same rank, different T
+    with pytest.raises(ValueError, match=r"winners tensor must have shape \[K, 3\].*got \(1, 2\)"):
+        stdp(x, spk, spk, winners=torch.zeros(1, 2))
+    with pytest.raises(ValueError, match=r"winners must hold one list per sample \(2\), got 1"):
+        stdp(x.expand(2, 3, 1, 2, 2), spk.expand(2, 3, 1, 1, 1), spk.expand(2, 3, 1, 1, 1), winners=[[(0, 0, 0)]])
+
+
+def test_stdp_float_winner_tensor_equals_winner_list():
+    w0 = torch.tensor([[[[0.3, 0.5], [0.6, 0.7]]]])
+    first = torch.tensor([[0, 2], [3, 1]])
+    x = (torch.arange(3).view(3, 1, 1, 1) >= first.view(1, 1, 2, 2)).float()
+    spk = torch.zeros(3, 1, 1, 1)
+    spk[1:] = 1.0
+    out = []
+    for winners in ([(0, 0, 0)], torch.tensor([[0.0, 0.0, 0.0]])):
+        conv = snn.Convolution(1, 1, 2)
+        conv.load_weight(w0.clone())
+        snn.STDP(conv, (0.1, -0.2), use_stabilizer=False)(x, spk, spk, winners=winners)
+        out.append(conv.weight.clone())
+    # t_i <= t_f = 1 at (0,0) and (1,1): +0.1; later or never: -0.2
+    assert torch.allclose(out[0], w0 + torch.tensor([[0.1, -0.2], [-0.2, 0.1]]), atol=1e-7)
+    assert torch.equal(out[0], out[1])
+
+
+def test_stdp_batch_with_fewer_winners_in_one_sample_ignores_the_padding():
+    conv = snn.Convolution(1, 2, 2)
+    w0 = torch.full((2, 1, 2, 2), 0.5)
+    conv.load_weight(w0.clone())
+    x = torch.ones(2, 3, 1, 2, 2)
+    spk = torch.ones(2, 3, 2, 1, 1)
+    snn.STDP(conv, (0.1, -0.2), use_stabilizer=False)(x, spk, spk, winners=[[(0, 0, 0), (1, 0, 0)], []])
+    # only sample 0 learns; every input fired first: both maps potentiated once by 0.1
+    assert torch.allclose(conv.weight, torch.full((2, 1, 2, 2), 0.6), atol=1e-7)
