@@ -13,9 +13,9 @@ runs the same pipeline, written once in :class:`Neuron`:
 4. **threshold** – a neuron spikes when ``u >= threshold`` (layer-wise or per neuron);
 5. **spikes** – amplitude :math:`1/t_s` (1 for the ``_Simple`` models);
 6. **k-winners-take-all** per sample – the ``k`` spiking neurons with the highest
-   potential, at most one per feature map; ties go to the lowest feature index,
-   then to the lowest row-major location within the map (the rule of
-   :func:`spyketorch.functional.get_k_winners`);
+   potential, at most one per feature map; among equal potentials the lowest feature
+   index wins first, and within a map the lowest row-major location (as the
+   reference's iterative argmax and :func:`spyketorch.functional.get_k_winners`);
 7. **lateral inhibition** – the winners put their feature map (``"feature"``), their
    location across maps (``"location"``), the whole layer (``"layer"``), only the
    neurons that spiked (``"neuron"``) or nothing (``"none"``) into refractoriness
@@ -686,11 +686,10 @@ class Neuron(nn.Module):
             # with per-neuron thresholds, non-spiking neurons are pushed far below any spiking one
             score = u if c["uniform_thr"] else torch.add(u, spiked - 1.0, alpha=c["big"])
             sview = score.view(B, C, H * W)
-            # ties: the lowest feature index first (stable sort), then the lowest
-            # row-major location (argmax returns the first maximum)
+            # tie rule: equal potentials -> lowest feature index first (stable sort); within a
+            # map argmax takes the lowest row-major location
             topv, topf = sview.amax(dim=2).sort(dim=1, descending=True, stable=True)
-            if kk < C:
-                topv, topf = topv[:, :kk], topf[:, :kk]
+            topv, topf = topv[:, :kk], topf[:, :kk]
             valid = topv >= _o(c, "thr_min")  # [B, k] bool
             if want_winners or want_ws or mode == "location":  # where in its map each winner is
                 rows = (topf + c["row_offsets"]).view(-1)

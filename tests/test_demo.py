@@ -12,6 +12,11 @@ import spyketorch.utils as su
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mnist_stdp.py"
 
 
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
 @pytest.fixture(scope="module")
 def demo():
     spec = importlib.util.spec_from_file_location("mnist_stdp_demo", EXAMPLE)
@@ -76,29 +81,27 @@ def test_layer2_fast_path_equals_dense_convolution(demo, digits):
     assert torch.allclose(v_fast, v_ref, atol=1e-5)
 
 
-def test_demo_learns_trained_features_beat_untrained_ones(demo, tmp_path):
-    """Learning, not chance: the same network and readout with STDP switched off (0 epochs,
-    same seed, same initial weights) must score clearly lower on 300 held-out digits.
-
-    Measured (600 train / 300 test shipped digits): trained 83.7 %, untrained 60.3 %;
-    with STDP rates forced to 0 both give the untrained figure and this test fails.
-    """
+def test_demo_end_to_end_on_a_few_dozen_digits(demo, tmp_path):
     xtr, ytr = su.load_mnist_subset(train=True)
     xte, yte = su.load_mnist_subset(train=False)
-    data = {"train_x": xtr[:600], "train_y": ytr[:600], "test_x": xte[:300], "test_y": yte[:300]}
-    common = dict(seed=0, lr1_every=60, lr2_every=60, readout_iters=100, readout_l2=1e-2)
-    trained = demo.run(demo.Config(epochs1=2.0, epochs2=2.0, **common), data, out_dir=tmp_path, progress=False)
-    untrained = demo.run(demo.Config(epochs1=0.0, epochs2=0.0, **common), data, out_dir=None, progress=False)
-    assert trained["test_accuracy"] >= 0.75, trained
-    assert trained["test_accuracy"] >= untrained["test_accuracy"] + 0.12, (trained, untrained)
+    g = torch.Generator().manual_seed(0)
+    itr = torch.randperm(xtr.shape[0], generator=g)[:60]
+    ite = torch.randperm(xte.shape[0], generator=g)[:30]
+    data = {"train_x": xtr[itr], "train_y": ytr[itr], "test_x": xte[ite], "test_y": yte[ite]}
+    cfg = demo.Config(seed=0, epochs1=2.0, epochs2=2.0, lr1_every=20, lr2_every=20, lr2_max=0.15, readout_iters=50)
+    res = demo.run(cfg, data, out_dir=tmp_path, progress=False)
+    # the readout fits its 60 training digits; whether the features beat chance is
+    # tests/test_learning.py's job (untrained weights also reach ~40 % test accuracy here)
+    assert res["train_accuracy"] >= 0.9
     saved = torch.load(tmp_path / "mnist_stdp.pt", weights_only=False)
     assert saved["network"]["conv1.weight"].shape == (32, 2, 5, 5)
     assert saved["network"]["conv2.weight"].shape == (150, 32, 2, 2)
     assert "stdp1.learning_rate" in saved["network"]
     assert (tmp_path / "layer1_features.png").stat().st_size > 1000
+    torch.manual_seed(cfg.seed)
+    w0 = demo.KheradpishehNet(cfg).conv1.weight  # the run's initial weights (same seed)
     w = saved["network"]["conv1.weight"]
-    # STDP with the stabiliser drives most layer-1 weights to a bound (0 or 1)
-    assert ((w < 0.05) | (w > 0.95)).float().mean() > 0.5
+    assert (w - w0).abs().max() > 0.3  # STDP moved layer 1 (init: 0.8 +- 0.05)
 
 
 def test_layer1_readout_features(demo, digits):
@@ -119,9 +122,11 @@ def test_demo_cli(demo, tmp_path, capsys):
     res = demo.main(["--train-limit", "40", "--test-limit", "20", "--out-dir", str(tmp_path), "--no-progress",
                      "--epochs1", "1", "--epochs2", "1"])
     out = capsys.readouterr().out
-    line = [ln for ln in out.splitlines() if ln.startswith("test accuracy: ")]
-    assert len(line) == 1 and "wall time" in out
-    printed = float(line[0].split()[2].rstrip("%"))
-    assert printed == pytest.approx(100 * res["test_accuracy"], abs=0.005)
-    assert res["test_accuracy"] * 20 == pytest.approx(round(res["test_accuracy"] * 20))  # k of 20 digits
-    assert (tmp_path / "mnist_stdp.pt").exists()
+    assert "(40 train, 20 test digits)" in out
+    assert f"test accuracy: {100 * res['test_accuracy']:.2f}%" in out and "wall time" in out
+    assert abs(res["test_accuracy"] * 20 - round(res["test_accuracy"] * 20)) < 1e-4  # k of the 20 digits
+    saved = torch.load(tmp_path / "mnist_stdp.pt", weights_only=False)
+    assert saved["config"]["epochs1"] == 1.0 and saved["config"]["seed"] == 0
+    torch.manual_seed(0)
+    w0 = demo.KheradpishehNet(demo.Config()).conv1.weight
+    assert not torch.equal(saved["network"]["conv1.weight"], w0)  # the CLI trained layer 1

@@ -295,3 +295,20 @@ def test_spike_times_and_wave_roundtrip():
     batch = sf.spike_wave(torch.stack([times, times]), 4)
     assert batch.shape == (2, 4, 1, 2, 2)
     assert torch.equal(sf.spike_times(batch, time_dim=1)[1], times)
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_batched_k_winners_match_brute_force_per_sample(radius):
+    pots = torch.stack([random_potentials(seed, shape=(6, 4, 7, 5)) for seed in (10, 11, 12)])
+    got = sf.get_k_winners(pots, 4, radius)
+    assert got == [brute_k_winners(p, 4, radius) for p in pots]
+
+
+def test_k_winners_default_is_one_winner_and_errors_name_the_argument():
+    pot = torch.zeros(1, 3, 2, 2)
+    pot[0, :, 0, 0] = torch.tensor([1.0, 3.0, 2.0])
+    assert sf.get_k_winners(pot) == [(1, 0, 0)]
+    with pytest.raises(ValueError, match=r"^potentials must be a spike-wave"):
+        sf.get_k_winners(torch.zeros(2, 2))
+    with pytest.raises(ValueError, match=r"^spikes must be a spike-wave"):
+        sf.get_k_winners(pot, spikes=torch.zeros(2, 2))
