@@ -1523,7 +1523,7 @@ class ResonateAndFire(Neuron):
         y \ge \vartheta \Rightarrow (x, y) \leftarrow (x_{reset}, v_{reset})
 
     Integrated exactly (a rotation by :math:`\omega t_s` damped by :math:`e^{b t_s}`),
-    the input arriving as a kick :math:`t_s I` of ``x`` at the end of the step. ``y`` is
+    the input arriving as a kick :math:`t_s I` of ``x`` at the start of the step. ``y`` is
     the layer's potential, ``x`` its second variable ``w``. Subthreshold input makes a
     damped oscillation at :math:`\omega/2\pi`; pulses one period apart add up (resonance),
     half a period apart cancel. Not floored at rest.
@@ -1561,17 +1561,20 @@ class ResonateAndFire(Neuron):
         cos, sin = (math.cos(th), math.sin(th)) if isinstance(th, float) else (torch.cos(th), torch.sin(th))
         return _RFC(ec=E * cos, es=E * sin, k=p.ts, x_reset=p.x_reset)
 
+    def _kicked(self, I: Tensor, w: Tensor, c: _st.Prepared) -> Tensor:
+        """``x + ts I``: the input's kick at the start of the step."""
+        return _st.scale_add(w.clone(), I, c.model.k)
+
     def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
-        mo = _st.ops(c.model, c.model_ops)
-        out = (u - _st.ops(c.base, c.base_ops).rest) * mo.ec
-        return out.addcmul_(w, mo.es).add_(_st.ops(c.base, c.base_ops).rest)
+        mo, rest = _st.ops(c.model, c.model_ops), _st.ops(c.base, c.base_ops).rest
+        out = (u - rest) * mo.ec
+        return out.addcmul_(self._kicked(I, w, c), mo.es).add_(rest)
 
     def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
-        m, mo = c.model, _st.ops(c.model, c.model_ops)
-        x = w * mo.ec
-        x.addcmul_(u_prev - _st.ops(c.base, c.base_ops).rest, mo.es, value=-1.0)
-        _st.scale_add(x, I, m.k)
-        return _st.set_where(x, spiked, m.x_reset)
+        mo, rest = _st.ops(c.model, c.model_ops), _st.ops(c.base, c.base_ops).rest
+        x = self._kicked(I, w, c).mul_(mo.ec)
+        x.addcmul_(u_prev - rest, mo.es, value=-1.0)
+        return _st.set_where(x, spiked, c.model.x_reset)
 
 
 # ---------------------------------------------------------------------- heterogeneous layers
@@ -1820,11 +1823,11 @@ def _spec(cls: type, scale: float, **fixed: Any) -> ModelSpec:
 MODELS: Dict[str, ModelSpec] = {s.name: s for s in (
     _spec(IF, 2000.0), _spec(LIF, 2000.0), _spec(LIF_ode, 2000.0), _spec(LIF_Simple, 12.0),
     _spec(EIF, 2000.0), _spec(EIF_Simple, 12.0), _spec(QIF, 2000.0), _spec(AdEx, 2000.0),
-    _spec(Izhikevich, 40.0, threshold=30.0), _spec(AdaptiveLIF, 2000.0), _spec(ResonateAndFire, 2000.0),
+    _spec(Izhikevich, 40.0, threshold=30.0), _spec(AdaptiveLIF, 2000.0), _spec(ResonateAndFire, 8000.0, threshold=1.0),
     _spec(UniformLIF, 2000.0), _spec(UniformLIF_Simple, 12.0), _spec(UniformEIF, 2000.0),
     _spec(UniformQIF, 2000.0), _spec(UniformAdEx, 2000.0),
     _spec(UniformIzhikevich, 40.0, threshold=30.0, tau_range=(0.02, 0.1)),
-    _spec(UniformAdaptiveLIF, 2000.0), _spec(UniformResonateAndFire, 2000.0, tau_range=(0.1, 0.5)),
+    _spec(UniformAdaptiveLIF, 2000.0), _spec(UniformResonateAndFire, 8000.0, threshold=1.0, tau_range=(0.1, 0.5)),
 )}
 
 
