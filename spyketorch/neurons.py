@@ -48,6 +48,7 @@ on CPU), never calls ``.item()`` and allocates only the tensors it returns.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -313,6 +314,18 @@ class Neuron(nn.Module):
         if name not in self._param_rules:
             raise ValueError(f"{type(self).__name__} has no parameter {name!r}")
         return self._buffers[name]
+
+    def param_or_none(self, name: str) -> Optional[Tensor]:
+        """The float64 tensor of parameter ``name``, None where unset or not declared."""
+        return self._buffers.get(name) if name in self._param_rules else None
+
+    def fresh_copy(self) -> "Neuron":
+        """A deep copy of the layer with its state reset and without a ``torch.compile`` wrapper."""
+        compiled = self.__dict__.get("_compiled")
+        out = copy.deepcopy(self, {} if compiled is None else {id(compiled): None})
+        out._compiled = None
+        out.reset()
+        return out
 
     @property
     def param_names(self) -> Tuple[str, ...]:
@@ -1411,6 +1424,15 @@ class Izhikevich(Neuron):
     PARAMS = (Param("tau_rc", 0.02, "positive"), Param("C", 0.281, "positive"), Param("a", 0.02),
               Param("b", 0.2), Param("c", -65.0), Param("d", 8.0))
 
+    @property
+    def rest_given(self) -> bool:
+        """Whether ``resting_potential`` was given (else it is the fixed point of the equations)."""
+        return self._rest_given
+
+    @rest_given.setter
+    def rest_given(self, value: bool) -> None:
+        self._rest_given = bool(value)
+
     @classmethod
     def preset(cls, name: str, **kwargs: Any) -> "Izhikevich":
         """A layer of one of the classic types: ``regular_spiking``, ``intrinsically_bursting``,
@@ -1652,6 +1674,23 @@ class HeterogeneousNeuron(Neuron):
     def _from_taus(self, taus: Tensor) -> Dict[str, Tensor]:
         """Other parameters set by the sampled time constants (none by default)."""
         return {}
+
+    def set_taus(self, taus: Union[float, Tensor]) -> None:
+        """Set the time constants (and what they imply) by hand, e.g. one value for every map."""
+        t = _check_param("taus", taus, "positive")
+        self._buffers["tau_rc"] = t
+        for name, value in self._from_taus(t).items():
+            self._buffers[name] = value
+        self._coef = None
+
+    @property
+    def generator(self) -> Optional[torch.Generator]:
+        """The random generator the time constants are drawn from (None: torch's global one)."""
+        return self._generator
+
+    @generator.setter
+    def generator(self, value: Optional[torch.Generator]) -> None:
+        self._generator = value
 
     @property
     def taus(self) -> Optional[Tensor]:
