@@ -185,6 +185,14 @@ def reset(u: Tensor, spiked: Tensor, v_reset: Scalar) -> Tensor:
     return set_where(u, spiked, v_reset)
 
 
+def reset_(u: Tensor, spiked: Tensor, v_reset: Scalar) -> Tensor:
+    """:func:`reset` in place in ``u`` (the step's own fresh tensor): no new allocation."""
+    u.addcmul_(u, spiked, value=-1.0)
+    if isinstance(v_reset, Tensor):
+        return u.addcmul_(spiked, v_reset)
+    return u if v_reset == 0.0 else u.add_(spiked, alpha=v_reset)
+
+
 def winners_tensor(win: Optional[Winners], B: int, W: int, device: torch.device) -> Tensor:
     """``[B, k, 3]`` long ``(feature, row, col)``, ``-1`` rows where fewer won."""
     if win is None:

@@ -717,16 +717,18 @@ class Neuron(nn.Module):
             win = _st.k_winners(u, spiked, kk, b, bo.thr_min, b.uniform_thr and shift is None, need_loc, sc[0])
         if refractory:
             r = _st.inhibit(r, spiked, win, mode, bo.R, bo.one, sc[1], sc[2])
-        u_post = _st.reset(u, spiked, b.v_reset)
         thresholded = u * spiked if want_thr else None
+        dudt = u - u_prev if want_dudt else None
+        pre = u.clone() if self._returns_pre_reset else None
+        u_post = _st.reset_(u, spiked, b.v_reset)  # in place: u is this step's own tensor
         B, C, H, W = I.shape
         out = StepOutput(
             spikes=spiked if b.amp == 1.0 else spiked.mul_(bo.amp),  # in place: nothing reads the mask after
-            potentials=u if self._returns_pre_reset else u_post,
+            potentials=u_post if pre is None else pre,
             thresholded=thresholded,  # type: ignore[arg-type]
-            dudt=u - u_prev if want_dudt else None,  # type: ignore[arg-type]
+            dudt=dudt,  # type: ignore[arg-type]
             winners=_st.winners_tensor(win, B, W, I.device) if want_winners else None,  # type: ignore[arg-type]
-            winning_spikes=_st.winning_spikes(win, u, b.amp) if want_ws else None)  # type: ignore[arg-type]
+            winning_spikes=_st.winning_spikes(win, u_post, b.amp) if want_ws else None)  # type: ignore[arg-type]
         return u_post, r, w_new, out
 
     def step(self, potentials: Tensor, n_winners: int = 1) -> StepOutput:
