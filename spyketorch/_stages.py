@@ -114,6 +114,11 @@ def clamp_and_floor(u: Tensor, r: Tensor, c: StepConstants, refractory: bool) ->
     return u
 
 
+def add_noise(u: Tensor, std: float, generator: Optional[torch.Generator] = None) -> Tensor:
+    r"""``u + std * N(0, 1)`` in place in ``u`` (the step's own tensor)."""
+    return u.add_(torch.empty_like(u).normal_(0.0, std, generator=generator))
+
+
 def fire(u: Tensor, thr: Scalar) -> Tensor:
     """Float 0/1 mask of the neurons with ``u >= thr`` (a new tensor)."""
     return torch.ge(u, thr, out=torch.empty_like(u))

@@ -229,6 +229,12 @@ class Neuron(nn.Module):
         check_finite: raise ``ValueError`` on NaN/inf input. ``None`` checks on CPU
             (free) and skips on accelerators, where the check would cost a host sync
             every step. Default: None.
+        noise_std: membrane noise :math:`\sigma`: every step adds
+            :math:`\sigma\sqrt{t_s}\,\mathcal{N}(0, 1)` to the integrated potential (before
+            the refractory clamp and the floor), a Wiener process of variance
+            :math:`\sigma^2 t` over time :math:`t`. 0 draws nothing. Default: 0.0.
+        noise_generator: ``torch.Generator`` on the input's device for the noise
+            (reproducible runs); None uses torch's global generator. Default: None.
     """
 
     #: the model's own parameters (the base ones are declared by :class:`Neuron`).
@@ -251,7 +257,8 @@ class Neuron(nn.Module):
     def __init__(self, ts: float = 0.01, resting_potential: ParamValue = 0.0, v_reset: ParamValue = None,
                  threshold: Optional[float] = None, refractory_timesteps: int = 0,
                  inhibition_mode: str = "feature", *, clamp_at_rest: Optional[bool] = None,
-                 check_finite: Optional[bool] = None) -> None:
+                 check_finite: Optional[bool] = None, noise_std: float = 0.0,
+                 noise_generator: Optional[torch.Generator] = None) -> None:
         super().__init__()
         object.__setattr__(self, "_ready", False)
         self._param_names: List[str] = []
@@ -264,6 +271,10 @@ class Neuron(nn.Module):
         self.inhibition_mode = inhibition_mode
         self.clamp_at_rest = self._default_clamp_at_rest if clamp_at_rest is None else bool(clamp_at_rest)
         self.check_finite = check_finite
+        self.noise_std = noise_std
+        if noise_generator is not None and not isinstance(noise_generator, torch.Generator):
+            raise TypeError(f"noise_generator must be a torch.Generator, got {type(noise_generator).__name__}")
+        self.noise_generator = noise_generator
         self._threshold: Optional[float] = None
         self.threshold = threshold
         self._declare("resting_potential", resting_potential)
@@ -394,6 +405,19 @@ class Neuron(nn.Module):
         self._inhibition_mode = value
 
     @property
+    def noise_std(self) -> float:
+        r"""Membrane noise :math:`\sigma` (per-step std :math:`\sigma\sqrt{t_s}`)."""
+        return self._noise_std
+
+    @noise_std.setter
+    def noise_std(self, value: float) -> None:
+        if isinstance(value, bool) or not _is_scalar(value):
+            raise TypeError(f"noise_std must be a number, got {type(value).__name__}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"noise_std must be finite and >= 0, got {value!r}")
+        self._noise_std = float(value)
+
+    @property
     def has_second_variable(self) -> bool:
         """Whether the model has a second state variable ``w`` (adaptation, recovery, ...)."""
         return self._has_adaptation
@@ -464,6 +488,7 @@ class Neuron(nn.Module):
             "refractory_timesteps": self._refractory_timesteps,
             "inhibition_mode": self._inhibition_mode,
             "clamp_at_rest": self.clamp_at_rest,
+            "noise_std": self._noise_std,
         }
         for name in self._param_names:
             t = self._buffers[name]
@@ -490,6 +515,7 @@ class Neuron(nn.Module):
             "refractory_timesteps": self._refractory_timesteps,
             "inhibition_mode": self._inhibition_mode,
             "clamp_at_rest": self.clamp_at_rest,
+            "noise_std": self._noise_std,
         }
 
     def set_extra_state(self, state: Dict[str, Any]) -> None:
@@ -499,6 +525,7 @@ class Neuron(nn.Module):
         self.refractory_timesteps = state["refractory_timesteps"]
         self.inhibition_mode = state["inhibition_mode"]
         self.clamp_at_rest = state["clamp_at_rest"]
+        self.noise_std = state.get("noise_std", 0.0)
         self._finish_init()
 
     def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Any, strict: bool,
@@ -706,6 +733,8 @@ class Neuron(nn.Module):
         mode = self._inhibition_mode
         refractory = b.R > 0 and mode != "none"
         u = self._integrate(u_prev, I, w, c)
+        if self._noise_std > 0.0:
+            u = _st.add_noise(u, self._noise_std * math.sqrt(self._ts), self.noise_generator)
         u = _st.clamp_and_floor(u, r, b, refractory)
         shift = self._threshold_shift(w, c)
         thr = bo.thr if shift is None else shift + b.thr

@@ -233,3 +233,37 @@ def test_rhs_of_new_models_is_what_ode_reads():
     assert rf.ode_w(0.5, 0.25, I=2.0).item() == pytest.approx(-3.0 * 0.25 - 7.0 * 0.5 + 2.0)
     al = sn.AdaptiveLIF(threshold=1.0, tau_adapt=0.5)
     assert al.ode_w(0.0, 2.0).item() == pytest.approx(-4.0)
+
+
+# ----------------------------------------------------------------------------- membrane noise
+@pytest.mark.parametrize("ts", [1e-4, 4e-4])
+def test_noise_variance_scales_with_ts(ts):
+    sigma = 3.0
+    layer = sn.IF(threshold=None, ts=ts, noise_std=sigma, clamp_at_rest=False,
+                  noise_generator=torch.Generator().manual_seed(0))
+    x = torch.zeros(1, 4, 50, 50, dtype=torch.float64)
+    n = 25
+    for _ in range(n):
+        v = layer.step(x).potentials
+    # a Wiener process: after n steps the variance is sigma^2 n ts (10000 samples: 3 % tolerance)
+    assert v.var().item() == pytest.approx(sigma ** 2 * n * ts, rel=0.05)
+    assert abs(v.mean().item()) < 4 * sigma * math.sqrt(n * ts / v.numel())
+
+
+def test_noise_is_reproducible_off_by_default_and_validated():
+    def run(seed):
+        layer = sn.LIF(threshold=10.0, noise_std=50.0, noise_generator=torch.Generator().manual_seed(seed))
+        return [layer.step(torch.full((1, 2, 3, 3), 500.0)).potentials for _ in range(5)]
+
+    a, b, c = run(1), run(1), run(2)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c))
+    quiet, plain = sn.LIF(threshold=10.0), sn.LIF(threshold=10.0, noise_std=0.0)
+    x = torch.full((1, 2, 3, 3), 500.0)
+    assert torch.equal(quiet.step(x).potentials, plain.step(x).potentials)
+    with pytest.raises(ValueError, match="noise_std"):
+        sn.LIF(threshold=1.0, noise_std=-1.0)
+    with pytest.raises(TypeError, match="noise_generator"):
+        sn.LIF(threshold=1.0, noise_generator=3)
+    for spec in sn.MODELS.values():  # every layer takes the parameter
+        assert spec.cls(threshold=1.0, noise_std=2.0).noise_std == 2.0, spec.name
