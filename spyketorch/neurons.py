@@ -57,6 +57,8 @@ import torch
 from torch import Tensor, nn
 
 from . import _stages as _st
+from ._model import INHIBITION_MODES, LayerSettings, Number, Param, ParamValue
+from ._model import check_k, check_param, check_ts
 
 __all__ = [
     "StepOutput",
@@ -88,12 +90,6 @@ __all__ = [
     "all_models",
 ]
 
-Number = Union[int, float]
-ParamValue = Union[Number, Tensor, Sequence[float], None]
-
-#: Accepted values of ``inhibition_mode``.
-INHIBITION_MODES = ("feature", "location", "layer", "neuron", "none")
-
 
 class StepOutput(NamedTuple):
     """Everything one step of a neuron layer produces, as tensors on the input's device.
@@ -116,8 +112,6 @@ class StepOutput(NamedTuple):
     dudt: Tensor
     winners: Tensor
     winning_spikes: Tensor
-
-
 
 
 # ---------------------------------------------------------------------- model constants (typed)
@@ -181,19 +175,7 @@ class _RFC(NamedTuple):   # exact rotation: E cos, E sin; input gain; x after a 
     x_reset: Scalar
 
 
-class Param(NamedTuple):
-    """Declaration of one model parameter: its name, default and constraint.
-
-    ``rule`` is ``"real"`` (any finite number or tensor), ``"positive"`` (> 0),
-    ``"nonnegative"`` (>= 0) or ``"optional"`` (a real value or ``None``).
-    """
-
-    name: str
-    default: Any
-    rule: str = "real"
-
-
-class Neuron(nn.Module):
+class Neuron(LayerSettings):
     r"""Base class of all neuron layers: declared parameters, state and the step pipeline.
 
     A model declares its parameters in ``PARAMS`` (a tuple of :class:`Param`), gives the
@@ -266,7 +248,7 @@ class Neuron(nn.Module):
         self._coef: Optional[_st.Prepared] = None
         self._coef_key: Optional[Tuple[Any, ...]] = None
         self._shape_consts: Optional[Tuple[Any, ...]] = None
-        self._ts = _check_ts(ts)
+        self._ts = check_ts(ts)
         self.refractory_timesteps = refractory_timesteps
         self.inhibition_mode = inhibition_mode
         self.clamp_at_rest = self._default_clamp_at_rest if clamp_at_rest is None else bool(clamp_at_rest)
@@ -283,139 +265,6 @@ class Neuron(nn.Module):
         for name in ("v", "refractory", "w"):  # state: not in state_dict (see get_state)
             self.register_buffer(name, None, persistent=False)
         self._compiled: Any = None
-
-    # ------------------------------------------------------------------ parameters
-    def _declare_params(self, owner: type, **values: ParamValue) -> None:
-        """Register the :attr:`PARAMS` declared by class ``owner`` from the constructor's values."""
-        for p in owner.PARAMS:
-            self._declare(p.name, values.pop(p.name, p.default), p.rule)
-        if values:
-            raise TypeError(f"{type(self).__name__} got undeclared parameters {sorted(values)}")
-
-    def _declare(self, name: str, value: ParamValue, rule: str = "real") -> None:
-        """Register one parameter as a float64 buffer with its validation rule."""
-        self._param_names.append(name)
-        self._param_rules[name] = rule
-        self.register_buffer(name, None)
-        self._set_param(name, value)
-
-    def _set_param(self, name: str, value: ParamValue) -> None:
-        rule = self._param_rules[name]
-        if value is None:
-            if rule != "optional":
-                raise ValueError(f"{name} must not be None")
-            self._buffers[name] = None
-        else:
-            t = _check_param(name, value, rule)
-            old = self._buffers.get(name)
-            self._buffers[name] = t if old is None else t.to(old.device)
-        self._coef = None
-        if self._ready:
-            self._validate()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        rules = self.__dict__.get("_param_rules")
-        if rules is not None and name in rules:
-            self._set_param(name, value)
-        else:
-            super().__setattr__(name, value)
-
-    def param(self, name: str) -> Optional[Tensor]:
-        """The float64 tensor of parameter ``name`` (None where unset)."""
-        if name not in self._param_rules:
-            raise ValueError(f"{type(self).__name__} has no parameter {name!r}")
-        return self._buffers[name]
-
-    def param_or_none(self, name: str) -> Optional[Tensor]:
-        """The float64 tensor of parameter ``name``, None where unset or not declared."""
-        return self._buffers.get(name) if name in self._param_rules else None
-
-    def fresh_copy(self) -> "Neuron":
-        """A deep copy of the layer with its state reset and without a ``torch.compile`` wrapper."""
-        compiled = self.__dict__.get("_compiled")
-        out = copy.deepcopy(self, {} if compiled is None else {id(compiled): None})
-        out._compiled = None
-        out.reset()
-        return out
-
-    @property
-    def param_names(self) -> Tuple[str, ...]:
-        """Names of every declared parameter, base ones first."""
-        return tuple(self._param_names)
-
-    @property
-    def ts(self) -> float:
-        """Time step in seconds."""
-        return self._ts
-
-    @ts.setter
-    def ts(self, value: float) -> None:
-        self._ts = _check_ts(value)
-        self._coef = None
-        if self._ready:
-            self._validate()
-
-    @property
-    def threshold(self) -> Optional[float]:
-        """Layer-wise firing threshold (``None``: never fires)."""
-        return self._threshold
-
-    @threshold.setter
-    def threshold(self, value: Optional[float]) -> None:
-        self._threshold = _check_threshold(value)
-        self._coef = None
-        if self._ready:
-            self._validate()
-
-    @property
-    def refractory_timesteps(self) -> int:
-        """Number of steps an inhibited neuron stays at rest."""
-        return self._refractory_timesteps
-
-    @refractory_timesteps.setter
-    def refractory_timesteps(self, value: int) -> None:
-        self._refractory_timesteps = _check_steps(value)
-        self._coef = None
-
-    @property
-    def clamp_at_rest(self) -> bool:
-        """Whether the potential is floored at the resting potential every step."""
-        return self._clamp_at_rest
-
-    @clamp_at_rest.setter
-    def clamp_at_rest(self, value: bool) -> None:
-        self._clamp_at_rest = bool(value)
-        self._coef = None
-
-    @property
-    def refractoriness(self) -> float:
-        """Refractory period in seconds (``refractory_timesteps * ts``)."""
-        return self._refractory_timesteps * self._ts
-
-    @property
-    def inhibition_mode(self) -> str:
-        """Which neurons the k winners put into refractoriness."""
-        return self._inhibition_mode
-
-    @inhibition_mode.setter
-    def inhibition_mode(self, value: str) -> None:
-        value = "none" if value is None else value
-        if value not in INHIBITION_MODES:
-            raise ValueError(f"inhibition_mode must be one of {INHIBITION_MODES}, got {value!r}")
-        self._inhibition_mode = value
-
-    @property
-    def noise_std(self) -> float:
-        r"""Membrane noise :math:`\sigma` (per-step std :math:`\sigma\sqrt{t_s}`)."""
-        return self._noise_std
-
-    @noise_std.setter
-    def noise_std(self, value: float) -> None:
-        if isinstance(value, bool) or not _is_scalar(value):
-            raise TypeError(f"noise_std must be a number, got {type(value).__name__}")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"noise_std must be finite and >= 0, got {value!r}")
-        self._noise_std = float(value)
 
     @property
     def has_second_variable(self) -> bool:
@@ -439,117 +288,6 @@ class Neuron(nn.Module):
     def _finish_init(self) -> None:
         object.__setattr__(self, "_ready", True)
         self._validate()
-
-    # ------------------------------------------------------------------ state
-    def reset(self) -> None:
-        """Forget the state (potentials, refractoriness, adaptation): the next call starts fresh.
-
-        Parameters, including ``per_neuron_thresh`` and sampled time constants, are kept.
-        """
-        self._buffers["v"] = None
-        self._buffers["refractory"] = None
-        self._buffers["w"] = None
-
-    @property
-    def previous_state(self) -> Optional[Tensor]:
-        """Membrane potentials after the last step (reference name)."""
-        return self._buffers["v"]
-
-    @property
-    def refractory_periods(self) -> Optional[Tensor]:
-        """Remaining refractoriness in seconds (reference name and unit)."""
-        r = self._buffers["refractory"]
-        return None if r is None else r * self._ts
-
-    def get_state(self) -> Dict[str, Optional[Tensor]]:
-        """The layer's state tensors (``v``, ``refractory`` in steps, ``w``), cloned."""
-        return {k: (None if self._buffers[k] is None else self._buffers[k].clone()) for k in ("v", "refractory", "w")}
-
-    def load_state(self, state: Dict[str, Optional[Tensor]]) -> None:
-        """Restore a state returned by :meth:`get_state` (shapes must agree with each other)."""
-        v = state.get("v")
-        if v is None:
-            self.reset()
-            return
-        if not isinstance(v, Tensor) or v.dim() != 4:
-            raise ValueError("state['v'] must be a [B, C, H, W] tensor")
-        r = state.get("refractory")
-        w = state.get("w")
-        self._buffers["v"] = v.clone()
-        self._buffers["refractory"] = (torch.zeros_like(v) if r is None else r.to(v).clone())
-        if self._has_adaptation:
-            self._buffers["w"] = (torch.zeros_like(v) if w is None else w.to(v).clone())
-
-    def get_params(self) -> Dict[str, Any]:
-        """Parameters and settings as a dict (numbers for scalars, tensors otherwise)."""
-        params: Dict[str, Any] = {
-            "threshold": self._threshold,
-            "ts": self._ts,
-            "refractory_timesteps": self._refractory_timesteps,
-            "inhibition_mode": self._inhibition_mode,
-            "clamp_at_rest": self.clamp_at_rest,
-            "noise_std": self._noise_std,
-        }
-        for name in self._param_names:
-            t = self._buffers[name]
-            params[name] = None if t is None else (float(t.item()) if t.numel() == 1 else t.clone())
-        return params
-
-    def extra_repr(self) -> str:
-        parts = []
-        for k, v in self.get_params().items():
-            if v is None:
-                continue
-            if isinstance(v, Tensor):
-                parts.append(f"{k}=tensor{tuple(v.shape)}")
-            elif isinstance(v, float):
-                parts.append(f"{k}={v:g}")
-            else:
-                parts.append(f"{k}={v!r}")
-        return ", ".join(parts)
-
-    def get_extra_state(self) -> Dict[str, Any]:
-        return {
-            "threshold": self._threshold,
-            "ts": self._ts,
-            "refractory_timesteps": self._refractory_timesteps,
-            "inhibition_mode": self._inhibition_mode,
-            "clamp_at_rest": self.clamp_at_rest,
-            "noise_std": self._noise_std,
-        }
-
-    def set_extra_state(self, state: Dict[str, Any]) -> None:
-        object.__setattr__(self, "_ready", False)
-        self._ts = _check_ts(state["ts"])
-        self.threshold = state["threshold"]
-        self.refractory_timesteps = state["refractory_timesteps"]
-        self.inhibition_mode = state["inhibition_mode"]
-        self.clamp_at_rest = state["clamp_at_rest"]
-        self.noise_std = state.get("noise_std", 0.0)
-        self._finish_init()
-
-    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Any, strict: bool,
-                              missing_keys: List[str], unexpected_keys: List[str],
-                              error_msgs: List[str]) -> None:  # type: ignore[override]
-        # Parameters may change between scalar, tensor and None: shape our buffers
-        # like the incoming ones before the generic loader copies values in.
-        for name in self._param_names:
-            key = prefix + name
-            if key in state_dict:
-                src = state_dict[key]
-                cur = self._buffers.get(name)
-                dev = cur.device if cur is not None else torch.device("cpu")
-                self._buffers[name] = torch.empty(src.shape, dtype=torch.float64, device=dev)
-            elif self._param_rules[name] == "optional":
-                self._buffers[name] = None
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
-        self._coef = None
-
-    def _apply(self, fn: Any, recurse: bool = True) -> "Neuron":  # type: ignore[override]
-        out = super()._apply(fn, recurse)
-        self._coef = None
-        return out
 
     # ------------------------------------------------------------------ parameters for the step
     def _params(self, device: torch.device, dtype: torch.dtype) -> Any:
@@ -780,7 +518,7 @@ class Neuron(nn.Module):
             >>> out.winners.shape
             torch.Size([8, 2, 3])
         """
-        return self._advance(potentials, _check_k(n_winners), (True, True, True, True))
+        return self._advance(potentials, check_k(n_winners), (True, True, True, True))
 
     def forward(self, potentials: Tensor, return_thresholded_potentials: bool = False, return_dudt: bool = False,
                 return_winners: bool = True, n_winners: int = 1,
@@ -809,7 +547,7 @@ class Neuron(nn.Module):
             >>> winners
             [(0, 0, 0)]
         """
-        o = self._advance(potentials, _check_k(n_winners), (return_thresholded_potentials, return_dudt,
+        o = self._advance(potentials, check_k(n_winners), (return_thresholded_potentials, return_dudt,
                                                             return_winning_spikes, return_winners))
         ret: Tuple[Any, ...] = (o.spikes,)
         if return_thresholded_potentials:
@@ -862,87 +600,6 @@ def _params_type(cls: type, names: Tuple[str, ...]) -> type:
 
 def _f64(x: Any) -> Tensor:
     return torch.as_tensor(x, dtype=torch.float64)
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _as_param_tensor(name: str, value: Any) -> Tensor:
-    """Convert a parameter value to a float64 tensor, with clear errors."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number or a tensor, got bool")
-    if isinstance(value, Tensor):
-        if value.dtype.is_complex or value.dtype == torch.bool:
-            raise TypeError(f"{name} must be a real tensor, got dtype {value.dtype}")
-        t = value.detach().to(torch.float64)
-    elif _is_scalar(value):
-        t = torch.tensor(float(value), dtype=torch.float64)
-    elif isinstance(value, (list, tuple)):
-        try:
-            t = torch.tensor(value, dtype=torch.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a number or a tensor: {exc}") from None
-    else:
-        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return t
-
-
-def _check_param(name: str, value: Any, rule: str) -> Tensor:
-    """A declared parameter's value as a float64 tensor, checked against its rule."""
-    t = _as_param_tensor(name, value)
-    if rule == "positive" and not bool((t > 0).all()):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if rule == "negative" and not bool((t < 0).all()):
-        raise ValueError(f"{name} must be < 0, got {value!r}")
-    if rule == "nonnegative" and not bool((t >= 0).all()):
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    if t.dim() > 4:
-        raise ValueError(f"{name} must broadcast against [B, C, H, W], got shape {tuple(t.shape)}")
-    return t
-
-
-def _check_ts(ts: Any) -> float:
-    if isinstance(ts, bool) or not _is_scalar(ts):
-        raise TypeError(f"ts must be a number, got {type(ts).__name__}")
-    if not math.isfinite(ts) or ts <= 0:
-        raise ValueError(f"ts must be > 0, got {ts!r}")
-    return float(ts)
-
-
-def _check_threshold(value: Any) -> Optional[float]:
-    if value is None:
-        return None
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ValueError("threshold must be a scalar; use per_neuron_thresh for a tensor of thresholds")
-        value = float(value.item())
-    if isinstance(value, bool) or not _is_scalar(value):
-        raise TypeError(f"threshold must be a number or None, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"threshold must be finite, got {value!r}")
-    return float(value)
-
-
-def _check_steps(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"refractory_timesteps must be an int, got {value!r}")
-    if value < 0:
-        raise ValueError(f"refractory_timesteps must be >= 0, got {value}")
-    return value
-
-
-def _check_k(n_winners: Any) -> int:
-    if isinstance(n_winners, bool) or not isinstance(n_winners, int):
-        raise TypeError(f"n_winners must be an int, got {type(n_winners).__name__}")
-    if n_winners < 0:
-        raise ValueError(f"n_winners must be >= 0, got {n_winners}")
-    return n_winners
 
 
 def _lin(u: Tensor, I: Tensor, m: Any, mo: Any) -> Tensor:
@@ -1708,7 +1365,7 @@ class HeterogeneousNeuron(Neuron):
 
     def set_taus(self, taus: Union[float, Tensor]) -> None:
         """Set the time constants (and what they imply) by hand, e.g. one value for every map."""
-        t = _check_param("taus", taus, "positive")
+        t = check_param("taus", taus, "positive")
         self._buffers["tau_rc"] = t
         for name, value in self._from_taus(t).items():
             self._buffers[name] = value
@@ -1827,8 +1484,6 @@ class UniformIzhikevich(HeterogeneousNeuron, Izhikevich):
 
     def _from_taus(self, taus: Tensor) -> Dict[str, Tensor]:
         return {"a": 1.0 / (1000.0 * taus)}
-
-
 
 
 class UniformResonateAndFire(HeterogeneousNeuron, ResonateAndFire):
