@@ -13,7 +13,9 @@ runs the same pipeline, written once in :class:`Neuron`:
 4. **threshold** – a neuron spikes when ``u >= threshold`` (layer-wise or per neuron);
 5. **spikes** – amplitude :math:`1/t_s` (1 for the ``_Simple`` models);
 6. **k-winners-take-all** per sample – the ``k`` spiking neurons with the highest
-   potential, at most one per feature map;
+   potential, at most one per feature map; among equal potentials the lowest feature
+   index wins first, and within a map the lowest row-major location (as the
+   reference's iterative argmax and :func:`spyketorch.functional.get_k_winners`);
 7. **lateral inhibition** – the winners put their feature map (``"feature"``), their
    location across maps (``"location"``), the whole layer (``"layer"``), only the
    neurons that spiked (``"neuron"``) or nothing (``"none"``) into refractoriness

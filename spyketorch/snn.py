@@ -227,11 +227,17 @@ class STDP(nn.Module):
           of lists or ``[B, K, 3]`` (rows of ``-1`` are ignored).
 
     Example:
+        >>> _ = torch.manual_seed(0)
         >>> conv = Convolution(1, 2, 3)
         >>> stdp = STDP(conv, (0.004, -0.003))
         >>> x = torch.ones(4, 1, 5, 5)
         >>> pot = conv(x); spk = sf.fire(pot, 5.0)
+        >>> sf.get_k_winners(pot, 1, 0, spk)
+        [(1, 0, 0)]
+        >>> w0 = conv.weight.clone()
         >>> stdp(x, pot, spk, kwta=1)
+        >>> (conv.weight != w0).flatten(1).any(1).tolist()   # only the winner's map learns
+        [False, True]
     """
 
     def __init__(
@@ -507,10 +513,14 @@ class RSTDP(nn.Module):
         as :class:`STDP`; ``reward`` is a number (unbatched) or ``[B]``.
 
     Example:
+        >>> _ = torch.manual_seed(0)
         >>> conv = Convolution(1, 2, 3)
         >>> rstdp = RSTDP(conv)
         >>> x = torch.ones(4, 1, 5, 5); pot = conv(x); spk = sf.fire(pot, 5.0)
-        >>> rstdp(x, pot, spk, reward=-1.0, kwta=1)   # punish
+        >>> w0 = conv.weight.clone()
+        >>> rstdp(x, pot, spk, reward=-1.0, kwta=1)   # punish: every input fired first
+        >>> bool((conv.weight <= w0).all())
+        True
     """
 
     def __init__(

@@ -447,6 +447,8 @@ class MNISTSubset(torch.utils.data.Dataset):
     Example:
         >>> ds = MNISTSubset(train=False)
         >>> img, label = ds[0]
+        >>> len(ds), img.size, label
+        (2000, (28, 28), 2)
     """
 
     def __init__(

@@ -12,6 +12,11 @@ import spyketorch.utils as su
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mnist_stdp.py"
 
 
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
 @pytest.fixture(scope="module")
 def demo():
     spec = importlib.util.spec_from_file_location("mnist_stdp_demo", EXAMPLE)
@@ -85,16 +90,18 @@ def test_demo_end_to_end_on_a_few_dozen_digits(demo, tmp_path):
     data = {"train_x": xtr[itr], "train_y": ytr[itr], "test_x": xte[ite], "test_y": yte[ite]}
     cfg = demo.Config(seed=0, epochs1=2.0, epochs2=2.0, lr1_every=20, lr2_every=20, lr2_max=0.15, readout_iters=50)
     res = demo.run(cfg, data, out_dir=tmp_path, progress=False)
-    # 10 classes, 60 training digits: chance is 10 %
+    # the readout fits its 60 training digits; whether the features beat chance is
+    # tests/test_learning.py's job (untrained weights also reach ~40 % test accuracy here)
     assert res["train_accuracy"] >= 0.9
-    assert res["test_accuracy"] >= 0.4
     saved = torch.load(tmp_path / "mnist_stdp.pt", weights_only=False)
     assert saved["network"]["conv1.weight"].shape == (32, 2, 5, 5)
     assert saved["network"]["conv2.weight"].shape == (150, 32, 2, 2)
     assert "stdp1.learning_rate" in saved["network"]
     assert (tmp_path / "layer1_features.png").stat().st_size > 1000
+    torch.manual_seed(cfg.seed)
+    w0 = demo.KheradpishehNet(cfg).conv1.weight  # the run's initial weights (same seed)
     w = saved["network"]["conv1.weight"]
-    assert ((w - 0.8).abs() > 0.1).any()  # layer 1 learned something
+    assert (w - w0).abs().max() > 0.3  # STDP moved layer 1 (init: 0.8 +- 0.05)
 
 
 def test_layer1_readout_features(demo, digits):
@@ -115,6 +122,11 @@ def test_demo_cli(demo, tmp_path, capsys):
     res = demo.main(["--train-limit", "40", "--test-limit", "20", "--out-dir", str(tmp_path), "--no-progress",
                      "--epochs1", "1", "--epochs2", "1"])
     out = capsys.readouterr().out
-    assert "test accuracy" in out and "wall time" in out
-    assert 0.0 <= res["test_accuracy"] <= 1.0
-    assert (tmp_path / "mnist_stdp.pt").exists()
+    assert "(40 train, 20 test digits)" in out
+    assert f"test accuracy: {100 * res['test_accuracy']:.2f}%" in out and "wall time" in out
+    assert abs(res["test_accuracy"] * 20 - round(res["test_accuracy"] * 20)) < 1e-4  # k of the 20 digits
+    saved = torch.load(tmp_path / "mnist_stdp.pt", weights_only=False)
+    assert saved["config"]["epochs1"] == 1.0 and saved["config"]["seed"] == 0
+    torch.manual_seed(0)
+    w0 = demo.KheradpishehNet(demo.Config()).conv1.weight
+    assert not torch.equal(saved["network"]["conv1.weight"], w0)  # the CLI trained layer 1

@@ -236,3 +236,31 @@ def test_pooling_module():
     x = torch.arange(16.0).view(1, 1, 4, 4)
     assert pool(x)[0, 0].tolist() == [[0, 2, 3], [8, 10, 11], [12, 14, 15]]
     assert pool(torch.stack([x, x])).shape == (2, 1, 1, 3, 3)
+
+
+def test_stdp_update_uses_each_features_own_rates():
+    """Two winners in two maps, each map with its own (a+, a-): hand-built expected weights."""
+    conv = snn.Convolution(1, 2, 2)
+    w0 = torch.tensor([[[[0.2, 0.4], [0.6, 0.8]]], [[[0.3, 0.5], [0.7, 0.9]]]])
+    conv.load_weight(w0.clone())
+    rates = [(0.1, -0.05), (0.02, -0.3)]
+    stdp = snn.STDP(conv, rates, use_stabilizer=True)
+    # input [T=3, 1, 2, 2]: pixel (0,0) fires at t=0, (0,1) at t=2, (1,0) never, (1,1) at t=1
+    first = torch.tensor([[0, 2], [3, 1]])
+    x = (torch.arange(3).view(3, 1, 1, 1) >= first.view(1, 1, 2, 2)).float()
+    pot = torch.zeros(3, 2, 1, 1)
+    spk = torch.zeros(3, 2, 1, 1)
+    spk[1:, 0] = 1.0  # feature 0 fires at t=1
+    spk[2:, 1] = 1.0  # feature 1 fires at t=2
+    pot[:, 0] = 5.0 * spk[:, 0]
+    pot[:, 1] = 5.0 * spk[:, 1]
+    stdp(x, pot, spk, winners=[(0, 0, 0), (1, 0, 0)])
+    before_or_with = {0: torch.tensor([[1, 0], [0, 1]]), 1: torch.tensor([[1, 1], [0, 1]])}  # t_i <= t_f
+    expected = w0.clone()
+    for f, (ap, an) in enumerate(rates):
+        rate = torch.where(before_or_with[f].bool(), torch.tensor(ap), torch.tensor(an))
+        expected[f, 0] = (w0[f, 0] + rate * w0[f, 0] * (1 - w0[f, 0])).clamp(0, 1)
+    assert torch.allclose(conv.weight, expected, rtol=0, atol=1e-7)
+    # the same update with feature 1's rates swapped in for feature 0 differs
+    assert not torch.allclose(expected[0, 0], (w0[0, 0] + torch.where(before_or_with[0].bool(),
+                              torch.tensor(0.02), torch.tensor(-0.3)) * w0[0, 0] * (1 - w0[0, 0])))
