@@ -19,6 +19,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 
+from . import _validation as V
+
 __all__ = [
     "pad",
     "pooling",
@@ -47,9 +49,8 @@ IntPair = Union[int, Tuple[int, int]]
 # helpers
 # ----------------------------------------------------------------------------
 def _check_tensor(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    return x
+    """A real (non-complex) tensor."""
+    return V.real_tensor(x, name)
 
 
 def _as_batch(x: torch.Tensor, name: str) -> Tuple[torch.Tensor, bool]:
@@ -71,12 +72,19 @@ def _time_dim(x: torch.Tensor, name: str) -> int:
 
 
 def _check_threshold(threshold: object) -> None:
-    if threshold is None or isinstance(threshold, torch.Tensor):
+    """``None``, a finite number, or a real tensor (checked for NaN/inf when on the CPU)."""
+    if threshold is None:
+        return
+    if isinstance(threshold, torch.Tensor):
+        V.real_tensor(threshold, "threshold")
+        if threshold.device.type == "cpu":  # no host sync for accelerator tensors
+            V.finite_tensor(threshold, "threshold")
         return
     if isinstance(threshold, bool) or not isinstance(threshold, Real):
         raise TypeError(
             f"threshold must be None, a real number or a tensor, got {type(threshold).__name__}"
         )
+    V.finite_real(threshold, "threshold")
 
 
 def _firing_mask(potentials: torch.Tensor, threshold: Optional[Union[float, torch.Tensor]]) -> torch.Tensor:
@@ -119,9 +127,12 @@ def pad(input: torch.Tensor, pad: Union[int, Sequence[int]], value: float = 0.0)
         raise ValueError(f"input must have at least 2 dimensions, got {input.dim()}")
     if isinstance(pad, int) and not isinstance(pad, bool):
         pad = (pad, pad, pad, pad)
+    if isinstance(pad, (str, bytes)) or not isinstance(pad, Sequence):
+        raise TypeError(f"pad must be an int or four ints (left, right, top, bottom), got {type(pad).__name__}")
     pad = tuple(pad)
-    if len(pad) != 4 or not all(isinstance(p, int) and p >= 0 for p in pad):
+    if len(pad) != 4 or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in pad):
         raise ValueError(f"pad must be four non-negative ints (left, right, top, bottom), got {pad}")
+    value = V.real(value, "value")
     return F.pad(input, pad, mode="constant", value=value)
 
 
@@ -152,12 +163,19 @@ def pooling(
         torch.Size([3, 2, 4, 4])
     """
     x, batched = _as_batch(input, "input")
+    ks = V.kernel_size(kernel_size, "kernel_size")
+    st = ks if stride is None else V.int_pair(stride, "stride", minimum=1)
+    p = V.padding(padding, "padding")
     b, t, c, h, w = x.shape
+    V.kernel_fits(ks, (h + 2 * p[0], w + 2 * p[1]), "kernel_size", "padded input")
+    ho, wo = (h + 2 * p[0] - ks[0]) // st[0] + 1, (w + 2 * p[1] - ks[1]) // st[1] + 1
+    if x.numel() == 0:  # B, T or C is 0: nothing to pool
+        out = x.new_zeros(b, t, c, ho, wo)
+        return out if batched else out[0]
     flat = x.reshape(b * t, c, h, w)
-    if padding != 0 and padding != (0, 0):
-        p = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    if p != (0, 0):
         flat = F.pad(flat, (p[1], p[1], p[0], p[0]), value=0.0)
-    out = F.max_pool2d(flat, kernel_size, stride)
+    out = F.max_pool2d(flat, ks, st)
     out = out.reshape(b, t, c, out.shape[-2], out.shape[-1])
     return out if batched else out[0]
 
@@ -255,6 +273,9 @@ def _first_and_value(x: torch.Tensor, s: torch.Tensor) -> Tuple[torch.Tensor, to
     the latency SpykeTorch uses. Returns long ``[B, C, H, W]`` and ``x``'s dtype.
     """
     t = x.shape[1]
+    if x.numel() == 0:  # T = 0 (nothing ever fires) or an empty B, C, H or W
+        shape = x.shape[:1] + x.shape[2:]
+        return torch.full(shape, t, dtype=torch.long, device=x.device), x.new_zeros(shape)
     if t < 256:  # count in uint8: far cheaper than a cast of the whole wave
         count = s.view(torch.uint8).sum(dim=1, dtype=torch.uint8).long()
     else:
@@ -265,16 +286,25 @@ def _first_and_value(x: torch.Tensor, s: torch.Tensor) -> Tuple[torch.Tensor, to
     return first, val
 
 
-def _rank_key(first: torch.Tensor, val: torch.Tensor, time_steps: int) -> torch.Tensor:
+def _rank_key(
+    first: torch.Tensor, val: torch.Tensor, time_steps: int, finite: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """One float64 score per neuron: larger = earlier first spike, then larger potential.
 
     ``key = (T - first) * M + value`` with ``M`` a power of two above twice the
     largest ``|value|``, so earlier spikes always rank higher; neurons that never
     fire get ``-inf``. Potentials whose difference is below about ``2**-24`` of
     the largest one may compare as equal (then the lowest index wins).
+    ``finite`` (a bool tensor: are the whole potentials finite?) is read in the
+    same host transfer as the largest value.
     """
     v = val.to(torch.float64)
-    vmax = float(v.abs().max()) if v.numel() else 0.0
+    vmax = v.abs().max() if v.numel() else v.new_zeros(())
+    if finite is not None:
+        vmax = torch.where(finite, vmax, vmax.new_tensor(float("nan")))
+    vmax = float(vmax)  # the one host sync of the winner selection
+    if not math.isfinite(vmax):
+        raise ValueError("potentials must be finite to rank winners (got NaN or inf)")
     m = 2.0 ** (math.floor(math.log2(vmax)) + 2) if vmax > 0 else 1.0
     key = (time_steps - first).to(torch.float64) * m + v
     return key.masked_fill_(first >= time_steps, float("-inf"))
@@ -311,6 +341,8 @@ def pointwise_inhibition(thresholded_potentials: torch.Tensor) -> torch.Tensor:
                 [0., 1.]])
     """
     x, batched = _as_batch(thresholded_potentials, "thresholded_potentials")
+    if x.numel() == 0:
+        return thresholded_potentials.clone()
     first, val = _first_and_value(x, x > 0)
     keep = _pointwise_keep(first, val, x.shape[1])
     out = x * keep.unsqueeze(1).to(x.dtype)
@@ -385,7 +417,10 @@ def pointwise_inhibition_times(
         >>> t.flatten().tolist(), v.flatten().tolist()
         ([2, 0], [0.0, 1.0])
     """
+    time_steps = V.non_negative_int(time_steps, "time_steps")
     t, v, batched = _as_times(times, values)
+    if t.numel() == 0:
+        return (t, v.clone()) if batched else (t[0], v[0].clone())
     t = t.clamp(max=time_steps)
     keep = _pointwise_keep(t, v, time_steps)
     t = torch.where(keep, t, torch.full_like(t, time_steps))
@@ -394,16 +429,21 @@ def pointwise_inhibition_times(
 
 
 def _k_winners_compact(
-    first: torch.Tensor, val: torch.Tensor, time_steps: int, kwta: int, inhibition_radius: int
+    first: torch.Tensor, val: torch.Tensor, time_steps: int, kwta: int, inhibition_radius: int,
+    finite: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """Winners ``[B, kwta, 3]`` (``-1`` padded) from first times and values ``[B, C, H, W]``.
+    """Winners ``[B, min(kwta, C), 3]`` (``-1`` padded) from first times and values ``[B, C, H, W]``.
 
     One argmax over the batch per winner; exclusions are written in place
     (the feature's map, and a window of the padded score map), with no host sync.
+    Every winner excludes its feature map, so there are never more than ``C``.
     """
     b, c, h, w = first.shape
+    kwta = min(kwta, c)
+    if kwta == 0 or first.numel() == 0:
+        return torch.full((b, kwta, 3), -1, dtype=torch.long, device=first.device)
     rad = inhibition_radius
-    key = _rank_key(first, val, time_steps)
+    key = _rank_key(first, val, time_steps, finite)
     if rad > 0:
         key = F.pad(key, (rad, rad, rad, rad), value=float("-inf"))
     hp, wp = h + 2 * rad, w + 2 * rad
@@ -438,21 +478,22 @@ def _winners_output(out: torch.Tensor, batched: bool, as_tensor: bool):
     return result if batched else result[0]
 
 
-def _check_k(kwta: object, inhibition_radius: object) -> None:
-    if isinstance(kwta, bool) or not isinstance(kwta, int) or kwta < 1:
-        raise ValueError(f"kwta must be a positive int, got {kwta!r}")
-    if isinstance(inhibition_radius, bool) or not isinstance(inhibition_radius, int) or inhibition_radius < 0:
-        raise ValueError(f"inhibition_radius must be a non-negative int, got {inhibition_radius!r}")
+def _check_k(n_winners: object, kwta: object, inhibition_radius: object) -> Tuple[int, int]:
+    """Resolve ``n_winners`` (old name ``kwta``) and check both counts; returns ``(k, radius)``."""
+    name = "kwta" if kwta is not None else "n_winners"
+    k = V.n_winners(V.resolve_alias(n_winners, kwta, "n_winners", "kwta", 1), name)
+    return k, V.non_negative_int(inhibition_radius, "inhibition_radius")
 
 
 def get_k_winners_times(
     times: torch.Tensor,
     values: torch.Tensor,
     time_steps: int,
-    kwta: int = 1,
+    n_winners: Optional[int] = None,
     inhibition_radius: int = 0,
     *,
     as_tensor: bool = False,
+    kwta: Optional[int] = None,
 ) -> Union[List[Winner], List[List[Winner]], torch.Tensor]:
     r"""Latency form of :func:`get_k_winners` (see :func:`first_spike`).
 
@@ -460,9 +501,11 @@ def get_k_winners_times(
         times: first firing steps (``>= time_steps`` = never).
         values: potentials at those steps.
         time_steps: ``T``.
-        kwta: maximum number of winners. Default: ``1``.
+        n_winners: maximum number of winners (>= 0; at most ``C`` are
+            returned). Default: ``1``.
         inhibition_radius: exclusion radius. Default: ``0``.
         as_tensor: return a ``-1``-padded long tensor. Default: ``False``.
+        kwta: old name of ``n_winners``, still accepted.
 
     Shape:
         ``times``/``values``: ``[C, H, W]`` or ``[B, C, H, W]``.
@@ -472,9 +515,10 @@ def get_k_winners_times(
         >>> get_k_winners_times(times, torch.tensor([[[9.0]], [[1.0]]]), 3, kwta=2)
         [(1, 0, 0), (0, 0, 0)]
     """
-    _check_k(kwta, inhibition_radius)
+    k, rad = _check_k(n_winners, kwta, inhibition_radius)
+    time_steps = V.non_negative_int(time_steps, "time_steps")
     t, v, batched = _as_times(times, values)
-    out = _k_winners_compact(t.clamp(max=time_steps), v, time_steps, kwta, inhibition_radius)
+    out = _k_winners_compact(t.clamp(max=time_steps), v, time_steps, k, rad)
     return _winners_output(out, batched, as_tensor)
 
 
@@ -541,13 +585,14 @@ def feature_inhibition(
 
 def get_k_winners(
     potentials: torch.Tensor,
-    kwta: int = 1,
+    n_winners: Optional[int] = None,
     inhibition_radius: int = 0,
     spikes: Optional[torch.Tensor] = None,
     *,
     as_tensor: bool = False,
+    kwta: Optional[int] = None,
 ) -> Union[List[Winner], List[List[Winner]], torch.Tensor]:
-    r"""Select up to ``kwta`` winner neurons (feature, row, column).
+    r"""Select up to ``n_winners`` winner neurons (feature, row, column).
 
     Neurons are ranked by their earliest spike, then by their potential at
     that step, then by the lowest flat index ``(feature, row, column)``. After a
@@ -556,20 +601,24 @@ def get_k_winners(
     position (if the radius is > 0). Selection stops early when no neuron that
     fired remains. Only neurons that fired at least once can win.
 
-    The loop runs ``kwta`` times over the whole batch; there is no host
-    synchronisation inside it.
+    Each winner excludes its feature map, so at most ``C`` neurons win: a
+    larger ``n_winners`` is clamped to ``C`` (``K = min(n_winners, C)``). The
+    loop runs ``K`` times over the whole batch; there is no host
+    synchronisation inside it. Empty inputs (``T``, ``B``, ``C``, ``H`` or
+    ``W`` of 0) have no winners.
 
     Args:
-        potentials: (thresholded) potentials.
-        kwta: maximum number of winners. Default: ``1``.
+        potentials: (thresholded) potentials, finite.
+        n_winners: maximum number of winners (int >= 0). Default: ``1``.
         inhibition_radius: radius of the spatial exclusion. Default: ``0``.
         spikes: spike-wave of the same shape; default ``potentials > 0``.
         as_tensor: return a long tensor instead of Python lists. Default: ``False``.
+        kwta: old name of ``n_winners``, still accepted.
 
     Returns:
         Unbatched: a list of ``(feature, row, column)`` tuples, best first.
         Batched: a list (one per sample) of such lists. With ``as_tensor=True``
-        a long tensor ``[kwta, 3]`` (``[B, kwta, 3]``) whose unused rows are ``-1``.
+        a long tensor ``[K, 3]`` (``[B, K, 3]``) whose unused rows are ``-1``.
 
     Shape:
         ``potentials``: ``[T, C, H, W]`` or ``[B, T, C, H, W]``.
@@ -581,7 +630,7 @@ def get_k_winners(
         [(1, 0, 3), (0, 0, 1)]
     """
     x, batched = _as_batch(potentials, "potentials")
-    _check_k(kwta, inhibition_radius)
+    k, rad = _check_k(n_winners, kwta, inhibition_radius)
     if spikes is None:
         s = x > 0
     else:
@@ -592,7 +641,8 @@ def get_k_winners(
             )
         s = s5 > 0
     first, val = _first_and_value(x, s)
-    out = _k_winners_compact(first, val, x.shape[1], kwta, inhibition_radius)
+    finite = torch.isfinite(x).all() if x.is_floating_point() else None
+    out = _k_winners_compact(first, val, x.shape[1], k, rad, finite)
     return _winners_output(out, batched, as_tensor)
 
 
@@ -633,14 +683,19 @@ def intensity_lateral_inhibition(intensities: torch.Tensor, inhibition_kernel: t
     _check_tensor(inhibition_kernel, "inhibition_kernel")
     if intensities.dim() < 2:
         raise ValueError(f"intensities must have at least 2 dimensions, got {intensities.dim()}")
-    k = inhibition_kernel.squeeze()
+    k = inhibition_kernel.squeeze() if inhibition_kernel.numel() > 1 else inhibition_kernel.reshape(1, 1)
     if k.dim() != 2 or k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0:
         raise ValueError(f"inhibition_kernel must be a square [k, k] tensor with odd k, got {tuple(inhibition_kernel.shape)}")
+    V.finite_tensor(inhibition_kernel, "inhibition_kernel")
     size = k.shape[0]
     rad = size // 2
     lead = intensities.shape[:-2]
     h, w = intensities.shape[-2:]
+    if intensities.numel() == 0:
+        return intensities.clone()
     x = intensities.reshape(-1, 1, h, w)
+    if not x.is_floating_point():  # the kernel holds fractions: an integer dtype would zero them
+        x = x.float()
     k = k.to(device=x.device, dtype=x.dtype).clone()
     k[rad, rad] = 0
     patches = F.unfold(x, size, padding=rad)  # [N, k*k, H*W]
@@ -662,7 +717,9 @@ def local_normalization(input: torch.Tensor, normalization_radius: int, eps: flo
     Args:
         input: intensities.
         normalization_radius: window radius :math:`r` (>= 0).
-        eps: added to the mean to avoid division by zero. Default: ``1e-12``.
+        eps: added to the mean to avoid division by zero (finite, > 0).
+            Default: ``1e-12``. Half-precision input is normalised in
+            float32 (where ``eps`` does not underflow) and returned in its dtype.
 
     Shape:
         - Input: ``[..., H, W]``.
@@ -675,17 +732,20 @@ def local_normalization(input: torch.Tensor, normalization_radius: int, eps: flo
                  [1., 1., 1.]]])
     """
     _check_tensor(input, "input")
-    if isinstance(normalization_radius, bool) or not isinstance(normalization_radius, int) or normalization_radius < 0:
-        raise ValueError(f"normalization_radius must be a non-negative int, got {normalization_radius!r}")
+    radius = V.non_negative_int(normalization_radius, "normalization_radius")
+    eps = V.positive(eps, "eps")
     if input.dim() < 2:
         raise ValueError(f"input must have at least 2 dimensions, got {input.dim()}")
     h, w = input.shape[-2:]
+    out_dtype = input.dtype if input.is_floating_point() else torch.float32
+    if input.numel() == 0:
+        return input.to(out_dtype).clone()
     x = input.reshape(-1, 1, h, w)
-    if not x.is_floating_point():
+    if x.dtype not in (torch.float32, torch.float64):
         x = x.float()
-    size = 2 * normalization_radius + 1
-    means = F.avg_pool2d(x, size, stride=1, padding=normalization_radius, count_include_pad=True)
-    return (x / (means + eps)).reshape(input.shape)
+    size = 2 * radius + 1
+    means = F.avg_pool2d(x, size, stride=1, padding=radius, count_include_pad=True)
+    return (x / (means + eps)).reshape(input.shape).to(out_dtype)
 
 
 # ----------------------------------------------------------------------------
@@ -709,6 +769,9 @@ def spike_times(spikes: torch.Tensor, time_dim: int = 0) -> torch.Tensor:
         tensor([1, 0])
     """
     _check_tensor(spikes, "spikes")
+    time_dim = V.integer(time_dim, "time_dim")
+    if not -spikes.dim() <= time_dim < spikes.dim():
+        raise ValueError(f"time_dim must index a dimension of spikes (rank {spikes.dim()}), got {time_dim}")
     t = spikes.shape[time_dim]
     return t - (spikes != 0).sum(dim=time_dim, dtype=torch.int64)
 
@@ -721,7 +784,7 @@ def spike_wave(times: torch.Tensor, time_steps: int, dtype: torch.dtype = torch.
 
     Args:
         times: first-spike step of every neuron; values ``>= time_steps`` never fire.
-        time_steps: number of steps ``T``.
+        time_steps: number of steps ``T`` (>= 0; 0 gives an empty wave).
         dtype: output dtype. Default: ``torch.float32``.
 
     Shape:
@@ -735,8 +798,12 @@ def spike_wave(times: torch.Tensor, time_steps: int, dtype: torch.dtype = torch.
                 [1., 0.]])
     """
     _check_tensor(times, "times")
-    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
-        raise ValueError(f"time_steps must be a positive int, got {time_steps!r}")
+    time_steps = V.non_negative_int(time_steps, "time_steps")
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype must be a torch.dtype, got {type(dtype).__name__}")
+    if times.is_floating_point():  # a cast of NaN/inf to an integer is undefined
+        V.finite_tensor(times, "times")
+        times = times.clamp(min=-1, max=time_steps)
     tdtype = times.dtype if times.dtype in (torch.uint8, torch.int16, torch.int32, torch.int64) else torch.int64
     steps = torch.arange(time_steps, device=times.device).clamp_(max=torch.iinfo(tdtype).max).to(tdtype)
     times = times.to(tdtype)

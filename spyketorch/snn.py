@@ -6,6 +6,7 @@ by :class:`STDP` and :class:`RSTDP`.
 """
 from __future__ import annotations
 
+import math
 from numbers import Real
 from typing import Optional, Sequence, Tuple, Union
 
@@ -13,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import _validation as V
 from . import functional as sf
 
 __all__ = ["Convolution", "Pooling", "STDP", "RSTDP"]
@@ -23,18 +25,12 @@ RatePair = Tuple[float, float]
 
 
 def _pair(v: IntPair, name: str) -> Tuple[int, int]:
-    if isinstance(v, int) and not isinstance(v, bool):
-        v = (v, v)
-    v = tuple(v)
-    if len(v) != 2 or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in v):
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {v}")
-    return v  # type: ignore[return-value]
+    return V.int_pair(v, name, minimum=1)
 
 
 def _check_real(v: object, name: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, Real):
-        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
-    return float(v)
+    """A finite real number."""
+    return V.finite_real(v, name)
 
 
 class Convolution(nn.Module):
@@ -44,8 +40,9 @@ class Convolution(nn.Module):
         V_{t,f,h,w} = \sum_{c,i,j} W_{f,c,i,j}\, S_{t,c,h+i,w+j}
 
     Weights are drawn from :math:`\mathcal N(\mu, \sigma^2)`. Pad the input with
-    :func:`spyketorch.functional.pad` if needed. Non-floating inputs (e.g. a
-    ``uint8`` spike-wave) are cast to the weight dtype.
+    :func:`spyketorch.functional.pad` if needed: a kernel larger than the
+    input's ``H, W`` raises ``ValueError``. Inputs are cast to the weight dtype
+    (float16/bfloat16 weights work); ``B`` or ``T`` of 0 give an empty output.
 
     Args:
         in_channels: input feature maps.
@@ -77,12 +74,11 @@ class Convolution(nn.Module):
         dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__()
-        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.in_channels = V.positive_int(in_channels, "in_channels")
+        self.out_channels = V.positive_int(out_channels, "out_channels")
+        self.kernel_size = V.kernel_size(kernel_size, "kernel_size")
+        if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+            raise TypeError(f"dtype must be a real floating torch.dtype, got {dtype!r}")
         self.weight = nn.Parameter(
             torch.empty(out_channels, in_channels, *self.kernel_size, device=device, dtype=dtype or torch.float32),
             requires_grad=False,
@@ -97,17 +93,14 @@ class Convolution(nn.Module):
             weight_mean: :math:`\mu`. Default: ``0.8``.
             weight_std: :math:`\sigma` (>= 0). Default: ``0.02``.
         """
-        mean = _check_real(weight_mean, "weight_mean")
-        std = _check_real(weight_std, "weight_std")
-        if std < 0:
-            raise ValueError(f"weight_std must be >= 0, got {std}")
+        mean = V.finite_real(weight_mean, "weight_mean")
+        std = V.non_negative(weight_std, "weight_std")
         self.weight.normal_(mean, std)
 
     @torch.no_grad()
     def load_weight(self, target: torch.Tensor) -> None:
-        r"""Copy ``target`` (shape ``[C_out, C_in, kh, kw]``) into the weights."""
-        if not isinstance(target, torch.Tensor):
-            raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
+        r"""Copy ``target`` (shape ``[C_out, C_in, kh, kw]``, real and finite) into the weights."""
+        V.finite_tensor(target, "target")
         if target.shape != self.weight.shape:
             raise ValueError(f"target must have shape {tuple(self.weight.shape)}, got {tuple(target.shape)}")
         self.weight.copy_(target)
@@ -117,6 +110,11 @@ class Convolution(nn.Module):
         b, t, c, h, w = x.shape
         if c != self.in_channels:
             raise ValueError(f"input has {c} channels, expected in_channels={self.in_channels}")
+        V.kernel_fits(self.kernel_size, (h, w), "kernel_size")
+        if b * t == 0:  # no sample or no time step: an empty result of the right shape
+            out = x.new_zeros(b, t, self.out_channels, h - self.kernel_size[0] + 1, w - self.kernel_size[1] + 1,
+                              dtype=self.weight.dtype)
+            return out if batched else out[0]
         x = x.reshape(b * t, c, h, w).to(self.weight.dtype)
         out = F.conv2d(x, self.weight)
         out = out.reshape(b, t, self.out_channels, out.shape[-2], out.shape[-1])
@@ -144,9 +142,9 @@ class Pooling(nn.Module):
 
     def __init__(self, kernel_size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0) -> None:
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
-        self.padding = (padding, padding) if isinstance(padding, int) else tuple(padding)
+        self.kernel_size = V.kernel_size(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else V.int_pair(stride, "stride", minimum=1)
+        self.padding = V.padding(padding, "padding")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return sf.pooling(input, self.kernel_size, self.stride, self.padding)
@@ -156,21 +154,46 @@ class Pooling(nn.Module):
 
 
 def _winners_tensor(winners: Winners, batched: bool, b: int, device: torch.device) -> torch.Tensor:
-    """Normalise winners to a long tensor ``[B, K, 3]`` padded with -1."""
+    """Normalise winners to a long tensor ``[B, K, 3]`` padded with -1 (shape and type checked)."""
     if isinstance(winners, torch.Tensor):
+        if winners.is_floating_point() or winners.dtype.is_complex or winners.dtype == torch.bool:
+            raise TypeError(f"winners must be an integer tensor, got dtype {winners.dtype}")
         w = winners.to(device=device, dtype=torch.long)
         if not batched:
             w = w.unsqueeze(0)
         if w.dim() != 3 or w.shape[0] != b or w.shape[2] != 3:
             raise ValueError(f"winners tensor must have shape [K, 3] (or [B, K, 3] for a batch), got {tuple(winners.shape)}")
         return w
-    per_sample = [list(winners)] if not batched else [list(s) for s in winners]
+    try:
+        per_sample = [list(winners)] if not batched else [list(s) for s in winners]
+        rows = [[tuple(V.integer(v, "winners") for v in wn) for wn in s] for s in per_sample]
+    except TypeError as e:
+        raise TypeError(f"winners must be (feature, row, column) int triples{' per sample' if batched else ''}: {e}") from None
     if len(per_sample) != b:
         raise ValueError(f"winners must hold one list per sample ({b}), got {len(per_sample)}")
-    k = max([len(s) for s in per_sample] + [1])
-    rows = [[tuple(int(v) for v in wn) for wn in s] + [(-1, -1, -1)] * (k - len(s)) for s in per_sample]
-    w = torch.tensor(rows, dtype=torch.long, device=device).reshape(b, k, 3)
-    return w
+    if any(len(wn) != 3 for s in rows for wn in s):
+        raise ValueError("winners must be (feature, row, column) triples")
+    k = max([len(s) for s in rows] + [1])
+    rows = [s + [(-1, -1, -1)] * (k - len(s)) for s in rows]
+    return torch.tensor(rows, dtype=torch.long, device=device).reshape(b, k, 3)
+
+
+def _check_winner_range(wt: torch.Tensor, c_out: int, ho: int, wo: int) -> None:
+    """Every row of ``wt`` ``[B, K, 3]`` is ``(-1, -1, -1)`` or a neuron inside ``[C_out, H', W']``.
+
+    One host synchronisation (only for winners the caller passed in).
+    """
+    if wt.numel() == 0:
+        return
+    pad = (wt == -1).all(dim=-1)
+    hi = torch.tensor([c_out, ho, wo], device=wt.device)
+    inside = ((wt >= 0) & (wt < hi)).all(dim=-1)
+    if not bool((pad | inside).all()):
+        bad = wt[~(pad | inside)][0].tolist()
+        raise ValueError(
+            f"winners must be (feature, row, column) inside [0, {c_out}) x [0, {ho}) x [0, {wo}) "
+            f"or (-1, -1, -1) padding, got {tuple(bad)}"
+        )
 
 
 class STDP(nn.Module):
@@ -224,7 +247,9 @@ class STDP(nn.Module):
         - ``input_spikes``: ``[T, C_in, H, W]`` or ``[B, T, C_in, H, W]``.
         - ``output_spikes``/``potentials``: ``[T, C_out, H', W']`` (or batched).
         - ``winners``: list of ``(f, r, c)`` / tensor ``[K, 3]``; batched: a list
-          of lists or ``[B, K, 3]`` (rows of ``-1`` are ignored).
+          of lists or ``[B, K, 3]`` (rows of ``-1`` are ignored). Every other
+          row must name a neuron inside ``[C_out, H', W']`` (``ValueError``
+          otherwise; checking the winners you pass costs one host sync).
 
     Example:
         >>> _ = torch.manual_seed(0)
@@ -255,26 +280,26 @@ class STDP(nn.Module):
         c = conv_layer.out_channels
         w = conv_layer.weight
         lr = self._rates_tensor(learning_rate, c).to(device=w.device, dtype=w.dtype)
+        V.finite_tensor(lr, "learning_rate (in the weights' dtype)")
         self.register_buffer("learning_rate", lr)
         self.use_stabilizer = bool(use_stabilizer)
-        self.lower_bound = _check_real(lower_bound, "lower_bound")
-        self.upper_bound = _check_real(upper_bound, "upper_bound")
-        if self.lower_bound >= self.upper_bound:
-            raise ValueError(f"lower_bound ({lower_bound}) must be < upper_bound ({upper_bound})")
+        self.lower_bound, self.upper_bound = V.ordered_bounds(lower_bound, upper_bound, "lower_bound", "upper_bound")
 
     @staticmethod
     def _rates_tensor(learning_rate: Union[RatePair, Sequence[RatePair], torch.Tensor], c: int) -> torch.Tensor:
         if isinstance(learning_rate, torch.Tensor):
-            lr = learning_rate.detach().clone().float()
+            V.real_tensor(learning_rate, "learning_rate")
+            lr = learning_rate.detach().clone().double()
         else:
             try:
-                lr = torch.tensor(learning_rate, dtype=torch.float32)
-            except (TypeError, ValueError) as e:
+                lr = torch.tensor(learning_rate, dtype=torch.float64)
+            except (TypeError, ValueError, RuntimeError) as e:
                 raise TypeError("learning_rate must be a pair (a+, a-), a list of pairs or a tensor") from e
         if lr.shape == (2,):
             lr = lr.unsqueeze(0).repeat(c, 1)
         if lr.shape != (c, 2):
             raise ValueError(f"learning_rate must be a pair or {c} pairs (one per feature), got shape {tuple(lr.shape)}")
+        V.finite_tensor(lr, "learning_rate")
         return lr
 
     # ------------------------------------------------------------------
@@ -283,13 +308,22 @@ class STDP(nn.Module):
         c = self.learning_rate.shape[0]
         if isinstance(feature, bool) or not isinstance(feature, int) or not -c <= feature < c:
             raise ValueError(f"feature must be an int in [0, {c}), got {feature!r}")
-        self.learning_rate[feature, 0] = _check_real(ap, "ap")
-        self.learning_rate[feature, 1] = _check_real(an, "an")
+        ap, an = self._rate(ap, "ap"), self._rate(an, "an")
+        self.learning_rate[feature, 0] = ap
+        self.learning_rate[feature, 1] = an
 
     def update_all_learning_rate(self, ap: float, an: float) -> None:
         r"""Set :math:`(a^+, a^-)` of every feature map."""
-        self.learning_rate[:, 0] = _check_real(ap, "ap")
-        self.learning_rate[:, 1] = _check_real(an, "an")
+        ap, an = self._rate(ap, "ap"), self._rate(an, "an")
+        self.learning_rate[:, 0] = ap
+        self.learning_rate[:, 1] = an
+
+    def _rate(self, v: object, name: str) -> float:
+        """A finite rate that stays finite in the rates' dtype."""
+        f = V.finite_real(v, name)
+        if abs(f) > torch.finfo(self.learning_rate.dtype).max:
+            raise ValueError(f"{name}={f} overflows the learning rates' dtype {self.learning_rate.dtype}")
+        return f
 
     # ------------------------------------------------------------------
     def _resolve(
@@ -298,7 +332,7 @@ class STDP(nn.Module):
         potentials: torch.Tensor,
         output_spikes: torch.Tensor,
         winners: Optional[Winners],
-        kwta: int,
+        n_winners: int,
         inhibition_radius: int,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
         xin, batched = sf._as_batch(input_spikes, "input_spikes")
@@ -317,8 +351,12 @@ class STDP(nn.Module):
                 f"do not match the layer ({c_in} -> {self.conv_layer.out_channels}, kernel {self.conv_layer.kernel_size})"
             )
         if winners is None:
-            winners = sf.get_k_winners(potentials, kwta, inhibition_radius, output_spikes, as_tensor=True)
-        wt = _winners_tensor(winners, batched, xin.shape[0], xin.device)
+            wt = sf.get_k_winners(potentials, n_winners, inhibition_radius, output_spikes, as_tensor=True)
+            if not batched:
+                wt = wt.unsqueeze(0)
+        else:
+            wt = _winners_tensor(winners, batched, xin.shape[0], xin.device)
+            _check_winner_range(wt, self.conv_layer.out_channels, *exp)
         return xin, xout, wt, batched
 
     def get_pre_post_ordering(
@@ -418,8 +456,10 @@ class STDP(nn.Module):
         potentials: torch.Tensor,
         output_spikes: torch.Tensor,
         winners: Optional[Winners] = None,
-        kwta: int = 1,
+        n_winners: Optional[int] = None,
         inhibition_radius: int = 0,
+        *,
+        kwta: Optional[int] = None,
     ) -> None:
         r"""Apply one STDP update.
 
@@ -430,10 +470,17 @@ class STDP(nn.Module):
             output_spikes: postsynaptic spike-wave.
             winners: precomputed winners. Default: ``None`` (use
                 :func:`~spyketorch.functional.get_k_winners`).
-            kwta: winners per sample when ``winners`` is ``None``. Default: ``1``.
+            n_winners: winners per sample when ``winners`` is ``None`` (int >= 0,
+                clamped to ``C_out``). Default: ``1``.
             inhibition_radius: exclusion radius when ``winners`` is ``None``. Default: ``0``.
+            kwta: old name of ``n_winners``, still accepted.
+
+        Raises:
+            ValueError: a winner outside the output's ``[C_out, H', W']`` (rows
+                of ``-1`` are padding), or mismatched shapes.
         """
-        xin, xout, wt, _ = self._resolve(input_spikes, potentials, output_spikes, winners, kwta, inhibition_radius)
+        k = V.resolve_alias(n_winners, kwta, "n_winners", "kwta", 1)
+        xin, xout, wt, _ = self._resolve(input_spikes, potentials, output_spikes, winners, k, inhibition_radius)
         self._update_weights(self._rate_map(xin, xout, wt, self.learning_rate))
 
     @torch.no_grad()
@@ -476,6 +523,7 @@ class STDP(nn.Module):
                 f"kernel {self.conv_layer.kernel_size})"
             )
         wt = _winners_tensor(winners, batched, it.shape[0], it.device)
+        _check_winner_range(wt, self.conv_layer.out_channels, ot.shape[2], ot.shape[3])
         pairing, valid = self._pairing_times(it, ot, wt)
         self._update_weights(self._rate_map_from_pairing(pairing, valid, wt, self.learning_rate))
 
@@ -544,8 +592,10 @@ class RSTDP(nn.Module):
         output_spikes: torch.Tensor,
         reward: Union[float, bool, torch.Tensor],
         winners: Optional[Winners] = None,
-        kwta: int = 1,
+        n_winners: Optional[int] = None,
         inhibition_radius: int = 0,
+        *,
+        kwta: Optional[int] = None,
     ) -> None:
         r"""Apply one reward-modulated update.
 
@@ -554,20 +604,28 @@ class RSTDP(nn.Module):
             potentials: postsynaptic potentials.
             output_spikes: postsynaptic spike-wave.
             reward: ``> 0`` (or ``True``) reward, ``< 0`` (or ``False``)
-                punishment, ``0`` nothing; one per sample for a batch.
+                punishment, ``0`` nothing; one per sample for a batch. Must not
+                be NaN.
             winners: precomputed winners. Default: ``None``.
-            kwta: winners per sample when ``winners`` is ``None``. Default: ``1``.
+            n_winners: winners per sample when ``winners`` is ``None``. Default: ``1``.
             inhibition_radius: exclusion radius. Default: ``0``.
+            kwta: old name of ``n_winners``, still accepted.
         """
         st = self.stdp
-        xin, xout, wt, batched = st._resolve(input_spikes, potentials, output_spikes, winners, kwta, inhibition_radius)
+        k = V.resolve_alias(n_winners, kwta, "n_winners", "kwta", 1)
+        xin, xout, wt, batched = st._resolve(input_spikes, potentials, output_spikes, winners, k, inhibition_radius)
         b = xin.shape[0]
         if isinstance(reward, bool):
             reward = 1.0 if reward else -1.0
         if isinstance(reward, torch.Tensor):
-            r = reward.to(device=xin.device, dtype=torch.float32).reshape(-1)
+            V.real_tensor(reward, "reward")
+            if reward.is_floating_point() and not bool((~torch.isnan(reward)).all()):
+                raise ValueError("reward must not be NaN (> 0 reward, < 0 punishment, 0 nothing)")
+            r = torch.sign(reward).to(device=xin.device, dtype=torch.float32).reshape(-1)  # only the sign counts
         elif isinstance(reward, Real):
-            r = torch.full((1,), float(reward), device=xin.device)
+            if math.isnan(float(reward)):
+                raise ValueError("reward must not be NaN (> 0 reward, < 0 punishment, 0 nothing)")
+            r = torch.full((1,), float(reward > 0) - float(reward < 0), device=xin.device)
         else:
             raise TypeError(f"reward must be a number, a bool or a tensor, got {type(reward).__name__}")
         if r.numel() == 1:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import _validation as V
 from . import functional as sf
 
 __all__ = [
@@ -37,17 +38,11 @@ MNIST_SUBSET_PATH = Path(__file__).resolve().parent / "data" / "mnist_subset.npz
 
 
 def _positive_int(v: object, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
-    return v
+    return V.positive_int(v, name)
 
 
 def _positive_real(v: object, name: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, Real):
-        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
-    if not v > 0:
-        raise ValueError(f"{name} must be > 0, got {v}")
-    return float(v)
+    return V.positive(v, name)
 
 
 # ----------------------------------------------------------------------------
@@ -74,9 +69,23 @@ class FilterKernel:
         raise NotImplementedError
 
 
-def _zero_mean_unit_max(k: np.ndarray) -> torch.Tensor:
-    k = k - k.mean()
-    return torch.from_numpy(k / k.max()).float()
+def _zero_mean_unit_max(k: np.ndarray, what: str) -> torch.Tensor:
+    """Centre ``k`` on zero and scale its maximum to 1; refuse a constant or non-finite ``k``.
+
+    ``what`` names the arguments that produced ``k``, for the error message.
+    """
+    with np.errstate(all="ignore"):
+        k = k - k.mean()
+        peak = k.max() if np.isfinite(k).all() else np.nan
+    if not (np.isfinite(peak) and peak > 0):
+        raise ValueError(
+            f"{what} give a kernel that is constant or not finite, so it has no zero-mean, "
+            "unit-maximum form (use a larger window_size or other parameters)"
+        )
+    out = torch.from_numpy(k / peak).float()
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"{what} give a kernel that is not finite in float32")
+    return out
 
 
 class DoGKernel(FilterKernel):
@@ -105,13 +114,16 @@ class DoGKernel(FilterKernel):
         self.sigma2 = _positive_real(sigma2, "sigma2")
         if self.sigma1 == self.sigma2:
             raise ValueError("sigma1 and sigma2 must differ (their difference would be zero)")
+        self()  # refuse a degenerate window (e.g. 1x1) here rather than at first use
 
     def __call__(self) -> torch.Tensor:
         y, x = self._grid()
         d2 = x * x + y * y
         s1, s2 = self.sigma1**2, self.sigma2**2
-        g = (np.exp(-d2 / (2 * s1)) / s1 - np.exp(-d2 / (2 * s2)) / s2) / (2 * math.pi)
-        return _zero_mean_unit_max(g)
+        with np.errstate(all="ignore"):
+            g = (np.exp(-d2 / (2 * s1)) / s1 - np.exp(-d2 / (2 * s2)) / s2) / (2 * math.pi)
+        what = f"window_size={self.window_size}, sigma1={self.sigma1}, sigma2={self.sigma2}"
+        return _zero_mean_unit_max(g, what)
 
 
 class GaborKernel(FilterKernel):
@@ -139,10 +151,9 @@ class GaborKernel(FilterKernel):
 
     def __init__(self, window_size: int, orientation: float, div: float = 4.0) -> None:
         super().__init__(window_size)
-        if isinstance(orientation, bool) or not isinstance(orientation, Real):
-            raise TypeError(f"orientation must be a real number, got {type(orientation).__name__}")
-        self.orientation = float(orientation)
+        self.orientation = V.finite_real(orientation, "orientation")
         self.div = _positive_real(div, "div")
+        self()  # refuse a degenerate window (e.g. 1x1) here rather than at first use
 
     def __call__(self) -> torch.Tensor:
         x, y = self._grid()  # x: row offset, y: column offset
@@ -152,8 +163,10 @@ class GaborKernel(FilterKernel):
         th = math.radians(self.orientation)
         big_x = x * math.cos(th) + y * math.sin(th)
         big_y = -x * math.sin(th) + y * math.cos(th)
-        g = np.exp(-(big_x**2 + gamma**2 * big_y**2) / (2 * sigma**2)) * np.cos(2 * math.pi * big_x / lam)
-        return _zero_mean_unit_max(g)
+        with np.errstate(all="ignore"):
+            g = np.exp(-(big_x**2 + gamma**2 * big_y**2) / (2 * sigma**2)) * np.cos(2 * math.pi * big_x / lam)
+        what = f"window_size={self.window_size}, orientation={self.orientation}, div={self.div}"
+        return _zero_mean_unit_max(g, what)
 
 
 class Filter:
@@ -190,11 +203,15 @@ class Filter:
         use_abs: bool = False,
     ) -> None:
         kernels: List[torch.Tensor] = []
+        if isinstance(filter_kernels, (FilterKernel, torch.Tensor)):
+            filter_kernels = [filter_kernels]
         for i, k in enumerate(filter_kernels):
+            if isinstance(k, torch.Tensor):
+                V.finite_tensor(k, f"filter_kernels[{i}]")
             t = k.detach().float() if isinstance(k, torch.Tensor) else (k() if isinstance(k, FilterKernel) else None)
             if t is None:
                 raise TypeError(f"filter_kernels[{i}] must be a FilterKernel or a tensor, got {type(k).__name__}")
-            t = t.squeeze()
+            t = t.squeeze() if t.numel() > 1 else t.reshape(1, 1)
             if t.dim() != 2 or t.shape[0] != t.shape[1] or t.shape[0] % 2 == 0:
                 raise ValueError(f"filter_kernels[{i}] must be square with an odd side, got {tuple(t.shape)}")
             kernels.append(t)
@@ -204,18 +221,19 @@ class Filter:
         padded = [F.pad(k, [(self.max_window_size - k.shape[0]) // 2] * 4) for k in kernels]
         self.kernels = torch.stack(padded).unsqueeze(1)  # [K, 1, w, w]
         self.number_of_kernels = len(kernels)
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"padding must be a non-negative int, got {padding!r}")
-        self.padding = padding
+        self.padding = V.non_negative_int(padding, "padding")
         if thresholds is None:
             self.thresholds: Optional[torch.Tensor] = None
         elif isinstance(thresholds, Real) and not isinstance(thresholds, bool):
-            self.thresholds = torch.tensor(float(thresholds))
+            self.thresholds = torch.tensor(V.finite_real(thresholds, "thresholds"))
         else:
+            if isinstance(thresholds, torch.Tensor):
+                V.real_tensor(thresholds, "thresholds")
             try:
                 th = torch.as_tensor(thresholds, dtype=torch.float32).flatten()
             except (TypeError, ValueError) as e:
                 raise TypeError("thresholds must be None, a number or one number per kernel") from e
+            V.finite_tensor(th, "thresholds")
             if th.numel() == 1:
                 th = th.reshape(())
             elif th.numel() != self.number_of_kernels:
@@ -228,12 +246,17 @@ class Filter:
         self.use_abs = bool(use_abs)
 
     def __call__(self, input: torch.Tensor) -> torch.Tensor:
-        if not isinstance(input, torch.Tensor):
-            raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
+        V.real_tensor(input, "input")
         if input.dim() not in (3, 4) or input.shape[-3] != 1:
             raise ValueError(f"input must be a grey image [1, H, W] or a batch [B, 1, H, W], got {tuple(input.shape)}")
         x = input if input.dim() == 4 else input.unsqueeze(0)
         x = x.float() if not x.is_floating_point() else x
+        w = self.max_window_size
+        p = self.padding
+        V.kernel_fits((w, w), (x.shape[-2] + 2 * p, x.shape[-1] + 2 * p), "the kernel window", "padded input")
+        if x.shape[0] == 0:
+            out = x.new_zeros(0, self.number_of_kernels, x.shape[-2] + 2 * p - w + 1, x.shape[-1] + 2 * p - w + 1)
+            return out
         out = F.conv2d(x, self.kernels.to(device=x.device, dtype=x.dtype), padding=self.padding)
         if self.thresholds is not None:
             th = self.thresholds.to(device=out.device, dtype=out.dtype)
@@ -282,12 +305,12 @@ class Intensity2Latency:
 
     def spike_times(self, intensities: torch.Tensor) -> torch.Tensor:
         r"""First-spike step of every value (``T`` for zeros), ``torch.long``, the input's shape."""
-        if not isinstance(intensities, torch.Tensor):
-            raise TypeError(f"intensities must be a torch.Tensor, got {type(intensities).__name__}")
-        if intensities.dim() not in (3, 4):
-            raise ValueError(f"intensities must be [C, H, W] or [B, C, H, W], got {tuple(intensities.shape)}")
+        V.finite_tensor(intensities, "intensities", dims=(3, 4))
         x = intensities if intensities.dim() == 4 else intensities.unsqueeze(0)
         b = x.shape[0]
+        if x.numel() == 0:  # an empty batch or image: no value fires
+            times = torch.full(x.shape, self.time_steps, dtype=torch.long, device=x.device)
+            return times if intensities.dim() == 4 else times[0]
         flat = x.reshape(b, -1)
         nz = flat != 0
         n = nz.sum(dim=1, keepdim=True)
@@ -341,14 +364,17 @@ def generate_inhibition_kernel(inhibition_percents: Sequence[float]) -> torch.Te
                 [0.5000, 0.0000, 0.5000],
                 [0.5000, 0.5000, 0.5000]])
     """
+    if isinstance(inhibition_percents, torch.Tensor):
+        V.real_tensor(inhibition_percents, "inhibition_percents")
     try:
-        p = torch.as_tensor(list(inhibition_percents), dtype=torch.float32)
-    except (TypeError, ValueError) as e:
+        p = torch.as_tensor(list(inhibition_percents), dtype=torch.float64)  # checked before rounding
+    except (TypeError, ValueError, RuntimeError) as e:
         raise TypeError("inhibition_percents must be a sequence of numbers") from e
     if p.dim() != 1 or p.numel() == 0:
         raise ValueError("inhibition_percents must be a non-empty sequence of numbers")
-    if (p < 0).any() or (p > 1).any():
+    if not bool(((p >= 0) & (p <= 1)).all()):  # also refuses NaN
         raise ValueError(f"inhibition_percents must lie in [0, 1], got {p.tolist()}")
+    p = p.float()
     n = p.numel()
     r = torch.arange(-n, n + 1).abs()
     dist = torch.maximum(r.view(-1, 1), r.view(1, -1))

@@ -207,7 +207,7 @@ def test_k_winners_times_matches_wave_version():
 
 def test_k_winners_rejects_bad_arguments():
     with pytest.raises(ValueError, match="kwta"):
-        sf.get_k_winners(torch.zeros(2, 1, 2, 2), kwta=0)
+        sf.get_k_winners(torch.zeros(2, 1, 2, 2), kwta=-1)
     with pytest.raises(ValueError, match="inhibition_radius"):
         sf.get_k_winners(torch.zeros(2, 1, 2, 2), inhibition_radius=-1)
     with pytest.raises(ValueError, match="spikes"):
