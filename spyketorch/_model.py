@@ -14,6 +14,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from . import _validation as _v
+
 Number = Union[int, float]
 ParamValue = Union[Number, Tensor, Sequence[float], None]
 
@@ -74,36 +76,23 @@ def check_param(name: str, value: Any, rule: str) -> Tensor:
 
 
 def check_ts(ts: Any) -> float:
-    if isinstance(ts, bool) or not is_scalar(ts):
+    if isinstance(ts, Tensor):
         raise TypeError(f"ts must be a number, got {type(ts).__name__}")
-    if not math.isfinite(ts) or ts <= 0:
-        raise ValueError(f"ts must be > 0, got {ts!r}")
-    return float(ts)
+    return _v.positive(ts, "ts")
 
 
 def check_threshold(value: Any) -> Optional[float]:
     if value is None:
         return None
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ValueError("threshold must be a scalar; use per_neuron_thresh for a tensor of thresholds")
-        value = float(value.item())
-    if isinstance(value, bool) or not is_scalar(value):
-        raise TypeError(f"threshold must be a number or None, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"threshold must be finite, got {value!r}")
-    return float(value)
+    if isinstance(value, Tensor) and value.numel() != 1:
+        raise ValueError("threshold must be a scalar; use per_neuron_thresh for a tensor of thresholds")
+    return _v.finite_real(value, "threshold")
 
 
 def check_steps(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"refractory_timesteps must be an int, got {value!r}")
-    if value < 0:
-        raise ValueError(f"refractory_timesteps must be >= 0, got {value}")
-    return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 2.0 steps is 2 steps
+    return _v.non_negative_int(value, "refractory_timesteps")
 
 
 class LayerSettings(nn.Module):
@@ -239,10 +228,7 @@ class LayerSettings(nn.Module):
 
     @noise_std.setter
     def noise_std(self, value: float) -> None:
-        if isinstance(value, bool) or not is_scalar(value):
-            raise TypeError(f"noise_std must be a number, got {type(value).__name__}")
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"noise_std must be finite and >= 0, got {value!r}")
+        value = _v.non_negative(value, "noise_std")
         self._noise_std = float(value)
 
     def reset(self) -> None:
@@ -357,8 +343,4 @@ class LayerSettings(nn.Module):
 
 
 def check_k(n_winners: Any) -> int:
-    if isinstance(n_winners, bool) or not isinstance(n_winners, int):
-        raise TypeError(f"n_winners must be an int, got {type(n_winners).__name__}")
-    if n_winners < 0:
-        raise ValueError(f"n_winners must be >= 0, got {n_winners}")
-    return n_winners
+    return _v.n_winners(n_winners)
