@@ -8,7 +8,6 @@ tensors, ``state_dict`` hooks and copies. One rule per concept lives here.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch

@@ -17,7 +17,7 @@ order of the reference's iterative argmax and of ``functional.get_k_winners``).
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Optional, Tuple, TypeVar, Union
+from typing import Any, NamedTuple, Optional, TypeVar, Union
 
 import torch
 from torch import Tensor

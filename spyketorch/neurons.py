@@ -50,13 +50,12 @@ on CPU), never calls ``.item()`` and allocates only the tensors it returns.
 """
 from __future__ import annotations
 
-import copy
 import functools
 import math
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from . import _stages as _st
 from ._model import INHIBITION_MODES, LayerSettings, Number, Param, ParamValue
@@ -1038,10 +1037,13 @@ class AdEx(EIF):
         # w += ts/tau_w * (a (min(u, thr) - rest) - w) + b * spiked; the potential is taken
         # at most at the spike apex (the threshold): within a step the exponential can
         # carry a spiking neuron's Euler estimate orders of magnitude beyond it.
+        # w is internal state (never returned): updated in place
         m, mo = c.model, _st.ops(c.model, c.model_ops)
-        w_new = w * mo.one_m_gw
-        _st.scale_add(w_new, _st.apex(u, c.base.thr) - _st.ops(c.base, c.base_ops).rest, m.aw)
-        return _st.scale_add(w_new, spiked, m.b)
+        a = _st.apex(u, c.base.thr)
+        rest = _st.ops(c.base, c.base_ops).rest
+        a = a - rest if a is u else a.sub_(rest)
+        _st.scale_add(w.mul_(mo.one_m_gw), a, m.aw)
+        return _st.scale_add(w, spiked, m.b)
 
 
 IZHIKEVICH_PRESETS: Dict[str, Dict[str, float]] = {
@@ -1174,9 +1176,12 @@ class Izhikevich(Neuron):
 
     def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
         # w += a dt (b min(v, thr) - w) + d * spiked  (v at most the spike apex)
+        # w is internal state (never returned): updated in place
         m, mo = c.model, _st.ops(c.model, c.model_ops)
-        w_new = w + (_st.apex(u, c.base.thr) * mo.b_ - w) * mo.ga
-        return _st.scale_add(w_new, spiked, m.d)
+        a = _st.apex(u, c.base.thr)
+        a = a * mo.b_ if a is u else a.mul_(mo.b_)
+        w.add_(a.sub_(w).mul_(mo.ga))
+        return _st.scale_add(w, spiked, m.d)
 
 
 class AdaptiveLIF(LIF):
@@ -1222,7 +1227,7 @@ class AdaptiveLIF(LIF):
         return w * _st.ops(c.model, c.model_ops).beta
 
     def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
-        return torch.add(w * _st.ops(c.model, c.model_ops).ea, spiked)
+        return w.mul_(_st.ops(c.model, c.model_ops).ea).add_(spiked)  # internal state: in place
 
 
 class ResonateAndFire(Neuron):
