@@ -264,3 +264,115 @@ def test_stdp_update_uses_each_features_own_rates():
     # the same update with feature 1's rates swapped in for feature 0 differs
     assert not torch.allclose(expected[0, 0], (w0[0, 0] + torch.where(before_or_with[0].bool(),
                               torch.tensor(0.02), torch.tensor(-0.3)) * w0[0, 0] * (1 - w0[0, 0])))
+
+
+def test_update_learning_rate_indexes_features_python_style():
+    stdp = snn.STDP(snn.Convolution(1, 3, 2), (0.1, -0.1))
+    stdp.update_learning_rate(2, 0.3, -0.2)  # last feature (3 features, 2 rates each)
+    stdp.update_learning_rate(-3, 0.5, -0.4)  # -C is feature 0
+    assert torch.allclose(stdp.learning_rate, torch.tensor([[0.5, -0.4], [0.1, -0.1], [0.3, -0.2]]))
+    for bad in (3, -4):
+        with pytest.raises(ValueError, match="feature"):
+            stdp.update_learning_rate(bad, 0.1, -0.1)
+
+
+@pytest.mark.parametrize("method", ["update_learning_rate", "update_all_learning_rate"])
+def test_rate_setters_name_the_bad_argument(method):
+    stdp = snn.STDP(snn.Convolution(1, 2, 2), (0.1, -0.1))
+    call = getattr(stdp, method)
+    head = (0,) if method == "update_learning_rate" else ()
+    with pytest.raises(TypeError, match=r"^ap must be a real number"):
+        call(*head, "0.1", -0.1)
+    with pytest.raises(TypeError, match=r"^an must be a real number"):
+        call(*head, 0.1, None)
+
+
+def test_rstdp_defaults_bound_both_rules_to_0_2_and_0_8_without_stabilizer():
+    conv = snn.Convolution(1, 1, 2)
+    r = snn.RSTDP(conv)
+    for rule, rates in ((r.stdp, [0.004, -0.003]), (r.anti_stdp, [-0.004, 0.0005])):
+        assert (rule.lower_bound, rule.upper_bound, rule.use_stabilizer) == (0.2, 0.8, False)
+        assert rule.learning_rate[0].tolist() == pytest.approx(rates)
+    r = snn.RSTDP(conv, use_stabilizer=True, lower_bound=0.1, upper_bound=0.9)
+    for rule in (r.stdp, r.anti_stdp):
+        assert (rule.lower_bound, rule.upper_bound, rule.use_stabilizer) == (0.1, 0.9, True)
+
+
+def test_rstdp_reward_clamps_to_its_upper_bound():
+    conv = snn.Convolution(1, 1, 2)
+    conv.load_weight(torch.full((1, 1, 2, 2), 0.79))
+    r = snn.RSTDP(conv, reward_rate=(0.5, -0.5))
+    x = torch.ones(2, 1, 2, 2)  # every input fires first: potentiation
+    spk = torch.ones(2, 1, 1, 1)
+    r(x, spk * 4.0, spk, reward=1.0, winners=[(0, 0, 0)])
+    assert torch.equal(conv.weight, torch.full((1, 1, 2, 2), 0.8))  # 0.79 + 0.5 clamped to 0.8
+
+
+def test_pre_post_ordering_keeps_the_batch_dimension():
+    stdp = snn.STDP(snn.Convolution(1, 1, 2), (0.1, -0.1))
+    x = torch.ones(3, 2, 1, 2, 2)  # [B, T, C, H, W]
+    spk = torch.ones(3, 2, 1, 1, 1)
+    order = stdp.get_pre_post_ordering(x, spk, [[(0, 0, 0)]] * 3)
+    assert order.shape == (3, 1, 1, 2, 2) and bool(order.all())
+    assert stdp.get_pre_post_ordering(x[0], spk[0], [(0, 0, 0)]).shape == (1, 1, 2, 2)
+
+
+def test_stdp_constructor_errors_name_the_argument():
+    conv = snn.Convolution(1, 2, 2)
+    with pytest.raises(TypeError, match=r"conv_layer must be a spyketorch.snn.Convolution, got int"):
+        snn.STDP(3, (0.1, -0.1))
+    with pytest.raises(TypeError, match=r"^lower_bound must be a real number, got str"):
+        snn.STDP(conv, (0.1, -0.1), lower_bound="0")
+    with pytest.raises(TypeError, match=r"^upper_bound must be a real number, got str"):
+        snn.STDP(conv, (0.1, -0.1), upper_bound="1")
+    with pytest.raises(ValueError, match=r"lower_bound \(0.5\) must be < upper_bound \(0.5\)"):
+        snn.STDP(conv, (0.1, -0.1), lower_bound=0.5, upper_bound=0.5)
+
+
+def test_stdp_rates_follow_the_weights_dtype():
+    stdp = snn.STDP(snn.Convolution(1, 2, 2).double(), (0.1, -0.1))
+    assert stdp.learning_rate.dtype == torch.float64
+
+
+def test_stdp_input_errors_name_the_argument():
+    stdp = snn.STDP(snn.Convolution(1, 1, 2), (0.1, -0.1))
+    x = torch.ones(3, 1, 2, 2)
+    spk = torch.ones(3, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"^input_spikes must be a spike-wave"):
+        stdp(torch.ones(1, 2, 2), spk, spk, winners=[(0, 0, 0)])
+    with pytest.raises(ValueError, match=r"^output_spikes must be a spike-wave"):
+        stdp(x, spk, torch.ones(1, 1, 1), winners=[(0, 0, 0)])
+    with pytest.raises(ValueError, match=r"^input_spikes \(3, 1, 2, 2\) and output_spikes \(2, 1, 1, 1\) must share"):
+        stdp(x, spk[:2], spk[:2], winners=[(0, 0, 0)])  # same rank, different T
+    with pytest.raises(ValueError, match=r"winners tensor must have shape \[K, 3\].*got \(1, 2\)"):
+        stdp(x, spk, spk, winners=torch.zeros(1, 2))
+    with pytest.raises(ValueError, match=r"winners must hold one list per sample \(2\), got 1"):
+        stdp(x.expand(2, 3, 1, 2, 2), spk.expand(2, 3, 1, 1, 1), spk.expand(2, 3, 1, 1, 1), winners=[[(0, 0, 0)]])
+
+
+def test_stdp_float_winner_tensor_equals_winner_list():
+    w0 = torch.tensor([[[[0.3, 0.5], [0.6, 0.7]]]])
+    first = torch.tensor([[0, 2], [3, 1]])
+    x = (torch.arange(3).view(3, 1, 1, 1) >= first.view(1, 1, 2, 2)).float()
+    spk = torch.zeros(3, 1, 1, 1)
+    spk[1:] = 1.0
+    out = []
+    for winners in ([(0, 0, 0)], torch.tensor([[0.0, 0.0, 0.0]])):
+        conv = snn.Convolution(1, 1, 2)
+        conv.load_weight(w0.clone())
+        snn.STDP(conv, (0.1, -0.2), use_stabilizer=False)(x, spk, spk, winners=winners)
+        out.append(conv.weight.clone())
+    # t_i <= t_f = 1 at (0,0) and (1,1): +0.1; later or never: -0.2
+    assert torch.allclose(out[0], w0 + torch.tensor([[0.1, -0.2], [-0.2, 0.1]]), atol=1e-7)
+    assert torch.equal(out[0], out[1])
+
+
+def test_stdp_batch_with_fewer_winners_in_one_sample_ignores_the_padding():
+    conv = snn.Convolution(1, 2, 2)
+    w0 = torch.full((2, 1, 2, 2), 0.5)
+    conv.load_weight(w0.clone())
+    x = torch.ones(2, 3, 1, 2, 2)
+    spk = torch.ones(2, 3, 2, 1, 1)
+    snn.STDP(conv, (0.1, -0.2), use_stabilizer=False)(x, spk, spk, winners=[[(0, 0, 0), (1, 0, 0)], []])
+    # only sample 0 learns; every input fired first: both maps potentiated once by 0.1
+    assert torch.allclose(conv.weight, torch.full((2, 1, 2, 2), 0.6), atol=1e-7)
