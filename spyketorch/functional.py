@@ -173,6 +173,8 @@ def pooling(
         out = x.new_zeros(b, t, c, ho, wo)
         return out if batched else out[0]
     flat = x.reshape(b * t, c, h, w)
+    if flat.dtype == torch.bool:  # max of a bool wave = any: pool it as bytes
+        return pooling(input.to(torch.uint8), ks, st, p).bool()
     if p != (0, 0):
         flat = F.pad(flat, (p[1], p[1], p[0], p[0]), value=0.0)
     out = F.max_pool2d(flat, ks, st)
@@ -421,7 +423,7 @@ def pointwise_inhibition_times(
     t, v, batched = _as_times(times, values)
     if t.numel() == 0:
         return (t, v.clone()) if batched else (t[0], v[0].clone())
-    t = t.clamp(max=time_steps)
+    t = t.clamp(0, time_steps)  # a step before 0 means firing from the start, as in spike_wave
     keep = _pointwise_keep(t, v, time_steps)
     t = torch.where(keep, t, torch.full_like(t, time_steps))
     v = torch.where(keep, v, torch.zeros((), dtype=v.dtype, device=v.device))
@@ -442,7 +444,7 @@ def _k_winners_compact(
     kwta = min(kwta, c)
     if kwta == 0 or first.numel() == 0:
         return torch.full((b, kwta, 3), -1, dtype=torch.long, device=first.device)
-    rad = inhibition_radius
+    rad = min(inhibition_radius, max(h, w))  # a larger radius excludes nothing more: no giant padding
     key = _rank_key(first, val, time_steps, finite)
     if rad > 0:
         key = F.pad(key, (rad, rad, rad, rad), value=float("-inf"))
@@ -518,7 +520,7 @@ def get_k_winners_times(
     k, rad = _check_k(n_winners, kwta, inhibition_radius)
     time_steps = V.non_negative_int(time_steps, "time_steps")
     t, v, batched = _as_times(times, values)
-    out = _k_winners_compact(t.clamp(max=time_steps), v, time_steps, k, rad)
+    out = _k_winners_compact(t.clamp(0, time_steps), v, time_steps, k, rad)
     return _winners_output(out, batched, as_tensor)
 
 
@@ -537,6 +539,8 @@ def _feature_mask(
                 f"inhibited_features as a bool mask must have shape [C]={c} or [B, C]=({b}, {c}), "
                 f"got {tuple(f.shape)}"
             )
+        if f.is_floating_point() or f.dtype.is_complex:
+            raise TypeError(f"inhibited_features must be integer indices or a bool mask, got dtype {f.dtype}")
         f = f.long().flatten()
     else:
         try:

@@ -95,6 +95,9 @@ class Convolution(nn.Module):
         """
         mean = V.finite_real(weight_mean, "weight_mean")
         std = V.non_negative(weight_std, "weight_std")
+        big = torch.finfo(self.weight.dtype).max / 16  # room for the draws' tails
+        if abs(mean) > big or std > big:
+            raise ValueError(f"weight_mean={mean} and weight_std={std} overflow the weights' dtype {self.weight.dtype}")
         self.weight.normal_(mean, std)
 
     @torch.no_grad()
@@ -284,6 +287,13 @@ class STDP(nn.Module):
         self.register_buffer("learning_rate", lr)
         self.use_stabilizer = bool(use_stabilizer)
         self.lower_bound, self.upper_bound = V.ordered_bounds(lower_bound, upper_bound, "lower_bound", "upper_bound")
+        big = torch.finfo(w.dtype).max
+        span = self.upper_bound - self.lower_bound
+        if self.use_stabilizer and not span * span / 4 < big:  # the stabiliser's (W-lo)(hi-W) must stay finite
+            raise ValueError(
+                f"lower_bound={self.lower_bound} and upper_bound={self.upper_bound} are too far apart for the "
+                f"stabiliser in the weights' dtype {w.dtype}: (upper_bound - lower_bound)**2 / 4 must be < {big:.3g}"
+            )
 
     @staticmethod
     def _rates_tensor(learning_rate: Union[RatePair, Sequence[RatePair], torch.Tensor], c: int) -> torch.Tensor:

@@ -140,6 +140,12 @@ CASES: List[Tuple[str, Callable, tuple]] = [
      equals([(1, 0, 0), (0, 0, 0)])),
     ("STDP n_winners=1e12", lambda: torch.equal(_stdp_weights_after(n_winners=10**12), _stdp_weights_after(n_winners=2)),
      equals(True)),
+    ("get_k_winners radius=1e12", lambda: sf.get_k_winners(torch.rand(3, 2, 4, 4), 2, 10**12),
+     gives(lambda out: len(out) == 1)),
+    ("get_k_winners_times negative time = step 0", lambda: sf.get_k_winners_times(
+        torch.tensor([[[-5]], [[0]]]), torch.tensor([[[1.0]], [[2.0]]]), 3, 2), equals([(1, 0, 0), (0, 0, 0)])),
+    ("feature_inhibition float indices", lambda: sf.feature_inhibition(_P, torch.tensor([0.7])),
+     refuses(TypeError, "inhibited_features")),
     ("get_k_winners n=-1", lambda: sf.get_k_winners(_P, -1), refuses(ValueError, "n_winners")),
     ("get_k_winners n=1.5", lambda: sf.get_k_winners(_P, 1.5), refuses(TypeError, "n_winners")),
     ("get_k_winners kwta and n_winners", lambda: sf.get_k_winners(_P, 1, kwta=1), refuses(TypeError, "kwta")),
@@ -166,6 +172,11 @@ CASES: List[Tuple[str, Callable, tuple]] = [
     ("STDP complex learning rate", lambda: snn.STDP(_conv(), torch.tensor([1j, 0.1])), refuses(TypeError, "learning_rate")),
     ("STDP NaN lower bound", lambda: snn.STDP(_conv(), (0.1, -0.1), lower_bound=NAN), refuses(ValueError, "lower_bound")),
     ("STDP inf upper bound", lambda: snn.STDP(_conv(), (0.1, -0.1), upper_bound=INF), refuses(ValueError, "upper_bound")),
+    ("STDP bounds overflow the stabiliser", lambda: snn.STDP(_conv(), (0.1, -0.1), lower_bound=-1e30, upper_bound=1e30),
+     refuses(ValueError, "upper_bound")),
+    ("STDP wide bounds without stabiliser", lambda: _wide_bounds_stay_finite(), equals(True)),
+    ("Convolution weight_mean overflows float16", lambda: snn.Convolution(1, 2, 3, weight_mean=1e6, dtype=torch.float16),
+     refuses(ValueError, "weight_mean")),
     ("STDP update_all NaN", lambda: snn.STDP(_conv(), (0.1, -0.1)).update_all_learning_rate(NAN, 0.1),
      refuses(ValueError, "ap")),
     ("STDP update inf", lambda: snn.STDP(_conv(), (0.1, -0.1)).update_learning_rate(0, 0.1, INF),
@@ -241,6 +252,8 @@ CASES: List[Tuple[str, Callable, tuple]] = [
     ("fire float16", lambda: sf.fire(torch.tensor([0.5, 2.0, 3.0], dtype=torch.float16).view(3, 1, 1, 1), 1.0).flatten(),
      tensor_equals(torch.tensor([0.0, 1.0, 1.0], dtype=torch.float16))),
     ("get_k_winners bfloat16", lambda: sf.get_k_winners(_P.bfloat16(), 2), equals([(0, 0, 0)])),
+    ("pooling bool wave", lambda: sf.pooling(torch.eye(4, dtype=torch.bool).view(1, 1, 4, 4), 2).flatten(),
+     tensor_equals(torch.tensor([True, False, False, True]))),
     ("pooling bfloat16", lambda: sf.pooling(torch.arange(16.0).view(1, 1, 4, 4).bfloat16(), 2).flatten(),
      tensor_equals(torch.tensor([5.0, 7.0, 13.0, 15.0], dtype=torch.bfloat16))),
     ("Convolution float16", lambda: _conv(dtype=torch.float16)(_X.half()), shape_is(3, 2, 3, 3)),
@@ -250,6 +263,12 @@ CASES: List[Tuple[str, Callable, tuple]] = [
         torch.tensor([[[3.0, 0.0, 1.0]]], dtype=torch.float16))[:, 0, 0],
      tensor_equals(torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 1.0]]))),
 ]
+
+
+def _wide_bounds_stay_finite() -> bool:
+    conv, _, x, pot, spk = _stdp_setup()
+    snn.STDP(conv, (0.1, -0.1), use_stabilizer=False, lower_bound=-1e30, upper_bound=1e30)(x, pot, spk)
+    return bool(torch.isfinite(conv.weight).all())
 
 
 def _stdp_t0_unchanged() -> bool:
