@@ -9,6 +9,10 @@ Writes PNG files for every neuron model of :mod:`spyketorch.neurons`:
   ``phase_izhikevich_<preset>.png`` – the four classic Izhikevich types under
   ``I = 10``; ``phase_izhikevich_rest.png`` – both fixed points at ``I = 0``;
 * ``izhikevich_presets_traces.png`` – membrane traces of the four types;
+* ``resonate_and_fire.png`` – ResonateAndFire phase plane, and its response to two
+  pulses one period apart (it fires: resonance) and half a period apart (it does not);
+  ``adaptive_lif.png`` – AdaptiveLIF under constant drive: potential, threshold
+  ``theta + beta a`` and lengthening inter-spike intervals;
 * ``fi_lif.png`` – f-I curve of LIF against the analytic curve;
   ``fi_curves.png`` – f-I curves of every model;
 * ``trace_lif.png`` – LIF membrane potentials with spikes and threshold;
@@ -62,7 +66,7 @@ def save(fig: plt.Figure, out: Path, name: str, written: List[Path]) -> None:
 
 
 def ode_plots(out: Path, written: List[Path]) -> None:
-    fig_all, axes = plt.subplots(3, 5, figsize=(26, 14))
+    fig_all, axes = plt.subplots(4, 5, figsize=(26, 18))
     for (name, make), ax in zip(MODELS.items(), axes.flat):
         layer = make()
         current = 0.5 * sim.default_current_range(layer)
@@ -114,6 +118,49 @@ def izhikevich_traces(out: Path, written: List[Path]) -> None:
     axes[-1].set_xlabel("time (ms)")
     fig.tight_layout()
     save(fig, out, "izhikevich_presets_traces.png", written)
+
+
+def new_models(out: Path, written: List[Path]) -> None:
+    """The two models written on the model contract: resonance and threshold adaptation."""
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5))
+    sp.phase_plane(sn.ResonateAndFire(threshold=1.0), current=20.0, ax=axes[0])
+    ts, period = 0.001, 100  # omega = 2 pi 10 rad/s: one period is 100 steps of 1 ms
+    for gap, label in ((period, "pulses one period apart"), (period // 2, "half a period apart")):
+        layer = sn.ResonateAndFire(threshold=1.0, ts=ts)
+        ys, spikes = [], []
+        for n in range(300):
+            o = layer.step(torch.full((1, 1, 1, 1), (1.0 / ts) if n in (0, gap) else 0.0))
+            ys.append(o.potentials.item())
+            if o.spikes.item() > 0:
+                spikes.append(n)
+        line, = axes[1].plot([n * ts * 1000 for n in range(300)], ys, label=f"{label} ({len(spikes)} spikes)")
+        for n in spikes:
+            axes[1].axvline(n * ts * 1000, color=line.get_color(), ls=":")
+    axes[1].axhline(1.0, color="k", lw=0.8, label="threshold")
+    axes[1].set(xlabel="time (ms)", ylabel="y", title="ResonateAndFire: two pulses of x")
+    axes[1].legend()
+    save(fig, out, "resonate_and_fire.png", written)
+
+    layer = sn.AdaptiveLIF(threshold=10.0, beta=4.0, tau_adapt=0.2, ts=1e-4, refractory_timesteps=0,
+                           inhibition_mode="none")
+    us, thr, spikes = [], [], []
+    for n in range(4000):
+        a = layer.get_state()["w"]
+        thr.append(10.0 + 4.0 * (0.0 if a is None else a.item()))
+        o = layer.step(torch.full((1, 1, 1, 1), 400.0))
+        us.append(o.potentials.item())
+        if o.spikes.item() > 0:
+            spikes.append(n)
+    t_ms = [n * 0.1 for n in range(4000)]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5))
+    axes[0].plot(t_ms, us, label="potential u")
+    axes[0].plot(t_ms, thr, label="threshold θ + β a")
+    axes[0].set(xlabel="time (ms)", ylabel="u", title="AdaptiveLIF under constant drive")
+    axes[0].legend()
+    isis = [(b - a) * 0.1 for a, b in zip(spikes, spikes[1:])]
+    axes[1].plot(range(1, len(isis) + 1), isis, "o-")
+    axes[1].set(xlabel="interval #", ylabel="inter-spike interval (ms)", title="intervals lengthen")
+    save(fig, out, "adaptive_lif.png", written)
 
 
 def fi_curves(out: Path, written: List[Path]) -> Dict[str, float]:
@@ -215,6 +262,7 @@ def main() -> None:
     ode_plots(out, written)
     phase_planes(out, written)
     izhikevich_traces(out, written)
+    new_models(out, written)
     metrics = fi_curves(out, written)
     trace_and_raster(out, written)
     features(out, written)

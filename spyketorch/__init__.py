@@ -25,10 +25,16 @@ from .neurons import (
     UniformLIF,
     UniformLIF_Simple,
     UniformQIF,
+    AdaptiveLIF,
+    UniformAdaptiveLIF,
+    ResonateAndFire,
+    UniformResonateAndFire,
+    MODELS,
+    ModelSpec,
     all_models,
 )
 
-from . import functional, plotting, simulation, snn, utils
+from . import analysis, functional, simulation, snn, utils
 from .snn import RSTDP, STDP, Convolution, Pooling
 from .utils import (
     CacheDataset,
@@ -55,11 +61,21 @@ from .simulation import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):  # ``spyketorch.plotting`` on first use: nothing imports plotting eagerly
+    if name == "plotting":
+        import importlib
+
+        return importlib.import_module(".plotting", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "neurons",
     "Neuron", "StepOutput", "IF", "LIF", "LIF_Simple", "LIF_ode", "EIF", "EIF_Simple", "QIF", "AdEx",
     "Izhikevich", "HeterogeneousNeuron", "UniformLIF", "UniformLIF_Simple", "UniformEIF", "UniformQIF",
-    "UniformAdEx", "UniformIzhikevich", "all_models",
+    "UniformAdEx", "UniformIzhikevich", "AdaptiveLIF", "UniformAdaptiveLIF", "ResonateAndFire",
+    "UniformResonateAndFire", "MODELS", "ModelSpec", "all_models", "analysis",
     "functional", "snn", "utils", "Convolution", "Pooling", "STDP", "RSTDP", "DoGKernel", "GaborKernel",
     "Filter", "Intensity2Latency", "LateralIntensityInhibition", "CacheDataset", "MNISTSubset",
     "load_mnist_subset",

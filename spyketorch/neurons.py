@@ -50,11 +50,16 @@ on CPU), never calls ``.item()`` and allocates only the tensors it returns.
 """
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
+
+from . import _stages as _st
+from ._model import INHIBITION_MODES, LayerSettings, Number, Param, ParamValue
+from ._model import check_k, check_param, check_ts
 
 __all__ = [
     "StepOutput",
@@ -75,15 +80,16 @@ __all__ = [
     "UniformQIF",
     "UniformAdEx",
     "UniformIzhikevich",
+    "AdaptiveLIF",
+    "UniformAdaptiveLIF",
+    "ResonateAndFire",
+    "UniformResonateAndFire",
+    "Param",
+    "ModelSpec",
+    "MODELS",
     "INHIBITION_MODES",
     "all_models",
 ]
-
-Number = Union[int, float]
-ParamValue = Union[Number, Tensor, Sequence[float], None]
-
-#: Accepted values of ``inhibition_mode``.
-INHIBITION_MODES = ("feature", "location", "layer", "neuron", "none")
 
 
 class StepOutput(NamedTuple):
@@ -109,39 +115,76 @@ class StepOutput(NamedTuple):
     winning_spikes: Tensor
 
 
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+# ---------------------------------------------------------------------- model constants (typed)
+Scalar = Union[float, Tensor]
 
 
-def _as_param_tensor(name: str, value: Any) -> Tensor:
-    """Convert a parameter value to a float64 tensor, with clear errors."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number or a tensor, got bool")
-    if isinstance(value, Tensor):
-        if value.dtype.is_complex or value.dtype == torch.bool:
-            raise TypeError(f"{name} must be a real tensor, got dtype {value.dtype}")
-        t = value.detach().to(torch.float64)
-    elif _is_scalar(value):
-        t = torch.tensor(float(value), dtype=torch.float64)
-    elif isinstance(value, (list, tuple)):
-        try:
-            t = torch.tensor(value, dtype=torch.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a number or a tensor: {exc}") from None
-    else:
-        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return t
+class _Lin(NamedTuple):   # u' = a u + k I + c0
+    a: Scalar
+    k: Scalar
+    c0: Scalar
 
 
-class Neuron(nn.Module):
-    r"""Base class of all neuron layers: parameters, state and the one step pipeline.
+class _Exp(NamedTuple):   # _Lin plus the exponential term exp(u s + o)
+    a: Scalar
+    k: Scalar
+    c0: Scalar
+    s: Scalar
+    o: Scalar
 
-    Subclasses declare their parameters with :meth:`_declare`, implement
-    :meth:`_integrate` (one step of their dynamics), :meth:`ode` (the right-hand side
-    :math:`du/dt`, used by plots and tests) and, for two-dimensional models,
-    :meth:`_adapt` and :meth:`ode_w`.
+
+class _Quad(NamedTuple):  # u' = u + q (u - rest)(u - uc) + k I
+    q: Scalar
+    k: Scalar
+    rest: Scalar
+    uc: Scalar
+
+
+class _AdExC(NamedTuple):
+    a: Scalar
+    k: Scalar
+    c0: Scalar
+    s: Scalar
+    o: Scalar
+    one_m_gw: Scalar
+    aw: Scalar
+    b: Scalar
+
+
+class _IzhC(NamedTuple):
+    dt: float
+    ga: Scalar
+    b_: Scalar
+    d: Scalar
+    k004: float
+    five: float
+    c140: float
+
+
+class _ALIFC(NamedTuple):
+    a: Scalar
+    k: Scalar
+    c0: Scalar
+    ea: Scalar
+    beta: Scalar
+
+
+class _RFC(NamedTuple):   # exact rotation: E cos, E sin; input gain; x after a spike
+    ec: Scalar
+    es: Scalar
+    k: Scalar
+    x_reset: Scalar
+
+
+class Neuron(LayerSettings):
+    r"""Base class of all neuron layers: declared parameters, state and the step pipeline.
+
+    A model declares its parameters in ``PARAMS`` (a tuple of :class:`Param`), gives the
+    right-hand side of its equations in :meth:`rhs` (every derivative, given the state
+    *and the input*), and one step of them in :meth:`_integrate` (for Euler models
+    ``u + ts * rhs``, written fused) and, for two-variable models, :meth:`_adapt`
+    (the second variable after the step, with its after-spike jump). The pipeline
+    stages themselves are the pure functions of :mod:`spyketorch._stages`.
 
     Parameters are registered as float64 buffers, so ``.to(device)``, ``.double()``
     and ``state_dict()`` carry them; any of them may be a scalar or a tensor that
@@ -169,174 +212,70 @@ class Neuron(nn.Module):
         check_finite: raise ``ValueError`` on NaN/inf input. ``None`` checks on CPU
             (free) and skips on accelerators, where the check would cost a host sync
             every step. Default: None.
+        noise_std: membrane noise :math:`\sigma`: every step adds
+            :math:`\sigma\sqrt{t_s}\,\mathcal{N}(0, 1)` to the integrated potential (before
+            the refractory clamp and the floor), a Wiener process of variance
+            :math:`\sigma^2 t` over time :math:`t`. 0 draws nothing. Default: 0.0.
+        noise_generator: ``torch.Generator`` on the input's device for the noise
+            (reproducible runs); None uses torch's global generator. Default: None.
     """
 
+    #: the model's own parameters (the base ones are declared by :class:`Neuron`).
+    PARAMS: Tuple[Param, ...] = ()
+    #: parameters that follow the threshold when None (``thr - |thr|/4``).
+    DERIVED: Tuple[str, ...] = ()
     #: spike amplitude is ``1/ts`` unless the class sets this to False.
     _scaled_spikes: bool = True
     #: default of ``clamp_at_rest``.
     _default_clamp_at_rest: bool = True
     #: whether the dynamics can diverge (exponential/quadratic): cap the state.
     _nonlinear: bool = False
-    #: whether the model has an adaptation variable ``w``.
+    #: whether the model has a second state variable ``w``.
     _has_adaptation: bool = False
     #: return the potentials before reset (EIF_Simple, as the reference).
     _returns_pre_reset: bool = False
     #: the model integrates with forward Euler and needs ``ts < tau_rc``.
     _euler: bool = False
 
-    def __init__(
-        self,
-        ts: float = 0.01,
-        resting_potential: ParamValue = 0.0,
-        v_reset: ParamValue = None,
-        threshold: Optional[float] = None,
-        refractory_timesteps: int = 0,
-        inhibition_mode: str = "feature",
-        *,
-        clamp_at_rest: Optional[bool] = None,
-        check_finite: Optional[bool] = None,
-    ) -> None:
+    def __init__(self, ts: float = 0.01, resting_potential: ParamValue = 0.0, v_reset: ParamValue = None,
+                 threshold: Optional[float] = None, refractory_timesteps: int = 0,
+                 inhibition_mode: str = "feature", *, clamp_at_rest: Optional[bool] = None,
+                 check_finite: Optional[bool] = None, noise_std: float = 0.0,
+                 noise_generator: Optional[torch.Generator] = None) -> None:
         super().__init__()
         object.__setattr__(self, "_ready", False)
         self._param_names: List[str] = []
-        self._param_rules: Dict[str, Tuple[bool, bool]] = {}
-        self._coef: Optional[Dict[str, Any]] = None
+        self._param_rules: Dict[str, str] = {}
+        self._coef: Optional[_st.Prepared] = None
         self._coef_key: Optional[Tuple[Any, ...]] = None
-        self._ts = self._check_ts(ts)
+        self._shape_consts: Optional[Tuple[Any, ...]] = None
+        self._ts = check_ts(ts)
         self.refractory_timesteps = refractory_timesteps
         self.inhibition_mode = inhibition_mode
         self.clamp_at_rest = self._default_clamp_at_rest if clamp_at_rest is None else bool(clamp_at_rest)
         self.check_finite = check_finite
+        self.noise_std = noise_std
+        if noise_generator is not None and not isinstance(noise_generator, torch.Generator):
+            raise TypeError(f"noise_generator must be a torch.Generator, got {type(noise_generator).__name__}")
+        self.noise_generator = noise_generator
         self._threshold: Optional[float] = None
         self.threshold = threshold
         self._declare("resting_potential", resting_potential)
-        self._declare("v_reset", v_reset, allow_none=True)
-        self._declare("per_neuron_thresh", None, allow_none=True)
-        # state (not part of state_dict; see get_state / load_state)
-        for name in ("v", "refractory", "w"):
+        self._declare("v_reset", v_reset, "optional")
+        self._declare("per_neuron_thresh", None, "optional")
+        for name in ("v", "refractory", "w"):  # state: not in state_dict (see get_state)
             self.register_buffer(name, None, persistent=False)
         self._compiled: Any = None
 
-    # ------------------------------------------------------------------ parameters
-    def _declare(self, name: str, value: ParamValue, *, positive: bool = False, allow_none: bool = False) -> None:
-        """Register a model parameter as a float64 buffer with its validation rule."""
-        self._param_names.append(name)
-        self._param_rules[name] = (positive, allow_none)
-        self.register_buffer(name, None)
-        self._set_param(name, value)
-
-    def _set_param(self, name: str, value: ParamValue) -> None:
-        positive, allow_none = self._param_rules[name]
-        if value is None:
-            if not allow_none:
-                raise ValueError(f"{name} must not be None")
-            self._buffers[name] = None
-        else:
-            t = _as_param_tensor(name, value)
-            if positive and not bool((t > 0).all()):
-                raise ValueError(f"{name} must be > 0, got {value!r}")
-            if t.dim() > 4:
-                raise ValueError(f"{name} must broadcast against [B, C, H, W], got shape {tuple(t.shape)}")
-            old = self._buffers.get(name)
-            if old is not None:
-                t = t.to(old.device)
-            self._buffers[name] = t
-        self._coef = None
-        if self._ready:
-            self._validate()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        rules = self.__dict__.get("_param_rules")
-        if rules is not None and name in rules:
-            self._set_param(name, value)
-        else:
-            super().__setattr__(name, value)
-
-    @staticmethod
-    def _check_ts(ts: Any) -> float:
-        if isinstance(ts, bool) or not _is_scalar(ts):
-            raise TypeError(f"ts must be a number, got {type(ts).__name__}")
-        if not math.isfinite(ts) or ts <= 0:
-            raise ValueError(f"ts must be > 0, got {ts!r}")
-        return float(ts)
+    @property
+    def has_second_variable(self) -> bool:
+        """Whether the model has a second state variable ``w`` (adaptation, recovery, ...)."""
+        return self._has_adaptation
 
     @property
-    def ts(self) -> float:
-        """Time step in seconds."""
-        return self._ts
-
-    @ts.setter
-    def ts(self, value: float) -> None:
-        self._ts = self._check_ts(value)
-        self._coef = None
-        if self._ready:
-            self._validate()
-
-    @property
-    def threshold(self) -> Optional[float]:
-        """Layer-wise firing threshold (``None``: never fires)."""
-        return self._threshold
-
-    @threshold.setter
-    def threshold(self, value: Optional[float]) -> None:
-        if value is not None:
-            if isinstance(value, Tensor):
-                if value.numel() != 1:
-                    raise ValueError("threshold must be a scalar; use per_neuron_thresh for a tensor of thresholds")
-                value = float(value.item())
-            if isinstance(value, bool) or not _is_scalar(value):
-                raise TypeError(f"threshold must be a number or None, got {type(value).__name__}")
-            if not math.isfinite(value):
-                raise ValueError(f"threshold must be finite, got {value!r}")
-            value = float(value)
-        self._threshold = value
-        self._coef = None
-        if self._ready:
-            self._validate()
-
-    @property
-    def refractory_timesteps(self) -> int:
-        """Number of steps an inhibited neuron stays at rest."""
-        return self._refractory_timesteps
-
-    @refractory_timesteps.setter
-    def refractory_timesteps(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise TypeError(f"refractory_timesteps must be an int, got {value!r}")
-        if value < 0:
-            raise ValueError(f"refractory_timesteps must be >= 0, got {value}")
-        self._refractory_timesteps = value
-
-    @property
-    def clamp_at_rest(self) -> bool:
-        """Whether the potential is floored at the resting potential every step."""
-        return self._clamp_at_rest
-
-    @clamp_at_rest.setter
-    def clamp_at_rest(self, value: bool) -> None:
-        self._clamp_at_rest = bool(value)
-        self._coef = None
-
-    @property
-    def refractoriness(self) -> float:
-        """Refractory period in seconds (``refractory_timesteps * ts``)."""
-        return self._refractory_timesteps * self._ts
-
-    @property
-    def inhibition_mode(self) -> str:
-        """Which neurons the k winners put into refractoriness."""
-        return self._inhibition_mode
-
-    @inhibition_mode.setter
-    def inhibition_mode(self, value: str) -> None:
-        if value is None:
-            value = "none"
-        if value not in INHIBITION_MODES:
-            raise ValueError(f"inhibition_mode must be one of {INHIBITION_MODES}, got {value!r}")
-        self._inhibition_mode = value
+    def spike_amplitude(self) -> float:
+        """Amplitude of a spike: ``1/ts``, or 1 for the ``_Simple`` models."""
+        return 1.0 / self._ts if self._scaled_spikes else 1.0
 
     def _validate(self) -> None:
         """Check parameter relations (called after construction and on every change)."""
@@ -345,157 +284,57 @@ class Neuron(nn.Module):
             if tau is not None and not bool((tau > self._ts).all()):
                 raise ValueError(
                     f"ts={self._ts} is too large for the forward-Euler scheme of {type(self).__name__}: "
-                    f"it needs ts < tau_rc (min tau_rc = {float(tau.min()):g})"
-                )
+                    f"it needs ts < tau_rc (min tau_rc = {float(tau.min()):g})")
 
     def _finish_init(self) -> None:
         object.__setattr__(self, "_ready", True)
         self._validate()
 
-    # ------------------------------------------------------------------ state
-    def reset(self) -> None:
-        """Forget the state (potentials, refractoriness, adaptation): the next call starts fresh.
-
-        Parameters, including ``per_neuron_thresh`` and sampled time constants, are kept.
-        """
-        self._buffers["v"] = None
-        self._buffers["refractory"] = None
-        self._buffers["w"] = None
-
-    @property
-    def previous_state(self) -> Optional[Tensor]:
-        """Membrane potentials after the last step (reference name)."""
-        return self._buffers["v"]
-
-    @property
-    def refractory_periods(self) -> Optional[Tensor]:
-        """Remaining refractoriness in seconds (reference name and unit)."""
-        r = self._buffers["refractory"]
-        return None if r is None else r * self._ts
-
-    def get_state(self) -> Dict[str, Optional[Tensor]]:
-        """The layer's state tensors (``v``, ``refractory`` in steps, ``w``), cloned."""
-        return {k: (None if self._buffers[k] is None else self._buffers[k].clone()) for k in ("v", "refractory", "w")}
-
-    def load_state(self, state: Dict[str, Optional[Tensor]]) -> None:
-        """Restore a state returned by :meth:`get_state` (shapes must agree with each other)."""
-        v = state.get("v")
-        if v is None:
-            self.reset()
-            return
-        if not isinstance(v, Tensor) or v.dim() != 4:
-            raise ValueError("state['v'] must be a [B, C, H, W] tensor")
-        r = state.get("refractory")
-        w = state.get("w")
-        self._buffers["v"] = v.clone()
-        self._buffers["refractory"] = (torch.zeros_like(v) if r is None else r.to(v).clone())
-        if self._has_adaptation:
-            self._buffers["w"] = (torch.zeros_like(v) if w is None else w.to(v).clone())
-
-    def get_params(self) -> Dict[str, Any]:
-        """Parameters and settings as a dict (numbers for scalars, tensors otherwise)."""
-        params: Dict[str, Any] = {
-            "threshold": self._threshold,
-            "ts": self._ts,
-            "refractory_timesteps": self._refractory_timesteps,
-            "inhibition_mode": self._inhibition_mode,
-            "clamp_at_rest": self.clamp_at_rest,
-        }
+    # ------------------------------------------------------------------ parameters for the step
+    def _params(self, device: torch.device, dtype: torch.dtype) -> Any:
+        """The declared parameters (plus ``ts`` and derived ones) as a NamedTuple: Python
+        floats for scalars, tensors on ``device``/``dtype`` otherwise."""
+        values: Dict[str, Any] = {"ts": self._ts}
         for name in self._param_names:
-            t = self._buffers[name]
-            params[name] = None if t is None else (float(t.item()) if t.numel() == 1 else t.clone())
-        return params
-
-    def extra_repr(self) -> str:
-        parts = []
-        for k, v in self.get_params().items():
-            if v is None:
-                continue
-            if isinstance(v, Tensor):
-                parts.append(f"{k}=tensor{tuple(v.shape)}")
-            elif isinstance(v, float):
-                parts.append(f"{k}={v:g}")
-            else:
-                parts.append(f"{k}={v!r}")
-        return ", ".join(parts)
-
-    def get_extra_state(self) -> Dict[str, Any]:
-        return {
-            "threshold": self._threshold,
-            "ts": self._ts,
-            "refractory_timesteps": self._refractory_timesteps,
-            "inhibition_mode": self._inhibition_mode,
-            "clamp_at_rest": self.clamp_at_rest,
-        }
-
-    def set_extra_state(self, state: Dict[str, Any]) -> None:
-        object.__setattr__(self, "_ready", False)
-        self._ts = self._check_ts(state["ts"])
-        self.threshold = state["threshold"]
-        self.refractory_timesteps = state["refractory_timesteps"]
-        self.inhibition_mode = state["inhibition_mode"]
-        self.clamp_at_rest = state["clamp_at_rest"]
-        self._finish_init()
-
-    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Any, strict: bool,
-                              missing_keys: List[str], unexpected_keys: List[str],
-                              error_msgs: List[str]) -> None:  # type: ignore[override]
-        # Parameters may change between scalar, tensor and None: shape our buffers
-        # like the incoming ones before the generic loader copies values in.
-        for name in self._param_names:
-            key = prefix + name
-            if key in state_dict:
-                src = state_dict[key]
-                cur = self._buffers.get(name)
-                dev = cur.device if cur is not None else torch.device("cpu")
-                self._buffers[name] = torch.empty(src.shape, dtype=torch.float64, device=dev)
-            elif self._param_rules[name][1]:
-                self._buffers[name] = None
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
-        self._coef = None
-
-    def _apply(self, fn: Any, recurse: bool = True) -> "Neuron":  # type: ignore[override]
-        out = super()._apply(fn, recurse)
-        self._coef = None
-        return out
-
-    # ------------------------------------------------------------------ coefficients
-    def _p(self, name: str, device: torch.device, dtype: torch.dtype) -> Union[float, Tensor, None]:
-        """A parameter for the step: a Python float if scalar, else a tensor on device/dtype."""
-        t = self._buffers.get(name)
-        if t is None:
-            return None
-        if t.numel() == 1:
-            return float(t.item())
-        return t.to(device=device, dtype=dtype)
+            t = self._buffers.get(name)
+            values[name] = None if t is None else (float(t.item()) if t.numel() == 1 else t.to(device, dtype))
+        for name in self.DERIVED:
+            if values[name] is None:
+                thr = values["per_neuron_thresh"]
+                thr = (math.inf if self._threshold is None else self._threshold) if thr is None else thr
+                if isinstance(thr, float) and math.isinf(thr):
+                    raise ValueError(f"{name} is None and there is no threshold to derive it from; "
+                                     f"give {name} explicitly")
+                values[name] = thr - abs(thr) * 0.25
+        return _params_type(type(self), tuple(values))(**values)
 
     def _effective_threshold(self, device: torch.device, dtype: torch.dtype) -> Union[float, Tensor]:
-        pnt = self._p("per_neuron_thresh", device, dtype)
-        if pnt is not None:
-            return pnt
+        """Per-neuron thresholds if set, else the layer threshold (``inf`` for None)."""
+        t = self._buffers.get("per_neuron_thresh")
+        if t is not None:
+            return float(t.item()) if t.numel() == 1 else t.to(device, dtype)
         return math.inf if self._threshold is None else self._threshold
-
-    def _derived_from_threshold(self, name: str, device: torch.device, dtype: torch.dtype) -> Union[float, Tensor]:
-        """``theta_rh``/``u_c`` when not given: 3/4 of a positive threshold (thr - |thr|/4)."""
-        value = self._p(name, device, dtype)
-        if value is not None:
-            return value
-        thr = self._effective_threshold(device, dtype)
-        if isinstance(thr, float) and math.isinf(thr):
-            raise ValueError(f"{name} is None and there is no threshold to derive it from; give {name} explicitly")
-        return thr - abs(thr) * 0.25
 
     def _reset_value(self, device: torch.device, dtype: torch.dtype) -> Union[float, Tensor]:
         """Potential after a spike: ``v_reset``, or rest when it is None."""
-        v_reset = self._p("v_reset", device, dtype)
-        return self._p("resting_potential", device, dtype) if v_reset is None else v_reset
+        p = self._params(device, dtype)
+        return p.resting_potential if p.v_reset is None else p.v_reset
 
-    def _coefficients(self, device: torch.device, dtype: torch.dtype) -> Dict[str, Any]:
-        """Model-specific constants for :meth:`_integrate` (computed once per dtype/device)."""
-        return {}
+    @property
+    def reset_potential(self) -> Union[float, Tensor]:
+        """Potential after a spike (float64; a number when scalar)."""
+        return self._reset_value(torch.device("cpu"), torch.float64)
 
-    def _prepare(self, x: Tensor) -> Dict[str, Any]:
+    @property
+    def effective_threshold(self) -> Union[float, Tensor]:
+        """Per-neuron thresholds if set, else the layer threshold (``inf`` when None), float64."""
+        return self._effective_threshold(torch.device("cpu"), torch.float64)
+
+    def _coefficients(self, p: Any) -> Any:
+        """The model's per-step constants (a NamedTuple) from its parameters ``p``."""
+        return ()
+
+    def _prepare(self, x: Tensor) -> _st.Prepared:
         key = (x.device, x.dtype)
         if self._coef is not None and self._coef_key == key:
             return self._coef
@@ -509,72 +348,71 @@ class Neuron(nn.Module):
                 except RuntimeError:
                     ok = False
                 if not ok:
-                    raise ValueError(
-                        f"{name} has shape {tuple(t.shape)}, which does not broadcast to one sample {shape}"
-                    )
-        c: Dict[str, Any] = {}
-        c["rest"] = self._p("resting_potential", dev, dt)
-        c["v_reset"] = self._reset_value(dev, dt)
+                    raise ValueError(f"{name} has shape {tuple(t.shape)}, which does not broadcast to one sample {shape}")
+        p = self._params(dev, dt)
+        rest = p.resting_potential
         thr = self._effective_threshold(dev, dt)
-        c["thr"] = thr
-        # lowest threshold: winners are the top potentials among neurons above it.
-        c["thr_min"] = thr if isinstance(thr, float) else float(self._buffers["per_neuron_thresh"].min().item())
-        c["uniform_thr"] = isinstance(thr, float)
-        finfo = torch.finfo(dt)
-        cap = math.sqrt(finfo.max) / 16.0
-        c["cap"] = cap
-        c["log_cap"] = math.log(cap)
-        c["amp"] = 1.0 / self._ts if self._scaled_spikes else 1.0
-        c["big"] = 4.0 * cap
-        c["nbig"] = -4.0 * cap
-        c["fast_floor"] = self.clamp_at_rest and not isinstance(c["rest"], Tensor)
-        # tensors used as lerp/maximum operands must be tensors on the device
-        c["rest_t"] = torch.as_tensor(c["rest"], dtype=dt, device=dev)
-        c["one"] = 1.0
-        c.update(self._coefficients(dev, dt))
-        # 0-dim tensors of every scalar coefficient: a binary op with a cached 0-dim
-        # operand skips wrapping a Python number on every call (about 1 us each on CPU)
-        c["T"] = {k: torch.tensor(v, dtype=dt, device=dev) for k, v in c.items() if isinstance(v, float)}
-        self._coef = c
+        cap = math.sqrt(torch.finfo(dt).max) / 16.0
+        base = _st.StepConstants(
+            rest=rest, rest_t=torch.as_tensor(rest, dtype=dt, device=dev),
+            v_reset=self._reset_value(dev, dt), thr=thr,
+            thr_min=thr if isinstance(thr, float) else float(self._buffers["per_neuron_thresh"].min().item()),
+            uniform_thr=isinstance(thr, float), cap=cap, log_cap=math.log(cap),
+            amp=self.spike_amplitude, big=4.0 * cap, nbig=-4.0 * cap, one=1.0,
+            fast_floor=self.clamp_at_rest and not isinstance(rest, Tensor),
+            clamp_at_rest=self.clamp_at_rest, nonlinear=self._nonlinear,
+            R=float(self._refractory_timesteps))
+        model = self._coefficients(p)
+        self._coef = _st.Prepared(base, _st.as_operands(base, dev, dt), model,
+                                  _st.as_operands(model, dev, dt), p)
         self._coef_key = key
-        return c
+        return self._coef
 
-    # ------------------------------------------------------------------ model hooks
-    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
-        """Return a new tensor: the potential after one step from ``u`` with input ``I``
-        (and adaptation ``w`` for two-dimensional models)."""
+    # ------------------------------------------------------------------ the model
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        r"""Every derivative of the model: :math:`(du/dt, dw/dt)` per second, given the
+        state ``u`` (and ``w``), the input ``I`` and the parameters ``p`` (see
+        :meth:`_params`). ``dw/dt`` is None for one-variable models."""
         raise NotImplementedError
 
-    def _adapt(self, u: Tensor, spiked: Tensor, w: Tensor, c: Dict[str, Any]) -> Tensor:
-        """Return the new adaptation variable from the clamped pre-reset potential ``u``."""
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
+        """A new tensor: the potential one step after ``u`` with input ``I``. Default:
+        forward Euler of :meth:`rhs`."""
+        return u + self._ts * self.rhs(u, w, I, c.params)[0]
+
+    def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
+        """A new tensor: the second variable after the step (``u_prev``: potential before
+        the step, ``u``: after, clamped, before reset), with its after-spike jump."""
         raise NotImplementedError
 
-    def _initial_w(self, v: Tensor, c: Dict[str, Any]) -> Tensor:
+    def _initial_w(self, v: Tensor, c: _st.Prepared) -> Tensor:
         return torch.zeros_like(v)
 
-    def _initial_v(self, x: Tensor, c: Dict[str, Any]) -> Tensor:
-        return c["rest_t"].expand_as(x).clone()
+    def _initial_v(self, x: Tensor, c: _st.Prepared) -> Tensor:
+        return c.base.rest_t.expand_as(x).clone()
+
+    def _threshold_shift(self, w: Optional[Tensor], c: _st.Prepared) -> Optional[Tensor]:
+        """How much the threshold is raised per neuron this step (None: not at all)."""
+        return None
+
+    def _params64(self) -> Any:
+        return self._params(torch.device("cpu"), torch.float64)
 
     def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        r"""Right-hand side :math:`du/dt` (units of ``u`` per second) for potentials ``u``
-        and input ``I``, in float64; the step of the layer integrates this equation."""
-        raise NotImplementedError
+        r"""Right-hand side :math:`du/dt` (units of ``u`` per second) for potentials ``u``,
+        input ``I`` (and second variable ``w``), in float64: the first output of :meth:`rhs`."""
+        u, I = _f64(u), _f64(I)
+        if self._has_adaptation:
+            w = torch.zeros_like(u) if w is None else _f64(w)
+        else:
+            w = None
+        return self.rhs(u, w, I, self._params64())[0]
 
-    def _f_ode(self, x: Any, I: Any = 0.0) -> Tensor:
-        """Reference helper: :math:`\\tau_{rc}\\, du/dt` (the ODE in units of potential)."""
-        tau = self._buffers.get("tau_rc")
-        scale = float(tau.mean()) if tau is not None else 1.0
-        return self.ode(x, I) * scale
-
-    @staticmethod
-    def _f64(x: Any) -> Tensor:
-        return torch.as_tensor(x, dtype=torch.float64)
-
-    def _param64(self, name: str) -> Union[float, Tensor]:
-        t = self._buffers.get(name)
-        if t is None:
-            raise ValueError(f"{name} is not set")
-        return float(t.item()) if t.numel() == 1 else t.to(torch.float64)
+    def ode_w(self, u: Any, w: Any, I: Any = 0.0) -> Tensor:
+        r""":math:`dw/dt` of the second variable per second, in float64 (second output of :meth:`rhs`)."""
+        if not self._has_adaptation:
+            raise ValueError(f"{type(self).__name__} has no second state variable")
+        return self.rhs(_f64(u), _f64(w), _f64(I), self._params64())[1]
 
     # ------------------------------------------------------------------ the pipeline
     def _check_input(self, potentials: Tensor) -> None:
@@ -590,7 +428,7 @@ class Neuron(nn.Module):
             if not math.isfinite(float(potentials.sum())) and not bool(torch.isfinite(potentials).all()):
                 raise ValueError("potentials contain NaN or inf")
 
-    def _ensure_state(self, x: Tensor, c: Dict[str, Any]) -> None:
+    def _ensure_state(self, x: Tensor, c: _st.Prepared) -> None:
         v = self._buffers["v"]
         if v is None:
             v = self._initial_v(x, c)
@@ -599,143 +437,67 @@ class Neuron(nn.Module):
             if self._has_adaptation:
                 self._buffers["w"] = self._initial_w(v, c)
         elif v.shape != x.shape:
-            raise ValueError(
-                f"potentials changed shape from {tuple(v.shape)} to {tuple(x.shape)}; call reset() first"
-            )
+            raise ValueError(f"potentials changed shape from {tuple(v.shape)} to {tuple(x.shape)}; call reset() first")
         elif v.device != x.device or v.dtype != x.dtype:
-            raise ValueError(
-                f"potentials moved from {v.device}/{v.dtype} to {x.device}/{x.dtype}; call reset() first"
-            )
-        if c.get("shape") != x.shape:  # shape-specific constants (index offsets, zero tensors)
+            raise ValueError(f"potentials moved from {v.device}/{v.dtype} to {x.device}/{x.dtype}; call reset() first")
+        sc = self._shape_consts
+        if sc is None or sc[0] != (x.shape, x.device, x.dtype):
             B, C, H, W = x.shape
-            c["row_offsets"] = torch.arange(B, device=x.device).mul_(C).unsqueeze(1)
-            c["zeros_bc"] = x.new_zeros((B, C))
-            c["zeros_bhw"] = x.new_zeros((B, H * W))
-            c["shape"] = x.shape
+            self._shape_consts = ((x.shape, x.device, x.dtype),
+                                  torch.arange(B, device=x.device).mul_(C).unsqueeze(1),
+                                  x.new_zeros((B, C)), x.new_zeros((B, H * W)))
 
-    @staticmethod
-    def _check_k(n_winners: Any) -> int:
-        if isinstance(n_winners, bool) or not isinstance(n_winners, int):
-            raise TypeError(f"n_winners must be an int, got {type(n_winners).__name__}")
-        if n_winners < 0:
-            raise ValueError(f"n_winners must be >= 0, got {n_winners}")
-        return n_winners
-
-    def _advance(self, potentials: Tensor, k: int, want_thr: bool, want_dudt: bool, want_ws: bool,
-                 want_winners: bool) -> Tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor],
-                                              Optional[Tensor], Optional[Tensor]]:
+    def _advance(self, potentials: Tensor, k: int, want: Tuple[bool, bool, bool, bool]) -> Tuple[Any, ...]:
         """Validate, create state, run :meth:`_kernel` and store the new state."""
         I = potentials.detach() if isinstance(potentials, Tensor) and potentials.requires_grad else potentials
         self._check_input(I)
         c = self._prepare(I)
         self._ensure_state(I, c)
         kernel = self._compiled if self._compiled is not None else self._kernel
-        u_post, r_new, w_new, spikes, u_pre, thresholded, dudt, winners, ws = kernel(
-            self._buffers["v"], self._buffers["refractory"], self._buffers["w"], I, c,
-            min(k, I.shape[1]), want_thr, want_dudt, want_ws, want_winners)
-        self._buffers["v"] = u_post
-        self._buffers["refractory"] = r_new
-        self._buffers["w"] = w_new
-        if want_winners and k > I.shape[1]:
-            winners = torch.cat((winners, winners.new_full((I.shape[0], k - I.shape[1], 3), -1)), dim=1)
-        return spikes, (u_pre if self._returns_pre_reset else u_post), thresholded, dudt, winners, ws
-
-    @staticmethod
-    def _set_where(x: Tensor, mask: Tensor, value: Union[float, Tensor]) -> Tensor:
-        """New tensor equal to ``value`` where the 0/1 float ``mask`` is 1 and ``x`` elsewhere (exactly)."""
-        out = torch.addcmul(x, x, mask, value=-1.0)
-        if isinstance(value, Tensor):
-            return out.addcmul_(mask, value)
-        if value != 0.0:
-            out.add_(mask, alpha=value)
+        u_post, r_new, w_new, out = kernel(self._buffers["v"], self._buffers["refractory"], self._buffers["w"],
+                                           I, c, self._shape_consts[1:], min(k, I.shape[1]), want)
+        self._buffers["v"], self._buffers["refractory"], self._buffers["w"] = u_post, r_new, w_new
+        if want[3] and k > I.shape[1]:
+            out = out._replace(winners=torch.cat(
+                (out.winners, out.winners.new_full((I.shape[0], k - I.shape[1], 3), -1)), dim=1))
         return out
 
-    def _kernel(self, u_prev: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, c: Dict[str, Any], kk: int,
-                want_thr: bool, want_dudt: bool, want_ws: bool, want_winners: bool) -> Tuple[Any, ...]:
-        """The step pipeline on tensors only: returns new tensors and mutates nothing it was
-        given except the refractory counter ``r`` (internal state, updated in place).
-
-        Written for few kernel launches: on CPU a small step is dominated by the
-        per-call cost of each torch operation, so every saved call counts.
-        """
-        B, C, H, W = I.shape
-        R = self._refractory_timesteps
+    def _kernel(self, u_prev: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, c: _st.Prepared,
+                sc: Tuple[Tensor, Tensor, Tensor], kk: int,
+                want: Tuple[bool, bool, bool, bool]) -> Tuple[Tensor, Tensor, Optional[Tensor], "StepOutput"]:
+        """The stages composed: returns ``(v, refractory, w, StepOutput)``; mutates nothing it
+        was given except the refractory counter ``r`` (internal state, updated in place)."""
+        want_thr, want_dudt, want_ws, want_winners = want
+        b, bo = c.base, _st.ops(c.base, c.base_ops)
         mode = self._inhibition_mode
-        refractory = R > 0 and mode != "none"
-        # 1. integrate (a new tensor)
+        refractory = b.R > 0 and mode != "none"
         u = self._integrate(u_prev, I, w, c)
-        # 2.+3. refractory clamp, floor at rest, finite cap
-        if c["fast_floor"]:
-            if refractory:  # r >= 1 where refractory: pushed far below rest, then floored to rest
-                u.add_(r, alpha=c["nbig"])
-            u.clamp_(c["rest"], c["cap"])
-        else:
-            if refractory:
-                u = self._set_where(u, r.clamp(max=1.0), c["rest"])
-            if self.clamp_at_rest:
-                torch.maximum(u, c["rest_t"], out=u).clamp_(max=c["cap"])
-            elif self._nonlinear:
-                u.clamp_(-c["cap"], c["cap"])
-        # 4. threshold as a float 0/1 mask (comparisons into a float tensor are fast)
-        spiked = torch.ge(u, _o(c, "thr"), out=torch.empty_like(u))
-        # 5. adaptation from the clamped, pre-reset potential
-        w_new = self._adapt(u, spiked, w, c) if w is not None else None
-        # 6. k-WTA: best spiking neuron of each map, then the k best maps
-        loc = None
+        if self._noise_std > 0.0:
+            u = _st.add_noise(u, self._noise_std * math.sqrt(self._ts), self.noise_generator)
+        u = _st.clamp_and_floor(u, r, b, refractory)
+        shift = self._threshold_shift(w, c)
+        thr = bo.thr if shift is None else shift + b.thr
+        spiked = _st.fire(u, thr)
+        w_new = self._adapt(u_prev, u, spiked, w, I, c) if w is not None else None
+        win = None
         if kk > 0:
-            # with per-neuron thresholds, non-spiking neurons are pushed far below any spiking one
-            score = u if c["uniform_thr"] else torch.add(u, spiked - 1.0, alpha=c["big"])
-            sview = score.view(B, C, H * W)
-            # tie rule: equal potentials -> lowest feature index first (stable sort); within a
-            # map argmax takes the lowest row-major location
-            topv, topf = sview.amax(dim=2).sort(dim=1, descending=True, stable=True)
-            topv, topf = topv[:, :kk], topf[:, :kk]
-            valid = topv >= _o(c, "thr_min")  # [B, k] bool
-            if want_winners or want_ws or mode == "location":  # where in its map each winner is
-                rows = (topf + c["row_offsets"]).view(-1)
-                loc = sview.view(B * C, H * W).index_select(0, rows).argmax(dim=1).view(B, kk)
-        # 7. lateral inhibition as refractoriness: r <- max(r - 1, R * inhibited); the new
-        #    value R always exceeds what remains (r - 1 <= R - 1). clamp(min=tensor)
-        #    broadcasts far faster on CPU than maximum.
-        r_new = r
+            need_loc = want_winners or want_ws or mode == "location"
+            win = _st.k_winners(u, spiked, kk, b, bo.thr_min, b.uniform_thr and shift is None, need_loc, sc[0])
         if refractory:
-            if kk == 0 and mode != "neuron":
-                r_new = r.sub_(_o(c, "one")).clamp_(min=0.0)
-            else:
-                if mode == "neuron":
-                    lim = spiked * float(R)
-                else:
-                    if c.get("R_val") != R:  # 0-dim R in the input dtype (bool * R keeps that dtype)
-                        c["R_t"] = torch.tensor(float(R), dtype=u.dtype, device=u.device)
-                        c["R_val"] = R
-                    vals = valid * c["R_t"]
-                    if mode == "feature":
-                        lim = torch.scatter(c["zeros_bc"], 1, topf, vals).view(B, C, 1, 1)
-                    elif mode == "location":
-                        lim = torch.scatter_reduce(c["zeros_bhw"], 1, loc, vals, reduce="amax").view(B, 1, H, W)
-                    else:  # layer
-                        lim = vals.amax(dim=1).view(B, 1, 1, 1)
-                r_new = r.sub_(_o(c, "one")).clamp_(min=lim)
-        # 8. reset every neuron that spiked (exact: u - u*1 = 0, then + v_reset)
-        u_post = self._set_where(u, spiked, c["v_reset"])
+            r = _st.inhibit(r, spiked, win, mode, bo.R, bo.one, sc[1], sc[2])
         thresholded = u * spiked if want_thr else None
         dudt = u - u_prev if want_dudt else None
-        amp = c["amp"]
-        spikes = spiked if amp == 1.0 else spiked.mul_(_o(c, "amp"))
-        winners = None
-        if want_winners:
-            if kk > 0:
-                winners = torch.stack((topf, torch.div(loc, W, rounding_mode="floor"), loc.remainder(W)), dim=2)
-                winners = torch.where(valid.unsqueeze(2), winners, -1)
-            else:
-                winners = I.new_full((B, 0, 3), -1, dtype=torch.long)
-        ws = None
-        if want_ws:
-            ws = I.new_zeros((B, C * H * W))
-            if kk > 0:
-                ws.scatter_(1, topf * (H * W) + loc, valid.to(u.dtype) * amp)
-            ws = ws.view(B, C, H, W)
-        return u_post, r_new, w_new, spikes, u, thresholded, dudt, winners, ws
+        pre = u.clone() if self._returns_pre_reset else None
+        u_post = _st.reset_(u, spiked, b.v_reset)  # in place: u is this step's own tensor
+        B, C, H, W = I.shape
+        out = StepOutput(
+            spikes=spiked if b.amp == 1.0 else spiked.mul_(bo.amp),  # in place: nothing reads the mask after
+            potentials=u_post if pre is None else pre,
+            thresholded=thresholded,  # type: ignore[arg-type]
+            dudt=dudt,  # type: ignore[arg-type]
+            winners=_st.winners_tensor(win, B, W, I.device) if want_winners else None,  # type: ignore[arg-type]
+            winning_spikes=_st.winning_spikes(win, u_post, b.amp) if want_ws else None)  # type: ignore[arg-type]
+        return u_post, r, w_new, out
 
     def step(self, potentials: Tensor, n_winners: int = 1) -> StepOutput:
         """Advance one time step and return every output as tensors (no host sync).
@@ -757,18 +519,11 @@ class Neuron(nn.Module):
             >>> out.winners.shape
             torch.Size([8, 2, 3])
         """
-        k = self._check_k(n_winners)
-        return StepOutput(*self._advance(potentials, k, True, True, True, True))
+        return self._advance(potentials, check_k(n_winners), (True, True, True, True))
 
-    def forward(
-        self,
-        potentials: Tensor,
-        return_thresholded_potentials: bool = False,
-        return_dudt: bool = False,
-        return_winners: bool = True,
-        n_winners: int = 1,
-        return_winning_spikes: bool = False,
-    ) -> Tuple[Any, ...]:
+    def forward(self, potentials: Tensor, return_thresholded_potentials: bool = False, return_dudt: bool = False,
+                return_winners: bool = True, n_winners: int = 1,
+                return_winning_spikes: bool = False) -> Tuple[Any, ...]:
         """Advance one time step; returns the reference tuple.
 
         ``(spikes, [thresholded,] potentials, [dudt,] [winners,] [winning_spikes])``.
@@ -793,26 +548,24 @@ class Neuron(nn.Module):
             >>> winners
             [(0, 0, 0)]
         """
-        k = self._check_k(n_winners)
-        spikes, u, thr, dudt, winners, ws = self._advance(
-            potentials, k, return_thresholded_potentials, return_dudt, return_winning_spikes, return_winners)
-        ret: Tuple[Any, ...] = (spikes,)
+        o = self._advance(potentials, check_k(n_winners), (return_thresholded_potentials, return_dudt,
+                                                            return_winning_spikes, return_winners))
+        ret: Tuple[Any, ...] = (o.spikes,)
         if return_thresholded_potentials:
-            ret += (thr,)
-        ret += (u,)
+            ret += (o.thresholded,)
+        ret += (o.potentials,)
         if return_dudt:
-            ret += (dudt,)
+            ret += (o.dudt,)
         if return_winners:
-            ret += (self.winners_to_list(winners),)
+            ret += (self.winners_to_list(o.winners),)
         if return_winning_spikes:
-            ret += (ws,)
+            ret += (o.winning_spikes,)
         return ret
 
     @staticmethod
     def winners_to_list(winners: Tensor) -> Union[List[Tuple[int, int, int]], List[List[Tuple[int, int, int]]]]:
         """Convert ``[B, k, 3]`` winners to the reference's list(s) of ``(feature, row, col)``."""
-        rows = winners.tolist()
-        lists = [[tuple(w) for w in sample if w[0] >= 0] for sample in rows]
+        lists = [[tuple(w) for w in sample if w[0] >= 0] for sample in winners.tolist()]
         return lists[0] if len(lists) == 1 else lists
 
     def plot_ode(self, figure: Any = None, ax: Any = None, current: Optional[float] = None) -> Tuple[Any, Any]:
@@ -823,7 +576,7 @@ class Neuron(nn.Module):
         return _plot_ode(self, figure=figure, ax=ax, current=current)
 
     def compile(self, **kwargs: Any) -> "Neuron":  # type: ignore[override]
-        """Run the step pipeline through ``torch.compile`` (fuses its kernels).
+        """Run the step stages through ``torch.compile`` (fuses their kernels).
 
         The first calls compile (seconds to a minute); later steps are faster, most of
         all for large batches. Keyword arguments go to ``torch.compile``. Returns self.
@@ -832,23 +585,28 @@ class Neuron(nn.Module):
         return self
 
 
-# ---------------------------------------------------------------------- helpers for models
-_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
+# ---------------------------------------------------------------------- helpers
+_PARAMS_TYPES: Dict[Tuple[type, Tuple[str, ...]], type] = {}
 
 
-def _o(c: Dict[str, Any], name: str) -> Tensor:
-    """Coefficient ``name`` as an operand: its cached 0-dim tensor if it is a scalar (eager),
-    the Python number itself under ``torch.compile`` (baked into the compiled kernel)."""
-    T = c["T"]
-    if name in T and not _compiling():
-        return T[name]
-    return c[name]
+def _params_type(cls: type, names: Tuple[str, ...]) -> type:
+    """A NamedTuple type ``<Model>Params`` with the given fields (cached)."""
+    key = (cls, names)
+    t = _PARAMS_TYPES.get(key)
+    if t is None:
+        t = NamedTuple(f"{cls.__name__}Params", [(n, Any) for n in names])  # type: ignore[misc]
+        _PARAMS_TYPES[key] = t
+    return t
 
 
-def _lin(u: Tensor, I: Tensor, c: Dict[str, Any]) -> Tensor:
-    """``a*u + k*I + c0`` (coefficients ``a``, ``k``, ``c0`` of ``c``) with the fewest kernels."""
-    out = u * _o(c, "a")
-    b, c0 = c["k"], c["c0"]
+def _f64(x: Any) -> Tensor:
+    return torch.as_tensor(x, dtype=torch.float64)
+
+
+def _lin(u: Tensor, I: Tensor, m: Any, mo: Any) -> Tensor:
+    """``a*u + k*I + c0`` (fields ``a``, ``k``, ``c0`` of the model constants) with few kernels."""
+    out = u * mo.a
+    b, c0 = m.k, m.c0
     if isinstance(b, Tensor):
         out.addcmul_(I, b)
     elif b == 1.0:
@@ -856,23 +614,8 @@ def _lin(u: Tensor, I: Tensor, c: Dict[str, Any]) -> Tensor:
     else:
         out.add_(I, alpha=b)
     if isinstance(c0, Tensor) or c0 != 0.0:
-        out.add_(_o(c, "c0"))
+        out.add_(mo.c0)
     return out
-
-
-def _apex(u: Tensor, c: Dict[str, Any]) -> Tensor:
-    """The potential capped at the threshold (the spike apex)."""
-    thr = c["thr"]
-    if isinstance(thr, Tensor):
-        return torch.minimum(u, thr)
-    return u if math.isinf(thr) else u.clamp(max=thr)
-
-
-def _scale_add(out: Tensor, x: Tensor, b: Union[float, Tensor]) -> Tensor:
-    """``out += b * x`` in place."""
-    if isinstance(b, Tensor):
-        return out.addcmul_(x, b)
-    return out.add_(x, alpha=b)
 
 
 # ---------------------------------------------------------------------- models
@@ -911,23 +654,21 @@ class IF(Neuron):
                  per_neuron_thresh: ParamValue = None, inhibition_mode: str = "feature", **kwargs: Any) -> None:
         super().__init__(ts=ts, resting_potential=resting_potential, threshold=threshold,
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
-        self._declare("tau_rc", tau_rc, positive=True)
-        self._declare("C", C, positive=True)
+        self._declare_params(IF, tau_rc=tau_rc, C=C)
         self.per_neuron_thresh = per_neuron_thresh
         self._finish_init()
 
-    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
-        return {"k": self._ts / self._p("C", dev, dt)}
+    PARAMS = (Param("tau_rc", 0.02, "positive"), Param("C", 0.281, "positive"))
 
-    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
-        k = c["k"]
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        return torch.zeros_like(u) + I / p.C, None
+
+    def _coefficients(self, p: Any) -> _Lin:
+        return _Lin(a=1.0, k=p.ts / p.C, c0=0.0)
+
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
+        k = c.model.k
         return torch.add(u, I, alpha=k) if not isinstance(k, Tensor) else torch.addcmul(u, I, k)
-
-    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        return torch.zeros_like(self._f64(u)) + self._f64(I) / self._param64("C")
-
-    def _f_ode(self, x: Any, I: Any = 0.0) -> Tensor:
-        return self.ode(x, I) * self._param64("tau_rc")
 
 
 class LIF(IF):
@@ -961,18 +702,15 @@ class LIF(IF):
         >>> out = layer.step(torch.rand(4, 8, 5, 5) * 500, n_winners=2)
     """
 
-    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
-        tau = self._p("tau_rc", dev, dt)
-        rest = self._p("resting_potential", dev, dt)
-        e = math.exp(-self._ts / tau) if isinstance(tau, float) else torch.exp(-self._ts / tau)
-        return {"a": e, "k": self._ts / self._p("C", dev, dt), "c0": rest * (1 - e)}
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        return (-(u - p.resting_potential) + p.tau_rc / p.C * I) / p.tau_rc, None
 
-    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
-        return _lin(u, I, c)
+    def _coefficients(self, p: Any) -> _Lin:  # the exact decay over one step
+        e = math.exp(-p.ts / p.tau_rc) if isinstance(p.tau_rc, float) else torch.exp(-p.ts / p.tau_rc)
+        return _Lin(a=e, k=p.ts / p.C, c0=p.resting_potential * (1 - e))
 
-    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        u = self._f64(u)
-        return (-(u - self._param64("resting_potential")) + self._param64("tau_rc") / self._param64("C") * self._f64(I)) / self._param64("tau_rc")
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
+        return _lin(u, I, c.model, _st.ops(c.model, c.model_ops))
 
 
 class LIF_ode(LIF):
@@ -991,11 +729,9 @@ class LIF_ode(LIF):
 
     _euler = True
 
-    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
-        tau = self._p("tau_rc", dev, dt)
-        rest = self._p("resting_potential", dev, dt)
-        g = self._ts / tau
-        return {"a": 1 - g, "k": self._ts / self._p("C", dev, dt), "c0": rest * g}
+    def _coefficients(self, p: Any) -> _Lin:  # u + ts * rhs, rearranged
+        g = p.ts / p.tau_rc
+        return _Lin(a=1 - g, k=p.ts / p.C, c0=p.resting_potential * g)
 
 
 class LIF_Simple(Neuron):
@@ -1029,30 +765,26 @@ class LIF_Simple(Neuron):
                  per_neuron_thresh: ParamValue = None, **kwargs: Any) -> None:
         super().__init__(ts=ts, resting_potential=resting_potential, threshold=threshold,
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
-        self._declare("tau_rc", tau_rc, positive=True)
+        self._declare_params(LIF_Simple, tau_rc=tau_rc)
         self.per_neuron_thresh = per_neuron_threshold if per_neuron_threshold is not None else per_neuron_thresh
         self._finish_init()
+
+    PARAMS = (Param("tau_rc", 0.02, "positive"),)
 
     @property
     def decay(self) -> Union[float, Tensor]:
         """Per-step decay factor ``1 - ts/tau_rc``."""
-        return 1 - self._ts / self._param64("tau_rc")
+        return 1 - self._ts / self._params64().tau_rc
 
-    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
-        tau = self._p("tau_rc", dev, dt)
-        rest = self._p("resting_potential", dev, dt)
-        g = self._ts / tau
-        return {"a": 1 - g, "k": 1.0, "c0": rest * g}
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        return -(u - p.resting_potential) / p.tau_rc + I / p.ts, None
 
-    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
-        return _lin(u, I, c)
+    def _coefficients(self, p: Any) -> _Lin:
+        g = p.ts / p.tau_rc
+        return _Lin(a=1 - g, k=1.0, c0=p.resting_potential * g)
 
-    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        u = self._f64(u)
-        return -(u - self._param64("resting_potential")) / self._param64("tau_rc") + self._f64(I) / self._ts
-
-    def _f_ode(self, x: Any, I: Any = 0.0) -> Tensor:
-        return self.ode(x, I) * self._param64("tau_rc")
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
+        return _lin(u, I, c.model, _st.ops(c.model, c.model_ops))
 
 
 class EIF(Neuron):
@@ -1088,54 +820,46 @@ class EIF(Neuron):
                  per_neuron_thresh: ParamValue = None, inhibition_mode: str = "feature", **kwargs: Any) -> None:
         super().__init__(ts=ts, resting_potential=resting_potential, threshold=threshold, v_reset=v_reset,
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
-        self._declare("tau_rc", tau_rc, positive=True)
-        self._declare("delta_t", delta_t, positive=True)
-        self._declare("theta_rh", theta_rh, allow_none=True)
-        self._declare("C", C, positive=True)
+        self._declare_params(EIF, tau_rc=tau_rc, delta_t=delta_t, theta_rh=theta_rh, C=C)
         self.per_neuron_thresh = per_neuron_thresh
         self._finish_init()
 
-    def _exp_coefficients(self, dev: torch.device, dt: torch.dtype, scale: Union[float, Tensor]) -> Dict[str, Any]:
-        """exp-term constants: ``scale*Delta*exp((u-theta)/Delta) = exp(u*s + o)``."""
-        delta = self._p("delta_t", dev, dt)
-        theta = self._derived_from_threshold("theta_rh", dev, dt)
+    PARAMS = (Param("tau_rc", 0.02, "positive"), Param("delta_t", 0.5, "positive"),
+              Param("theta_rh", None, "optional"), Param("C", 0.281, "positive"))
+    DERIVED = ("theta_rh",)
+
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        d = p.delta_t
+        return (-(u - p.resting_potential) + d * torch.exp((u - p.theta_rh) / d) + p.tau_rc / p.C * I) / p.tau_rc, None
+
+    @staticmethod
+    def _exp_coefficients(p: Any, scale: Union[float, Tensor]) -> Tuple[Any, Any]:
+        """``scale*Delta*exp((u-theta)/Delta) = exp(u*s + o)``: returns ``(s, o)``."""
+        delta, theta = p.delta_t, p.theta_rh
         inv = 1.0 / delta
         if isinstance(delta, float) and isinstance(scale, float):
             log_sd = math.log(scale * delta)
         else:
-            log_sd = torch.log(torch.as_tensor(scale * delta, dtype=dt, device=dev))
-        return {"s": inv, "o": log_sd - theta * inv}
+            log_sd = torch.log(torch.as_tensor(scale * delta))
+            if isinstance(theta, Tensor):
+                log_sd = log_sd.to(theta)
+        return inv, log_sd - theta * inv
 
-    def _exp_term(self, u: Tensor, c: Dict[str, Any]) -> Tensor:
-        z = u * _o(c, "s")
-        z.add_(_o(c, "o"))
-        return z.clamp_(max=c["log_cap"]).exp_()
+    def _coefficients(self, p: Any) -> _Exp:  # u + ts * rhs, rearranged
+        g = p.ts / p.tau_rc
+        s, o = self._exp_coefficients(p, g)
+        return _Exp(a=1 - g, k=p.ts / p.C, c0=p.resting_potential * g, s=s, o=o)
 
-    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
-        tau = self._p("tau_rc", dev, dt)
-        rest = self._p("resting_potential", dev, dt)
-        g = self._ts / tau
-        c = {"a": 1 - g, "k": self._ts / self._p("C", dev, dt), "c0": rest * g}
-        c.update(self._exp_coefficients(dev, dt, g))
-        return c
-
-    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
-        out = self._exp_term(u, c)
-        _scale_add(out, u, c["a"])
-        _scale_add(out, I, c["k"])
-        if isinstance(c["c0"], Tensor) or c["c0"] != 0.0:
-            out.add_(_o(c, "c0"))
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
+        m, mo = c.model, _st.ops(c.model, c.model_ops)
+        out = u * mo.s
+        out.add_(mo.o)
+        out = _st.capped_exp(out, c.base.log_cap)
+        _st.scale_add(out, u, m.a)
+        _st.scale_add(out, I, m.k)
+        if isinstance(m.c0, Tensor) or m.c0 != 0.0:
+            out.add_(mo.c0)
         return out
-
-    def _theta64(self) -> Union[float, Tensor]:
-        return self._derived_from_threshold("theta_rh", torch.device("cpu"), torch.float64)
-
-    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        u = self._f64(u)
-        d = self._param64("delta_t")
-        tau = self._param64("tau_rc")
-        rest = self._param64("resting_potential")
-        return (-(u - rest) + d * torch.exp((u - self._theta64()) / d) + tau / self._param64("C") * self._f64(I)) / tau
 
 
 class EIF_Simple(EIF):
@@ -1177,19 +901,14 @@ class EIF_Simple(EIF):
                          resting_potential=resting_potential, refractory_timesteps=refractory_timesteps,
                          C=1.0, v_reset=v_reset, per_neuron_thresh=pnt, inhibition_mode=inhibition_mode, **kwargs)
 
-    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
-        tau = self._p("tau_rc", dev, dt)
-        rest = self._p("resting_potential", dev, dt)
-        g = self._ts / tau
-        c = {"a": 1 - g, "k": 1.0, "c0": rest * g}
-        c.update(self._exp_coefficients(dev, dt, 1.0))
-        return c
+    def _coefficients(self, p: Any) -> _Exp:
+        g = p.ts / p.tau_rc
+        s, o = self._exp_coefficients(p, 1.0)
+        return _Exp(a=1 - g, k=1.0, c0=p.resting_potential * g, s=s, o=o)
 
-    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        u = self._f64(u)
-        d = self._param64("delta_t")
-        return (-(u - self._param64("resting_potential")) / self._param64("tau_rc")
-                + (d * torch.exp((u - self._theta64()) / d) + self._f64(I)) / self._ts)
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        d = p.delta_t
+        return -(u - p.resting_potential) / p.tau_rc + (d * torch.exp((u - p.theta_rh) / d) + I) / p.ts, None
 
 
 class QIF(Neuron):
@@ -1224,31 +943,26 @@ class QIF(Neuron):
                  per_neuron_thresh: ParamValue = None, inhibition_mode: str = "feature", **kwargs: Any) -> None:
         super().__init__(ts=ts, resting_potential=resting_potential, threshold=threshold, v_reset=v_reset,
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
-        self._declare("tau_rc", tau_rc, positive=True)
-        self._declare("u_c", u_c, allow_none=True)
-        self._declare("a", a, positive=True)
-        self._declare("C", C, positive=True)
+        self._declare_params(QIF, tau_rc=tau_rc, u_c=u_c, a=a, C=C)
         self.per_neuron_thresh = per_neuron_thresh
         self._finish_init()
 
-    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
-        tau = self._p("tau_rc", dev, dt)
-        return {"q": self._p("a", dev, dt) * self._ts / tau, "k": self._ts / self._p("C", dev, dt),
-                "uc": self._derived_from_threshold("u_c", dev, dt)}
+    PARAMS = (Param("tau_rc", 0.02, "positive"), Param("u_c", None, "optional"),
+              Param("a", 0.001, "positive"), Param("C", 0.281, "positive"))
+    DERIVED = ("u_c",)
 
-    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
-        q = c["q"]
-        d1 = u - _o(c, "rest")
-        d2 = u - _o(c, "uc")
-        out = torch.addcmul(u, d1, d2, value=q) if not isinstance(q, Tensor) else u + d1 * d2 * q
-        return _scale_add(out, I, c["k"])
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        return (p.a * (u - p.resting_potential) * (u - p.u_c) + p.tau_rc / p.C * I) / p.tau_rc, None
 
-    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        u = self._f64(u)
-        uc = self._derived_from_threshold("u_c", torch.device("cpu"), torch.float64)
-        tau = self._param64("tau_rc")
-        return (self._param64("a") * (u - self._param64("resting_potential")) * (u - uc)
-                + tau / self._param64("C") * self._f64(I)) / tau
+    def _coefficients(self, p: Any) -> _Quad:  # u + ts * rhs, fused
+        return _Quad(q=p.a * p.ts / p.tau_rc, k=p.ts / p.C, rest=p.resting_potential, uc=p.u_c)
+
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
+        m, mo = c.model, _st.ops(c.model, c.model_ops)
+        d1 = u - mo.rest
+        d2 = u - mo.uc
+        out = torch.addcmul(u, d1, d2, value=m.q) if not isinstance(m.q, Tensor) else u + d1 * d2 * m.q
+        return _st.scale_add(out, I, m.k)
 
 
 class AdEx(EIF):
@@ -1291,15 +1005,16 @@ class AdEx(EIF):
                          v_reset=v_reset, per_neuron_thresh=per_neuron_thresh, inhibition_mode=inhibition_mode,
                          **kwargs)
         object.__setattr__(self, "_ready", False)
-        self._declare("a", a)
-        self._declare("b", b)
-        self._declare("tau_w", tau_w, positive=True)
+        self._declare_params(AdEx, a=a, b=b, tau_w=tau_w)
         self._finish_init()
+
+    PARAMS = (Param("a", 0.6), Param("b", 0.7), Param("tau_w", 1.0, "positive"))
 
     @property
     def R(self) -> Union[float, Tensor]:
         """Membrane resistance ``tau_rc / C``."""
-        return self._param64("tau_rc") / self._param64("C")
+        p = self._params64()
+        return p.tau_rc / p.C
 
     def _validate(self) -> None:
         super()._validate()
@@ -1307,33 +1022,28 @@ class AdEx(EIF):
         if tw is not None and not bool((tw > self._ts).all()):
             raise ValueError(f"ts={self._ts} is too large for the forward-Euler scheme of AdEx: it needs ts < tau_w")
 
-    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
-        c = super()._coefficients(dev, dt)
-        gw = self._ts / self._p("tau_w", dev, dt)
-        c["gw"] = gw
-        c["one_m_gw"] = 1 - gw
-        c["aw"] = self._p("a", dev, dt) * gw
-        c["b"] = self._p("b", dev, dt)
-        return c
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        du = EIF.rhs(self, u, None, I - w, p)[0]
+        return du, (p.a * (u - p.resting_potential) - w) / p.tau_w
 
-    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
+    def _coefficients(self, p: Any) -> _AdExC:
+        gw = p.ts / p.tau_w
+        return _AdExC(*EIF._coefficients(self, p), one_m_gw=1 - gw, aw=p.a * gw, b=p.b)
+
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
         return super()._integrate(u, I - w, None, c)
 
-    def _adapt(self, u: Tensor, spiked: Tensor, w: Tensor, c: Dict[str, Any]) -> Tensor:
+    def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
         # w += ts/tau_w * (a (min(u, thr) - rest) - w) + b * spiked; the potential is taken
         # at most at the spike apex (the threshold): within a step the exponential can
         # carry a spiking neuron's Euler estimate orders of magnitude beyond it.
-        w_new = w * _o(c, "one_m_gw")
-        _scale_add(w_new, _apex(u, c) - _o(c, "rest"), c["aw"])
-        return _scale_add(w_new, spiked, c["b"])
-
-    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        w = 0.0 if w is None else self._f64(w)
-        return super().ode(u, self._f64(I) - w)
-
-    def ode_w(self, u: Any, w: Any) -> Tensor:
-        r""":math:`dw/dt = (a (u - u_{rest}) - w)/\tau_w` in float64."""
-        return (self._param64("a") * (self._f64(u) - self._param64("resting_potential")) - self._f64(w)) / self._param64("tau_w")
+        # w is internal state (never returned): updated in place
+        m, mo = c.model, _st.ops(c.model, c.model_ops)
+        a = _st.apex(u, c.base.thr)
+        rest = _st.ops(c.base, c.base_ops).rest
+        a = a - rest if a is u else a.sub_(rest)
+        _st.scale_add(w.mul_(mo.one_m_gw), a, m.aw)
+        return _st.scale_add(w, spiked, m.b)
 
 
 IZHIKEVICH_PRESETS: Dict[str, Dict[str, float]] = {
@@ -1395,18 +1105,25 @@ class Izhikevich(Neuron):
             c = v_reset if v_reset is not None else -65.0
         super().__init__(ts=ts, resting_potential=0.0, threshold=threshold, v_reset=None,
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
-        self._declare("tau_rc", tau_rc, positive=True)
-        self._declare("C", C, positive=True)
-        self._declare("a", a)
-        self._declare("b", b)
-        self._declare("c", c)
-        self._declare("d", d)
+        self._declare_params(Izhikevich, tau_rc=tau_rc, C=C, a=a, b=b, c=c, d=d)
         self._rest_given = resting_potential is not None
         if resting_potential is None:
             resting_potential = self._fixed_point()
         self.resting_potential = resting_potential
         self.per_neuron_thresh = per_neuron_thresh
         self._finish_init()
+
+    PARAMS = (Param("tau_rc", 0.02, "positive"), Param("C", 0.281, "positive"), Param("a", 0.02),
+              Param("b", 0.2), Param("c", -65.0), Param("d", 8.0))
+
+    @property
+    def rest_given(self) -> bool:
+        """Whether ``resting_potential`` was given (else it is the fixed point of the equations)."""
+        return self._rest_given
+
+    @rest_given.setter
+    def rest_given(self, value: bool) -> None:
+        self._rest_given = bool(value)
 
     @classmethod
     def preset(cls, name: str, **kwargs: Any) -> "Izhikevich":
@@ -1422,8 +1139,7 @@ class Izhikevich(Neuron):
 
     def _fixed_point(self) -> Union[float, Tensor]:
         """Stable fixed point of v for I = 0: 0.04 v^2 + (5 - b) v + 140 = 0 (lower root)."""
-        b = self._param64("b")
-        bt = self._f64(b)
+        bt = _f64(self._params64().b)
         disc = (5.0 - bt) ** 2 - 4 * 0.04 * 140.0
         if not bool((disc >= 0).all()):
             raise ValueError("Izhikevich: no resting state for this b (no fixed point); give resting_potential")
@@ -1435,44 +1151,147 @@ class Izhikevich(Neuron):
         if self._ts > 0.001 + 1e-12:
             raise ValueError(f"ts={self._ts} s is too large for the Euler scheme of the Izhikevich model: use ts <= 0.001 s (1 ms)")
 
-    def _coefficients(self, dev: torch.device, dt: torch.dtype) -> Dict[str, Any]:
-        dtm = self._ts * 1000.0
-        a = self._p("a", dev, dt)
-        return {"dt": dtm, "ga": a * dtm, "b_": self._p("b", dev, dt), "d": self._p("d", dev, dt),
-                "k004": 0.04, "five": 5.0, "c140": 140.0 * dtm}
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        """dv/dt and du/dt (recovery) per second: the model's per-ms rates times 1000."""
+        return (0.04 * u * u + 5 * u + 140 - w + I) * 1000.0, p.a * (p.b * u - w) * 1000.0
+
+    def _coefficients(self, p: Any) -> _IzhC:
+        dtm = p.ts * 1000.0
+        return _IzhC(dt=dtm, ga=p.a * dtm, b_=p.b, d=p.d, k004=0.04, five=5.0, c140=140.0 * dtm)
 
     def _reset_value(self, device: torch.device, dtype: torch.dtype) -> Union[float, Tensor]:
-        return self._p("c", device, dtype)
+        return self._params(device, dtype).c
 
-    def _initial_w(self, v: Tensor, c: Dict[str, Any]) -> Tensor:
-        return v * c["b_"]
+    def _initial_w(self, v: Tensor, c: _st.Prepared) -> Tensor:
+        return v * c.model.b_
 
-    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: Dict[str, Any]) -> Tensor:
-        dtm = c["dt"]
-        f = u * _o(c, "k004")
-        f.add_(_o(c, "five"))
-        out = torch.addcmul(u, u, f, value=dtm)  # v + dt (0.04 v^2 + 5 v)
-        out.add_(I - w, alpha=dtm)
-        out.add_(_o(c, "c140"))
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
+        m, mo = c.model, _st.ops(c.model, c.model_ops)
+        f = u * mo.k004
+        f.add_(mo.five)
+        out = torch.addcmul(u, u, f, value=m.dt)  # v + dt (0.04 v^2 + 5 v)
+        out.add_(I - w, alpha=m.dt)
+        out.add_(mo.c140)
         return out
 
-    def _adapt(self, u: Tensor, spiked: Tensor, w: Tensor, c: Dict[str, Any]) -> Tensor:
+    def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
         # w += a dt (b min(v, thr) - w) + d * spiked  (v at most the spike apex)
-        w_new = w + (_apex(u, c) * _o(c, "b_") - w) * _o(c, "ga")
-        return _scale_add(w_new, spiked, c["d"])
+        # w is internal state (never returned): updated in place
+        m, mo = c.model, _st.ops(c.model, c.model_ops)
+        a = _st.apex(u, c.base.thr)
+        a = a * mo.b_ if a is u else a.mul_(mo.b_)
+        w.add_(a.sub_(w).mul_(mo.ga))
+        return _st.scale_add(w, spiked, m.d)
 
-    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        """dv/dt in mV per second (the model's mV/ms times 1000)."""
-        v = self._f64(u)
-        w = self._f64(0.0 if w is None else w)
-        return (0.04 * v * v + 5 * v + 140 - w + self._f64(I)) * 1000.0
 
-    def ode_w(self, u: Any, w: Any) -> Tensor:
-        """du/dt of the recovery variable, per second."""
-        return self._param64("a") * (self._param64("b") * self._f64(u) - self._f64(w)) * 1000.0
+class AdaptiveLIF(LIF):
+    r"""LIF with an adaptive threshold (Diehl & Cook 2015; Bellec et al. 2018).
 
-    def _f_ode(self, x: Any, I: Any = 0.0) -> Tensor:
-        return self.ode(x, I) / 1000.0
+    .. math::
+        \tau_{rc}\frac{du}{dt} = -(u - u_{rest}) + R\,I,\quad
+        \tau_a\frac{da}{dt} = -a + \tau_a\sum_f \delta(t - t^f),\quad
+        u \ge \vartheta + \beta a \Rightarrow \text{spike}
+
+    ``u`` decays exactly as in :class:`LIF`; ``a`` (the second variable ``w``) decays
+    exactly, :math:`a \leftarrow a\,e^{-t_s/\tau_a}`, and jumps by 1 at each spike, so
+    inter-spike intervals lengthen under constant drive.
+
+    Args:
+        threshold: base threshold :math:`\vartheta`. beta: threshold raise per unit of
+        ``a`` (>= 0, default 1.0); tau_adapt: decay time constant of ``a`` in s (default 0.1);
+        other arguments as :class:`LIF`.
+
+    Example:
+        >>> layer = AdaptiveLIF(threshold=10.0, beta=2.0)
+        >>> out = layer.step(torch.rand(1, 2, 3, 3) * 3000)
+    """
+
+    PARAMS = (Param("beta", 1.0, "nonnegative"), Param("tau_adapt", 0.1, "positive"))
+    _has_adaptation = True
+
+    def __init__(self, threshold: Optional[float], tau_rc: ParamValue = 0.02, ts: float = 0.001,
+                 beta: ParamValue = 1.0, tau_adapt: ParamValue = 0.1, **kwargs: Any) -> None:
+        super().__init__(threshold, tau_rc, ts, **kwargs)
+        object.__setattr__(self, "_ready", False)
+        self._declare_params(AdaptiveLIF, beta=beta, tau_adapt=tau_adapt)
+        self._finish_init()
+
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        return LIF.rhs(self, u, None, I, p)[0], -w / p.tau_adapt
+
+    def _coefficients(self, p: Any) -> _ALIFC:
+        e = math.exp(-p.ts / p.tau_adapt) if isinstance(p.tau_adapt, float) else torch.exp(-p.ts / p.tau_adapt)
+        return _ALIFC(*LIF._coefficients(self, p), ea=e, beta=p.beta)
+
+    def _threshold_shift(self, w: Optional[Tensor], c: _st.Prepared) -> Optional[Tensor]:
+        return w * _st.ops(c.model, c.model_ops).beta
+
+    def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
+        return w.mul_(_st.ops(c.model, c.model_ops).ea).add_(spiked)  # internal state: in place
+
+
+class ResonateAndFire(Neuron):
+    r"""Resonate-and-fire layer (Izhikevich 2001): a damped oscillator that fires on its
+    imaginary part.
+
+    .. math::
+        \frac{dx}{dt} = b\,x - \omega\,(y - y_{rest}) + I,\qquad
+        \frac{dy}{dt} = \omega\,x + b\,(y - y_{rest}),\qquad
+        y \ge \vartheta \Rightarrow (x, y) \leftarrow (x_{reset}, v_{reset})
+
+    Integrated exactly (a rotation by :math:`\omega t_s` damped by :math:`e^{b t_s}`),
+    the input arriving as a kick :math:`t_s I` of ``x`` at the start of the step. ``y`` is
+    the layer's potential, ``x`` its second variable ``w``. Subthreshold input makes a
+    damped oscillation at :math:`\omega/2\pi`; pulses one period apart add up (resonance),
+    half a period apart cancel. Not floored at rest.
+
+    Args:
+        threshold: firing threshold of ``y`` (default 1.0). b: damping in 1/s, < 0
+        (default -5.0); omega: angular frequency in rad/s (default :math:`2\pi \cdot 10`);
+        ts: time step in s (default 0.001); x_reset: ``x`` after a spike (default 0.0);
+        other arguments as :class:`Neuron` (``v_reset`` is ``y`` after a spike).
+
+    Example:
+        >>> layer = ResonateAndFire(threshold=1.0)
+        >>> out = layer.step(torch.full((1, 1, 1, 1), 1000.0))
+    """
+
+    PARAMS = (Param("b", -5.0, "negative"), Param("omega", 2 * math.pi * 10.0, "positive"), Param("x_reset", 0.0))
+    _has_adaptation = True
+    _default_clamp_at_rest = False
+
+    def __init__(self, threshold: Optional[float] = 1.0, b: ParamValue = -5.0,
+                 omega: ParamValue = 2 * math.pi * 10.0, ts: float = 0.001, x_reset: ParamValue = 0.0,
+                 refractory_timesteps: int = 0, per_neuron_thresh: ParamValue = None, **kwargs: Any) -> None:
+        super().__init__(ts=ts, threshold=threshold, refractory_timesteps=refractory_timesteps, **kwargs)
+        self._declare_params(ResonateAndFire, b=b, omega=omega, x_reset=x_reset)
+        self.per_neuron_thresh = per_neuron_thresh
+        self._finish_init()
+
+    def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
+        y = u - p.resting_potential
+        return p.omega * w + p.b * y, p.b * w - p.omega * y + I
+
+    def _coefficients(self, p: Any) -> _RFC:
+        E = math.exp(p.b * p.ts) if isinstance(p.b, float) else torch.exp(p.b * p.ts)
+        th = p.omega * p.ts
+        cos, sin = (math.cos(th), math.sin(th)) if isinstance(th, float) else (torch.cos(th), torch.sin(th))
+        return _RFC(ec=E * cos, es=E * sin, k=p.ts, x_reset=p.x_reset)
+
+    def _kicked(self, I: Tensor, w: Tensor, c: _st.Prepared) -> Tensor:
+        """``x + ts I``: the input's kick at the start of the step."""
+        return _st.scale_add(w.clone(), I, c.model.k)
+
+    def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
+        mo, rest = _st.ops(c.model, c.model_ops), _st.ops(c.base, c.base_ops).rest
+        out = (u - rest) * mo.ec
+        return out.addcmul_(self._kicked(I, w, c), mo.es).add_(rest)
+
+    def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
+        mo, rest = _st.ops(c.model, c.model_ops), _st.ops(c.base, c.base_ops).rest
+        x = self._kicked(I, w, c).mul_(mo.ec)
+        x.addcmul_(u_prev - rest, mo.es, value=-1.0)
+        return _st.set_where(x, spiked, c.model.x_reset)
 
 
 # ---------------------------------------------------------------------- heterogeneous layers
@@ -1488,6 +1307,25 @@ class HeterogeneousNeuron(Neuron):
     reproducible from ``generator`` or ``seed`` (else the global torch RNG).
     :meth:`reset` keeps the sampled values; :meth:`resample` draws new ones.
     """
+
+    def __init__(self, threshold: Optional[float] = None, tau_range: Sequence[float] = (0.01, 0.03), *args: Any,
+                 generator: Optional[torch.Generator] = None, seed: Optional[int] = None,
+                 n_features: Optional[int] = None, **kwargs: Any) -> None:
+        name = type(self).__name__
+        if threshold is None:
+            raise TypeError(f"{name}() missing required argument: 'threshold'")
+        if "tau_rc" in kwargs:
+            raise TypeError(f"{name} samples tau_rc from tau_range; do not pass tau_rc")
+        object.__setattr__(self, "_hetero_pending", True)
+        super().__init__(threshold, 1.0, *args, **kwargs)  # the base model with a placeholder tau_rc
+        self._finish_heterogeneous(tau_range, generator, seed, n_features)
+
+    def _finish_heterogeneous(self, tau_range: Sequence[float], generator: Optional[torch.Generator],
+                              seed: Optional[int], n_features: Optional[int]) -> None:
+        object.__setattr__(self, "_ready", False)
+        object.__setattr__(self, "_hetero_pending", False)
+        self._init_heterogeneous(tau_range, generator, seed, n_features)
+        self._finish_init()
 
     def _init_heterogeneous(self, tau_range: Sequence[float], generator: Optional[torch.Generator],
                             seed: Optional[int], n_features: Optional[int]) -> None:
@@ -1524,7 +1362,30 @@ class HeterogeneousNeuron(Neuron):
         if old is not None:
             taus = taus.to(old.device)
         self._buffers["tau_rc"] = taus
+        for name, value in self._from_taus(taus).items():
+            self._buffers[name] = value
         self._coef = None
+
+    def _from_taus(self, taus: Tensor) -> Dict[str, Tensor]:
+        """Other parameters set by the sampled time constants (none by default)."""
+        return {}
+
+    def set_taus(self, taus: Union[float, Tensor]) -> None:
+        """Set the time constants (and what they imply) by hand, e.g. one value for every map."""
+        t = check_param("taus", taus, "positive")
+        self._buffers["tau_rc"] = t
+        for name, value in self._from_taus(t).items():
+            self._buffers[name] = value
+        self._coef = None
+
+    @property
+    def generator(self) -> Optional[torch.Generator]:
+        """The random generator the time constants are drawn from (None: torch's global one)."""
+        return self._generator
+
+    @generator.setter
+    def generator(self, value: Optional[torch.Generator]) -> None:
+        self._generator = value
 
     @property
     def taus(self) -> Optional[Tensor]:
@@ -1542,34 +1403,13 @@ class HeterogeneousNeuron(Neuron):
         if not self.__dict__.get("_hetero_pending", False) and self._buffers.get("tau_rc") is not None:
             super()._validate()
 
-    def _prepare(self, x: Tensor) -> Dict[str, Any]:
+    def _prepare(self, x: Tensor) -> _st.Prepared:
         taus = self._buffers.get("tau_rc")
         if taus is None or (taus.dim() == 3 and taus.shape[0] != x.shape[1]):
             if taus is not None:
                 raise ValueError(f"this layer sampled tau_rc for {taus.shape[0]} feature maps, got {x.shape[1]}")
             self._sample(x.shape[1])
         return super()._prepare(x)
-
-
-def _heterogeneous(base: type, name: str, doc: str) -> type:
-    """Build ``Uniform<base>``: the base model with ``tau_rc`` drawn per feature map."""
-
-    def __init__(self, threshold: Optional[float] = None, tau_range: Sequence[float] = (0.01, 0.03),
-                 *args: Any, generator: Optional[torch.Generator] = None, seed: Optional[int] = None,
-                 n_features: Optional[int] = None, **kwargs: Any) -> None:
-        if threshold is None and base is not Izhikevich:
-            raise TypeError(f"{name}() missing required argument: 'threshold'")
-        if "tau_rc" in kwargs:
-            raise TypeError(f"{name} samples tau_rc from tau_range; do not pass tau_rc")
-        object.__setattr__(self, "_hetero_pending", True)
-        base.__init__(self, 30.0 if threshold is None else threshold, 1.0, *args, **kwargs)
-        object.__setattr__(self, "_ready", False)
-        object.__setattr__(self, "_hetero_pending", False)
-        self._init_heterogeneous(tau_range, generator, seed, n_features)
-        self._finish_init()
-
-    cls = type(name, (HeterogeneousNeuron, base), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
-    return cls
 
 
 _UNIFORM_DOC = r"""Heterogeneous :class:`{base}`: ``tau_rc`` drawn per feature map from ``tau_range``.
@@ -1590,12 +1430,29 @@ _UNIFORM_DOC = r"""Heterogeneous :class:`{base}`: ``tau_rc`` drawn per feature m
         >>> out = layer.step(torch.rand(2, 4, 5, 5) * 500)
     """
 
-UniformLIF = _heterogeneous(LIF, "UniformLIF", _UNIFORM_DOC.format(base="LIF", name="UniformLIF"))
-UniformLIF_Simple = _heterogeneous(LIF_Simple, "UniformLIF_Simple",
-                                   _UNIFORM_DOC.format(base="LIF_Simple", name="UniformLIF_Simple"))
-UniformEIF = _heterogeneous(EIF, "UniformEIF", _UNIFORM_DOC.format(base="EIF", name="UniformEIF"))
-UniformQIF = _heterogeneous(QIF, "UniformQIF", _UNIFORM_DOC.format(base="QIF", name="UniformQIF"))
-UniformAdEx = _heterogeneous(AdEx, "UniformAdEx", _UNIFORM_DOC.format(base="AdEx", name="UniformAdEx"))
+
+class UniformLIF(HeterogeneousNeuron, LIF):
+    __doc__ = _UNIFORM_DOC.format(base="LIF", name="UniformLIF")
+
+
+class UniformLIF_Simple(HeterogeneousNeuron, LIF_Simple):
+    __doc__ = _UNIFORM_DOC.format(base="LIF_Simple", name="UniformLIF_Simple")
+
+
+class UniformEIF(HeterogeneousNeuron, EIF):
+    __doc__ = _UNIFORM_DOC.format(base="EIF", name="UniformEIF")
+
+
+class UniformQIF(HeterogeneousNeuron, QIF):
+    __doc__ = _UNIFORM_DOC.format(base="QIF", name="UniformQIF")
+
+
+class UniformAdEx(HeterogeneousNeuron, AdEx):
+    __doc__ = _UNIFORM_DOC.format(base="AdEx", name="UniformAdEx")
+
+
+class UniformAdaptiveLIF(HeterogeneousNeuron, AdaptiveLIF):
+    __doc__ = _UNIFORM_DOC.format(base="AdaptiveLIF", name="UniformAdaptiveLIF")
 
 
 class UniformIzhikevich(HeterogeneousNeuron, Izhikevich):
@@ -1630,25 +1487,90 @@ class UniformIzhikevich(HeterogeneousNeuron, Izhikevich):
         Izhikevich.__init__(self, threshold, 1.0, ts, a=0.02, b=b, c=c, d=d, resting_potential=resting_potential,
                             refractory_timesteps=refractory_timesteps, C=C, v_reset=v_reset,
                             per_neuron_thresh=per_neuron_thresh, inhibition_mode=inhibition_mode, **kwargs)
-        object.__setattr__(self, "_ready", False)
-        object.__setattr__(self, "_hetero_pending", False)
-        self._init_heterogeneous(tau_range, generator, seed, n_features)
-        self._finish_init()
+        self._finish_heterogeneous(tau_range, generator, seed, n_features)
 
-    def _sample(self, n_features: int) -> None:
-        super()._sample(n_features)
-        self._buffers["a"] = 1.0 / (1000.0 * self._buffers["tau_rc"])
+    def _from_taus(self, taus: Tensor) -> Dict[str, Tensor]:
+        return {"a": 1.0 / (1000.0 * taus)}
+
+
+class UniformResonateAndFire(HeterogeneousNeuron, ResonateAndFire):
+    r"""Heterogeneous :class:`ResonateAndFire`: the damping time constant drawn per feature map.
+
+    .. math::
+        \tau_c \sim \mathcal{U}(\tau_{lo}, \tau_{hi}), \qquad b_c = -1/\tau_c
+
+    Other arguments are those of :class:`ResonateAndFire` without ``b``, plus the
+    keyword-only ``generator``, ``seed`` and ``n_features`` (see :class:`HeterogeneousNeuron`).
+
+    Shape:
+        input ``[B, C, H, W]``; ``taus`` and ``b`` are ``[C, 1, 1]``.
+
+    Example:
+        >>> layer = UniformResonateAndFire(threshold=1.0, tau_range=(0.1, 0.5), seed=0, n_features=3)
+        >>> out = layer.step(torch.full((1, 3, 2, 2), 500.0))
+    """
+
+    def __init__(self, threshold: Optional[float] = 1.0, tau_range: Sequence[float] = (0.1, 0.5), *,
+                 generator: Optional[torch.Generator] = None, seed: Optional[int] = None,
+                 n_features: Optional[int] = None, **kwargs: Any) -> None:
+        if "b" in kwargs or "tau_rc" in kwargs:
+            raise TypeError("UniformResonateAndFire samples b from tau_range; do not pass b")
+        object.__setattr__(self, "_hetero_pending", True)
+        ResonateAndFire.__init__(self, threshold, **kwargs)
+        self._declare("tau_rc", None, "optional")
+        self._finish_heterogeneous(tau_range, generator, seed, n_features)
+
+    def _from_taus(self, taus: Tensor) -> Dict[str, Tensor]:
+        return {"b": -1.0 / taus}
+
+
+class ModelSpec(NamedTuple):
+    """One registered model: its class, how to build a demonstration layer, and an input
+    scale that makes that layer fire a few neurons per step (inputs ``rand * scale``)."""
+
+    name: str
+    cls: type
+    build: Callable[..., Neuron]
+    input_scale: float
+
+
+def _spec(cls: type, scale: float, **fixed: Any) -> ModelSpec:
+    uniform = issubclass(cls, HeterogeneousNeuron)
+
+    def build(threshold: float = 10.0, tau_range: Optional[Tuple[float, float]] = None, seed: int = 0,
+              n_features: Optional[int] = None) -> Neuron:
+        kw: Dict[str, Any] = dict(fixed)
+        if "threshold" not in kw:
+            kw["threshold"] = threshold
+        if uniform:
+            kw.setdefault("tau_range", (0.01, 0.05) if tau_range is None else tau_range)
+            kw.update(seed=seed, n_features=n_features)
+        return cls(**kw)
+
+    return ModelSpec(cls.__name__, cls, build, scale)
+
+
+#: The one registry of models, read by the generic tests, the benchmark, the gallery,
+#: the plots and :func:`spyketorch.simulation.load_layer`. A new model adds one line.
+MODELS: Dict[str, ModelSpec] = {s.name: s for s in (
+    _spec(IF, 2000.0), _spec(LIF, 2000.0), _spec(LIF_ode, 2000.0), _spec(LIF_Simple, 12.0),
+    _spec(EIF, 2000.0), _spec(EIF_Simple, 12.0), _spec(QIF, 2000.0), _spec(AdEx, 2000.0),
+    _spec(Izhikevich, 40.0, threshold=30.0), _spec(AdaptiveLIF, 2000.0), _spec(ResonateAndFire, 8000.0, threshold=1.0),
+    _spec(UniformLIF, 2000.0), _spec(UniformLIF_Simple, 12.0), _spec(UniformEIF, 2000.0),
+    _spec(UniformQIF, 2000.0), _spec(UniformAdEx, 2000.0),
+    _spec(UniformIzhikevich, 40.0, threshold=30.0, tau_range=(0.02, 0.1)),
+    _spec(UniformAdaptiveLIF, 2000.0), _spec(UniformResonateAndFire, 8000.0, threshold=1.0, tau_range=(0.1, 0.5)),
+)}
 
 
 def all_models(threshold: float = 10.0, tau_range: Tuple[float, float] = (0.01, 0.05), seed: int = 0,
                n_features: Optional[int] = None) -> Dict[str, Any]:
-    """A constructor for every model, by name, with one set of demonstration parameters.
+    """A constructor for every registered model (:data:`MODELS`), by name.
 
-    Handy for galleries, benchmarks and tests that visit every model: the layers
-    get ``threshold`` (Izhikevich keeps its 30 mV cut-off), the ``Uniform*`` layers
-    draw their time constants from ``tau_range`` with ``seed`` (UniformIzhikevich
-    draws recovery time constants from ``(0.02, 0.1)`` s) for ``n_features`` maps
-    (``None``: on the first call).
+    The layers get ``threshold`` (Izhikevich keeps its 30 mV cut-off), the ``Uniform*``
+    layers draw their time constants from ``tau_range`` with ``seed`` (UniformIzhikevich
+    from ``(0.02, 0.1)`` s, UniformResonateAndFire from ``(0.1, 0.5)`` s) for
+    ``n_features`` maps (``None``: on the first call).
 
     Args:
         threshold: firing threshold. Default: 10.0.
@@ -1657,28 +1579,12 @@ def all_models(threshold: float = 10.0, tau_range: Tuple[float, float] = (0.01, 
         n_features: number of feature maps of the ``Uniform*`` layers. Default: None.
 
     Returns:
-        ``{name: zero-argument constructor}`` for the 15 models.
+        ``{name: zero-argument constructor}`` for every registered model.
 
     Example:
         >>> layers = {name: make() for name, make in all_models().items()}
         >>> sorted(layers)[:3]
-        ['AdEx', 'EIF', 'EIF_Simple']
+        ['AdEx', 'AdaptiveLIF', 'EIF']
     """
-    het = dict(tau_range=tau_range, seed=seed, n_features=n_features)
-    return {
-        "IF": lambda: IF(threshold=threshold),
-        "LIF": lambda: LIF(threshold=threshold),
-        "LIF_ode": lambda: LIF_ode(threshold=threshold),
-        "LIF_Simple": lambda: LIF_Simple(threshold=threshold),
-        "EIF": lambda: EIF(threshold=threshold),
-        "EIF_Simple": lambda: EIF_Simple(threshold=threshold),
-        "QIF": lambda: QIF(threshold=threshold),
-        "AdEx": lambda: AdEx(threshold=threshold),
-        "Izhikevich": lambda: Izhikevich(),
-        "UniformLIF": lambda: UniformLIF(threshold=threshold, **het),
-        "UniformLIF_Simple": lambda: UniformLIF_Simple(threshold=threshold, **het),
-        "UniformEIF": lambda: UniformEIF(threshold=threshold, **het),
-        "UniformQIF": lambda: UniformQIF(threshold=threshold, **het),
-        "UniformAdEx": lambda: UniformAdEx(threshold=threshold, **het),
-        "UniformIzhikevich": lambda: UniformIzhikevich(tau_range=(0.02, 0.1), seed=seed, n_features=n_features),
-    }
+    return {name: functools.partial(spec.build, threshold, tau_range, seed, n_features)
+            for name, spec in MODELS.items()}

@@ -35,7 +35,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import neurons as sn
-from .simulation import _copy_layer, _scalar_rest, _single_neuron, _w_nullcline, fi_curve, simulate
+from .analysis import (FixedPoint, as_weights, copy_layer, deep_receptive_field, fixed_points, nullclines,
+                       potential_range, reconstruct_features, require_second_variable, scalar_rest,
+                       single_neuron, thresholds, w_nullcline)
+from .simulation import fi_curve, simulate
 
 __all__ = [
     "plot_ode",
@@ -67,52 +70,21 @@ def _fig_ax(figure: Any = None, ax: Any = None, figsize: Optional[Tuple[float, f
     return figure, figure.add_subplot()
 
 
-def _is_izhikevich(layer: sn.Neuron) -> bool:
-    return isinstance(layer, sn.Izhikevich)
-
-
 def _name(layer: sn.Neuron) -> str:
     return type(layer).__name__
 
 
-def _thresholds(layer: sn.Neuron, limit: int = 8) -> List[float]:
-    """Distinct thresholds of the layer (per-neuron ones included), at most ``limit``."""
-    pnt = layer._buffers.get("per_neuron_thresh")
-    if pnt is not None:
-        vals = torch.unique(pnt.reshape(-1)).tolist()
-        return [float(v) for v in vals[:limit]]
-    return [] if layer.threshold is None else [float(layer.threshold)]
-
-
-def _reset_scalar(layer: sn.Neuron) -> float:
-    v = layer._reset_value(torch.device("cpu"), torch.float64)
-    return float(torch.as_tensor(v, dtype=torch.float64).mean())
-
-
-def _u_range(layer: sn.Neuron) -> Tuple[float, float]:
-    """Default potential range: a little below rest/reset to a quarter span above threshold."""
-    rest = _scalar_rest(layer)
-    low = min(rest, _reset_scalar(layer))
-    thr = _thresholds(layer)
-    if not thr:  # no threshold: use the rheobase / critical potential when given
-        marks = [float(layer._buffers[n].max()) for n in ("theta_rh", "u_c") if layer._buffers.get(n) is not None]
-        thr = [low + 1.25 * (max(marks) - low)] if marks and max(marks) > low else []
-    top = max(thr) if thr else low + 1.0
-    span = top - low if top > low else max(1.0, abs(low))
-    return low - 0.1 * span, top + 0.25 * span
+def _is_izhikevich(layer: sn.Neuron) -> bool:
+    return isinstance(layer, sn.Izhikevich)
 
 
 def _drawable(layer: sn.Neuron) -> sn.Neuron:
     """The layer, or for an unsampled ``Uniform*`` layer a copy whose two feature maps
     take the ends of ``tau_range`` (so the ODE can be drawn)."""
-    if isinstance(layer, sn.HeterogeneousNeuron) and layer._buffers.get("tau_rc") is None:
+    if isinstance(layer, sn.HeterogeneousNeuron) and layer.taus is None:
         lo, hi = layer.tau_range
-        out = _copy_layer(layer)
-        taus = torch.tensor([lo, hi], dtype=torch.float64).view(2, 1, 1)
-        out._buffers["tau_rc"] = taus
-        if isinstance(out, sn.Izhikevich):
-            out._buffers["a"] = 1.0 / (1000.0 * taus)
-        out._coef = None
+        out = copy_layer(layer)
+        out.set_taus(torch.tensor([lo, hi], dtype=torch.float64).view(2, 1, 1))
         return out
     return layer
 
@@ -151,10 +123,10 @@ def _zero_crossings(x: Tensor, y: Tensor) -> List[Tuple[float, bool]]:
 
 def _w_rest(layer: sn.Neuron) -> Optional[float]:
     """Adaptation of the resting state (on its nullcline at rest), None for 1-D models."""
-    if not layer._has_adaptation:
+    if not layer.has_second_variable:
         return None
-    rest = torch.tensor(_scalar_rest(layer), dtype=torch.float64)
-    return float(_w_nullcline(layer, rest).mean())
+    rest = torch.tensor(scalar_rest(layer), dtype=torch.float64)
+    return float(w_nullcline(layer, rest).mean())
 
 
 # ---------------------------------------------------------------------------- plot_ode
@@ -209,20 +181,20 @@ def plot_ode(
     figure, ax = _fig_ax(figure, ax)
     L = _drawable(layer)
     name = _name(layer)
-    lo, hi = u_range if u_range is not None else _u_range(L)
+    lo, hi = u_range if u_range is not None else potential_range(L)
     u = torch.linspace(float(lo), float(hi), int(n_points), dtype=torch.float64)
-    w_val = (float(w) if w is not None else _w_rest(L)) if L._has_adaptation else None
+    w_val = (float(w) if w is not None else _w_rest(L)) if L.has_second_variable else None
     stacked = len(ax.get_lines()) > 0
     prev_ylim = ax.get_ylim() if stacked else None
     prev_xlim = ax.get_xlim() if stacked else None
-    thr = _thresholds(L)
+    thr = thresholds(L)
     currents: List[float] = [0.0]
     if current is not None and float(current) != 0.0:
         currents.append(float(current))
     below = u <= (max(thr) if thr else float(hi))
     ymin, ymax = 0.0, 0.0
     at_rest = 0.0  # largest |du/dt| at rest over the curves
-    i_rest = int(torch.argmin((u - _scalar_rest(L)).abs()))
+    i_rest = int(torch.argmin((u - scalar_rest(L)).abs()))
     have = {h.get_label() for h in ax.get_lines()}
     marked = {True: "stable fixed point" in have, False: "unstable fixed point" in have}
     for I in currents:
@@ -278,167 +250,6 @@ def plot_ode(
 
 
 # ---------------------------------------------------------------------------- phase plane
-class FixedPoint(NamedTuple):
-    """A fixed point of a two-dimensional model.
-
-    Attributes:
-        u: membrane potential.
-        w: adaptation (recovery) variable.
-        stable: whether both eigenvalues of the Jacobian have negative real parts.
-        kind: ``"stable node"``, ``"stable focus"``, ``"unstable node"``,
-            ``"unstable focus"``, ``"saddle"`` or ``"center"``.
-        eigenvalues: the two eigenvalues (per second), complex.
-    """
-
-    u: float
-    w: float
-    stable: bool
-    kind: str
-    eigenvalues: Tuple[complex, complex]
-
-
-def _require_2d(layer: sn.Neuron) -> None:
-    if not layer._has_adaptation:
-        raise ValueError(f"{_name(layer)} is one-dimensional: phase planes are drawn for AdEx and Izhikevich "
-                         "(use plot_ode for the others)")
-
-
-def nullclines(layer: sn.Neuron, u: Union[Sequence[float], Tensor], current: Number = 0.0,
-               feature: int = 0) -> Tuple[Tensor, Tensor]:
-    r"""The two nullclines of a two-dimensional model, as :math:`w` against :math:`u`.
-
-    Both right-hand sides are linear in :math:`w`, so the nullclines are exact:
-
-    .. math::
-        w_u(u) = -\frac{\dot u(u, I, 0)}{\dot u(u, I, 1) - \dot u(u, I, 0)}, \qquad
-        w_w(u) = -\frac{\dot w(u, 0)}{\dot w(u, 1) - \dot w(u, 0)}
-
-    i.e. for AdEx :math:`w_u = [-(u - u_{rest}) + \Delta_T e^{(u-\theta_{rh})/\Delta_T} + R I]/R`,
-    :math:`w_w = a (u - u_{rest})`, and for Izhikevich :math:`w_u = 0.04 v^2 + 5 v + 140 + I`,
-    :math:`w_w = b v`.
-
-    Args:
-        layer: an AdEx or Izhikevich layer (``Uniform*`` too: ``feature`` picks the map).
-        u: potentials.
-        current: constant input :math:`I`. Default: 0.0.
-        feature: feature map whose parameters are used. Default: 0.
-
-    Returns:
-        ``(w_u, w_w)``: float64 tensors like ``u``: the :math:`du/dt = 0` and the
-        :math:`dw/dt = 0` nullcline.
-
-    Example:
-        >>> wu, ww = nullclines(sn.Izhikevich(), torch.tensor([-70.0]))
-        >>> round(float(wu), 9), round(float(ww), 9)
-        (-14.0, -14.0)
-    """
-    _require_2d(layer)
-    L = _single_neuron(layer, feature)
-    u = torch.as_tensor(u, dtype=torch.float64)
-    f0 = L.ode(u, float(current), torch.zeros_like(u))
-    f1 = L.ode(u, float(current), torch.ones_like(u))
-    return -f0 / (f1 - f0), _w_nullcline(L, u)
-
-
-def _jacobian(L: sn.Neuron, u: float, w: float, I: float) -> List[List[float]]:
-    hu = 1e-6 * max(1.0, abs(u))
-    hw = 1e-6 * max(1.0, abs(w))
-    uu = torch.tensor([u + hu, u - hu, u, u], dtype=torch.float64)
-    ww = torch.tensor([w, w, w + hw, w - hw], dtype=torch.float64)
-    f = L.ode(uu, I, ww).reshape(-1)
-    g = L.ode_w(uu, ww).reshape(-1)
-    return [[float(f[0] - f[1]) / (2 * hu), float(f[2] - f[3]) / (2 * hw)],
-            [float(g[0] - g[1]) / (2 * hu), float(g[2] - g[3]) / (2 * hw)]]
-
-
-def _classify(J: List[List[float]]) -> Tuple[bool, str, Tuple[complex, complex]]:
-    (a, b), (c, d) = J
-    tr, det = a + d, a * d - b * c
-    disc = tr * tr - 4 * det
-    if disc >= 0:
-        s = math.sqrt(disc)
-        ev = (complex((tr + s) / 2), complex((tr - s) / 2))
-    else:
-        s = math.sqrt(-disc)
-        ev = (complex(tr / 2, s / 2), complex(tr / 2, -s / 2))
-    if det < 0:
-        return False, "saddle", ev
-    if tr < 0:
-        return True, ("stable node" if disc >= 0 else "stable focus"), ev
-    if tr > 0:
-        return False, ("unstable node" if disc >= 0 else "unstable focus"), ev
-    return False, "center", ev
-
-
-def fixed_points(layer: sn.Neuron, current: Number = 0.0, *, u_range: Optional[Tuple[float, float]] = None,
-                 feature: int = 0, n_grid: int = 20001) -> List[FixedPoint]:
-    r"""Fixed points of a two-dimensional model: the crossings of its nullclines.
-
-    The difference :math:`h(u) = w_u(u) - w_w(u)` of the nullclines
-    (:func:`nullclines`) is sampled on a fine grid; every sign change is refined by
-    bisection to machine precision, and the fixed point is classified from the
-    eigenvalues of the Jacobian of :math:`(\dot u, \dot w)` there.
-
-    Args:
-        layer: an AdEx or Izhikevich layer.
-        current: constant input :math:`I`. Default: 0.0.
-        u_range: search interval; default: a wide interval around rest and threshold.
-            Default: None.
-        feature: feature map whose parameters are used. Default: 0.
-        n_grid: grid points of the search. Default: 20001.
-
-    Returns:
-        list of :class:`FixedPoint`, by increasing :math:`u` (empty when the
-        nullclines do not cross, e.g. above the rheobase).
-
-    Example:
-        >>> fps = fixed_points(sn.Izhikevich())
-        >>> [round(p.u, 6) for p in fps], [p.kind for p in fps]
-        ([-70.0, -50.0], ['stable node', 'saddle'])
-    """
-    _require_2d(layer)
-    L = _single_neuron(layer, feature)
-    I = float(current)
-    if u_range is None:
-        lo, hi = _u_range(L)
-        lo -= hi - lo
-    else:
-        lo, hi = (float(v) for v in u_range)
-
-    def h(x: Tensor) -> Tensor:
-        wu, ww = nullclines(L, x, I)
-        return wu - ww
-
-    u = torch.linspace(lo, hi, int(n_grid), dtype=torch.float64)
-    hv = h(u)
-    out: List[FixedPoint] = []
-    for i in range(u.numel() - 1):
-        a, b = float(hv[i]), float(hv[i + 1])
-        if not (math.isfinite(a) and math.isfinite(b)):
-            continue
-        if a == 0.0:
-            root = float(u[i])
-        elif a * b < 0:
-            x0, x1, fa = float(u[i]), float(u[i + 1]), a
-            for _ in range(200):
-                xm = 0.5 * (x0 + x1)
-                if xm in (x0, x1):
-                    break
-                fm = float(h(torch.tensor([xm], dtype=torch.float64)))
-                if fm == 0.0:
-                    x0 = x1 = xm
-                    break
-                if (fm < 0) == (fa < 0):
-                    x0, fa = xm, fm
-                else:
-                    x1 = xm
-            root = 0.5 * (x0 + x1)
-        else:
-            continue
-        w_star = float(_w_nullcline(L, torch.tensor([root], dtype=torch.float64)))
-        stable, kind, ev = _classify(_jacobian(L, root, w_star, I))
-        out.append(FixedPoint(root, w_star, stable, kind, ev))
-    return out
 
 
 def _trajectory(L: sn.Neuron, current: float, steps: int,
@@ -448,9 +259,9 @@ def _trajectory(L: sn.Neuron, current: float, steps: int,
     if initial_state is not None:
         u0, w0 = (float(v) for v in initial_state)
     else:
-        rest = _scalar_rest(L)
+        rest = scalar_rest(L)
         u0 = rest
-        w0 = float(_w_nullcline(L, torch.tensor([rest], dtype=torch.float64)))
+        w0 = float(w_nullcline(L, torch.tensor([rest], dtype=torch.float64)))
     one = torch.ones(1, 1, 1, 1, dtype=torch.float64)
     L.load_state({"v": one * u0, "refractory": one * 0.0, "w": one * w0})
     rec = simulate(L, one * float(current), steps, record=("v", "w", "spikes", "thresholded"), n_winners=1,
@@ -516,15 +327,15 @@ def phase_plane(
     Example:
         >>> fig, ax = phase_plane(sn.Izhikevich(ts=0.0005, refractory_timesteps=0), current=10.0)
     """
-    _require_2d(layer)
+    require_second_variable(layer)
     own = ax is None
     figure, ax = _fig_ax(figure, ax, figsize=(9.5, 5.5))
-    L = _single_neuron(layer, feature)
+    L = single_neuron(layer, feature)
     I = float(current)
     izh = _is_izhikevich(L)
     name = _name(layer)
-    thr = _thresholds(L)
-    lo, hi = u_range if u_range is not None else _u_range(L)
+    thr = thresholds(L)
+    lo, hi = u_range if u_range is not None else potential_range(L)
     lo, hi = float(lo), float(hi)
     u = torch.linspace(lo, hi, 1200, dtype=torch.float64)
     wu, ww = nullclines(L, u, I)
@@ -533,7 +344,7 @@ def phase_plane(
     if trajectory:
         if steps is None:
             # long enough for the adaptation to build up: 0.3 s, or two tau_w (at most 3 s)
-            tw = L._buffers.get("tau_w")
+            tw = L.param_or_none("tau_w")
             dur = 0.3 if tw is None else min(3.0, max(0.3, 2.0 * float(tw.max())))
             steps = max(1, int(round(dur / L.ts)))
         n = steps
@@ -852,18 +663,6 @@ def plot_raster(
 
 
 # ---------------------------------------------------------------------------- features
-def _as_weights(weights: Any) -> Tensor:
-    w = getattr(weights, "weight", weights)
-    if not isinstance(w, Tensor):
-        raise TypeError(f"expected a weight tensor or a layer with .weight, got {type(weights).__name__}")
-    w = w.detach().to("cpu", torch.float64)
-    if w.dim() == 2:
-        w = w[None, None]
-    elif w.dim() == 3:
-        w = w[:, None]
-    elif w.dim() != 4:
-        raise ValueError(f"weights must be [F, C, kh, kw], [F, kh, kw] or [kh, kw], got {tuple(w.shape)}")
-    return w
 
 
 def _combine(w: Tensor, combine: Union[str, int]) -> Tensor:
@@ -932,7 +731,7 @@ def plot_features(
     Example:
         >>> fig, ax = plot_features(torch.rand(8, 2, 5, 5))
     """
-    w = _as_weights(weights)
+    w = as_weights(weights)
     imgs = _combine(w, combine)
     Fn, kh, kw = imgs.shape
     if normalize:
@@ -959,121 +758,6 @@ def plot_features(
     ax.set_yticks([])
     ax.set_title(title if title is not None else f"{Fn} features ({kh}x{kw})")
     return figure, ax
-
-
-def _pool_spec(p: Union[int, Tuple[int, int], None]) -> Tuple[int, int]:
-    if p is None:
-        return 1, 1
-    if isinstance(p, int):
-        return p, p
-    k, s = p
-    return int(k), int(s)
-
-
-def deep_receptive_field(kernel_sizes: Sequence[int], pooling: Optional[Sequence[Union[int, Tuple[int, int], None]]] = None) -> int:
-    r"""Side of the input patch a neuron of the last convolution sees.
-
-    For square kernels :math:`k_l` of stride-1 convolutions separated by poolings
-    of window :math:`p_l` and stride :math:`s_l`, going back from the last layer:
-
-    .. math::
-        n \leftarrow k_L, \qquad n \leftarrow (n - 1)\, s_l + p_l, \quad n \leftarrow n + k_l - 1
-        \quad (l = L-1, \dots, 1)
-
-    Args:
-        kernel_sizes: kernel side of each convolution, first layer first.
-        pooling: pooling after each convolution but the last: an int (window =
-            stride), a ``(window, stride)`` pair or None. Default: None (no pooling).
-
-    Returns:
-        int: the receptive-field side in input pixels.
-
-    Example:
-        >>> deep_receptive_field([5, 2], [(2, 2)])
-        8
-    """
-    ks = [int(k) for k in kernel_sizes]
-    pools = list(pooling) if pooling is not None else [None] * (len(ks) - 1)
-    if len(pools) != len(ks) - 1:
-        raise ValueError(f"pooling needs {len(ks) - 1} entries (between the convolutions), got {len(pools)}")
-    n = ks[-1]
-    for l in range(len(ks) - 2, -1, -1):
-        pk, ps = _pool_spec(pools[l])
-        n = (n - 1) * ps + pk
-        n = n + ks[l] - 1
-    return n
-
-
-def reconstruct_features(
-    weights: Sequence[Any],
-    pooling: Optional[Sequence[Union[int, Tuple[int, int], None]]] = None,
-    input_kernels: Any = None,
-    normalize_input_kernels: bool = False,
-) -> Tensor:
-    r"""Project the kernels of the last convolution back to the input, through the earlier layers.
-
-    A kernel :math:`K_L` of the last layer weights the feature maps of layer
-    :math:`L-1`; each of those units stands for a pooling window of its map, and
-    each map unit for its kernel :math:`K_{L-1}` on the maps below. The
-    reconstruction undoes both with transposed convolutions, layer by layer:
-
-    .. math::
-        R_{l-1} = \big(\operatorname{unpool}_{p_{l-1}, s_{l-1}}(R_l)\big) \star^{\top} K_{l-1},
-        \qquad R_L = K_L
-
-    and finally through ``input_kernels`` (e.g. the DoG filters of
-    :class:`spyketorch.utils.Filter`) into pixels. This is the linear picture of
-    what a deep feature responds to (SpykeTorch's deep-feature visualisation).
-
-    Args:
-        weights: the convolution weights ``[F_l, F_{l-1}, k, k]`` (or layers with
-            ``weight``), first layer first.
-        pooling: pooling after each convolution but the last (see
-            :func:`deep_receptive_field`). Default: None.
-        input_kernels: ``[C_0, 1, k, k]`` filter kernels of the input coding (or an
-            object with ``kernels``), to reconstruct in pixels. Default: None.
-        normalize_input_kernels: scale each input kernel to a largest magnitude of 1
-            first (the on/off DoG kernels of :class:`~spyketorch.utils.DoGKernel` are
-            scaled to a maximum of 1, which makes the off-centre one about 8 times
-            stronger; its filter output is thresholded, so the scale carries no
-            meaning for the picture). Default: False.
-
-    Returns:
-        Tensor ``[F_L, C_0, n, n]`` (``[F_L, 1, n', n']`` with ``input_kernels``), float64,
-        ``n`` the :func:`deep_receptive_field`.
-
-    Example:
-        >>> r = reconstruct_features([torch.rand(4, 2, 5, 5), torch.rand(6, 4, 2, 2)], [(2, 2)])
-        >>> r.shape
-        torch.Size([6, 2, 8, 8])
-    """
-    ws = [_as_weights(w) for w in weights]
-    if not ws:
-        raise ValueError("weights must not be empty")
-    pools = list(pooling) if pooling is not None else [None] * (len(ws) - 1)
-    if len(pools) != len(ws) - 1:
-        raise ValueError(f"pooling needs {len(ws) - 1} entries (between the convolutions), got {len(pools)}")
-    for l in range(1, len(ws)):
-        if ws[l].shape[1] != ws[l - 1].shape[0]:
-            raise ValueError(f"layer {l} expects {ws[l].shape[1]} input maps, layer {l - 1} has {ws[l - 1].shape[0]}")
-    feat = ws[-1]
-    for l in range(len(ws) - 2, -1, -1):
-        pk, ps = _pool_spec(pools[l])
-        C = feat.shape[1]
-        if pk > 1 or ps > 1:
-            feat = F.conv_transpose2d(feat, torch.ones(C, 1, pk, pk, dtype=feat.dtype), stride=ps, groups=C)
-        feat = F.conv_transpose2d(feat, ws[l])
-    if input_kernels is not None:
-        k = getattr(input_kernels, "kernels", input_kernels)
-        k = torch.as_tensor(k).detach().to("cpu", torch.float64)
-        if k.dim() == 3:
-            k = k[:, None]
-        if normalize_input_kernels:
-            k = k / k.abs().amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-300)
-        if k.shape[0] != feat.shape[1]:
-            raise ValueError(f"input_kernels has {k.shape[0]} kernels, the first layer {feat.shape[1]} input channels")
-        feat = F.conv_transpose2d(feat, k)
-    return feat
 
 
 def plot_deep_features(

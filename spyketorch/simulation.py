@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from . import neurons as sn
+from .analysis import copy_layer, scalar_rest, single_neuron, w_nullcline
 
 __all__ = [
     "LAYER_VARIABLES",
@@ -302,7 +303,7 @@ def simulate(
             bad = [r for r in names if r not in LAYER_VARIABLES]
             if bad:
                 raise ValueError(f"cannot record {bad} from a neuron layer; choose from {LAYER_VARIABLES}")
-            if "w" in names and not network._has_adaptation:
+            if "w" in names and not network.has_second_variable:
                 raise ValueError(f"{type(network).__name__} has no adaptation variable w to record")
     layers = _neuron_layers(network)
     if reset:
@@ -403,8 +404,8 @@ class FICurve(NamedTuple):
 def _n_features(layer: sn.Neuron) -> int:
     """Number of feature maps the layer's per-feature parameters imply (1 if none)."""
     c = 1
-    for name in layer._param_names:
-        t = layer._buffers.get(name)
+    for name in layer.param_names:
+        t = layer.param(name)
         if t is None or t.numel() == 1:
             continue
         if t.dim() == 3 and t.shape[1] == 1 and t.shape[2] == 1:
@@ -479,14 +480,9 @@ def lif_rate(current: Union[float, Tensor], tau_rc: Union[float, Tensor], thresh
 
 def _input_gain(layer: sn.Neuron) -> float:
     """d(du/dt)/dI of the layer (per second per unit input), e.g. 1/C or 1/ts."""
-    rest = float(torch.as_tensor(_scalar_rest(layer)))
+    rest = float(torch.as_tensor(scalar_rest(layer)))
     g = layer.ode(rest, 1.0) - layer.ode(rest, 0.0)
     return float(g.reshape(-1)[0])
-
-
-def _scalar_rest(layer: sn.Neuron) -> float:
-    r = layer._buffers.get("resting_potential")
-    return float(r.mean()) if r is not None else 0.0
 
 
 def analytic_lif_rate(layer: sn.Neuron, currents: Union[Sequence[float], Tensor]) -> Optional[Tensor]:
@@ -516,18 +512,18 @@ def analytic_lif_rate(layer: sn.Neuron, currents: Union[Sequence[float], Tensor]
         return None
     I = torch.as_tensor(currents, dtype=torch.float64).reshape(1, -1)
     C = _n_features(layer)
-    thr = layer._effective_threshold(torch.device("cpu"), torch.float64)
+    thr = layer.effective_threshold
     if isinstance(thr, float) and math.isinf(thr):
         return torch.zeros(C, I.shape[1], dtype=torch.float64)
     if isinstance(layer, sn.IF) and not isinstance(layer, sn.LIF):  # no leak
         tau: Union[float, Tensor] = math.inf
     else:
-        tau_b = layer._buffers.get("tau_rc")
+        tau_b = layer.param_or_none("tau_rc")
         if tau_b is None:
             return None
         tau = _per_feature(tau_b, C)
     gain = _input_gain(layer)
-    rest = _per_feature(layer._buffers["resting_potential"], C)
+    rest = _per_feature(layer.param("resting_potential"), C)
     return lif_rate(I, tau, _per_feature(thr, C), C=1.0 / gain, resting_potential=rest,
                     t_ref=layer.refractory_timesteps * layer.ts).expand(C, I.shape[1]).clone()
 
@@ -553,13 +549,13 @@ def rheobase(layer: sn.Neuron, n_points: int = 2001) -> float:
         >>> round(rheobase(sn.LIF(threshold=10.0)), 2)
         140.5
     """
-    layer = _single_neuron(layer)
+    layer = single_neuron(layer)
     thr = layer.threshold
     if thr is None:
         return 0.0
-    rest = _scalar_rest(layer)
+    rest = scalar_rest(layer)
     u = torch.linspace(min(rest, thr), max(rest, thr), n_points, dtype=torch.float64)
-    w = _w_nullcline(layer, u) if layer._has_adaptation else None
+    w = w_nullcline(layer, u) if layer.has_second_variable else None
     f0 = layer.ode(u, 0.0, w)
     gain = layer.ode(u, 1.0, w) - f0
     return max(0.0, float((-f0 / gain).max()))
@@ -586,56 +582,15 @@ def default_current_range(layer: sn.Neuron) -> float:
         >>> round(default_current_range(sn.LIF(threshold=10.0)), 1)
         562.0
     """
-    single = _single_neuron(layer)
+    single = single_neuron(layer)
     thr = single.threshold
     if thr is None:
         return 1.0
-    gap = thr - _scalar_rest(single)
+    gap = thr - scalar_rest(single)
     gain = _input_gain(single)
     drive = gap / (0.01 * gain) if gain > 0 and gap > 0 else 0.0
     top = max(4.0 * rheobase(single), drive)
     return top if top > 0 else 1.0
-
-
-def _w_nullcline(layer: sn.Neuron, u: Tensor) -> Tensor:
-    """w on the adaptation nullcline (dw/dt = 0), exact because dw/dt is linear in w."""
-    g0 = layer.ode_w(u, torch.zeros_like(u))
-    g1 = layer.ode_w(u, torch.ones_like(u))
-    return -g0 / (g1 - g0)
-
-
-def _copy_layer(layer: sn.Neuron) -> sn.Neuron:
-    """A reset deep copy of a layer (without its ``torch.compile`` wrapper, which does not copy)."""
-    compiled = layer.__dict__.get("_compiled")
-    memo = {} if compiled is None else {id(compiled): None}
-    out = copy.deepcopy(layer, memo)
-    out._compiled = None
-    out.reset()
-    return out
-
-
-def _single_neuron(layer: sn.Neuron, feature: int = 0) -> sn.Neuron:
-    """A reset deep copy of ``layer`` with every per-neuron parameter taken at one feature map.
-
-    Heterogeneous layers whose time constants are not sampled yet use the middle of
-    ``tau_range``.
-    """
-    single = _copy_layer(layer)
-    if isinstance(single, sn.HeterogeneousNeuron) and single._buffers.get("tau_rc") is None:
-        lo, hi = single.tau_range
-        mid = 0.5 * (lo + hi)
-        single._buffers["tau_rc"] = torch.tensor(mid, dtype=torch.float64)
-        if isinstance(single, sn.Izhikevich):
-            single._buffers["a"] = torch.tensor(1.0 / (1000.0 * mid), dtype=torch.float64)
-    for name in single._param_names:
-        t = single._buffers.get(name)
-        if t is None or t.numel() == 1:
-            continue
-        if t.dim() == 3:
-            t = t[min(feature, t.shape[0] - 1)]
-        single._buffers[name] = t.reshape(-1)[0].clone()
-    single._coef = None
-    return single
 
 
 def fi_curve(
@@ -690,7 +645,7 @@ def fi_curve(
         steps = min(20000, max(1, int(round(1.0 / layer.ts))))
     if equilibration_steps is None:
         equilibration_steps = min(5000, int(round(0.2 / layer.ts)))
-    probe = _copy_layer(layer)
+    probe = copy_layer(layer)
     probe.inhibition_mode = "neuron"
     x = I.to(dtype=dtype, device=device).reshape(1, 1, 1, -1).expand(1, C, 1, I.numel()).contiguous()
     rec = simulate(probe, x, steps, equilibration_steps=equilibration_steps, record=("spike_count",),
@@ -789,7 +744,7 @@ def tune_threshold(
     x0 = fn(0)
     C = x0.shape[-3] if x0.dim() >= 3 else 1
     K = C if per_feature else 1
-    rest = float(_scalar_rest(layer))
+    rest = float(scalar_rest(layer))
     if per_feature:
         pnt = layer.per_neuron_thresh
         start = (_per_feature(pnt, C)[:, 0].clone() if pnt is not None
@@ -892,21 +847,23 @@ def save_layer(layer: sn.Neuron, path: Union[str, os.PathLike], include_state: b
     Example:
         >>> layer = sn.AdEx(threshold=10.0)
         >>> _ = layer.step(torch.rand(1, 2, 3, 3) * 3000)
-        >>> save_layer(layer, "adex.pt", include_state=True)
-        >>> clone = load_layer("adex.pt")
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "adex.pt")
+        >>> save_layer(layer, path, include_state=True)
+        >>> clone = load_layer(path)
     """
     if not isinstance(layer, sn.Neuron):
         raise TypeError(f"layer must be a spyketorch Neuron, got {type(layer).__name__}")
     cls = type(layer)
-    if getattr(sn, cls.__name__, None) is not cls:
+    if cls.__name__ not in sn.MODELS or sn.MODELS[cls.__name__].cls is not cls:
         raise TypeError(f"{cls.__name__} is not a layer class of spyketorch.neurons; it cannot be reloaded by name")
     attrs: Dict[str, Any] = {"check_finite": layer.check_finite}
     if isinstance(layer, sn.HeterogeneousNeuron):
         attrs["tau_range"] = tuple(float(v) for v in layer.tau_range)
-        gen = getattr(layer, "_generator", None)
+        gen = layer.generator
         attrs["generator_state"] = None if gen is None else gen.get_state()
-    if "_rest_given" in layer.__dict__:
-        attrs["rest_given"] = bool(layer.__dict__["_rest_given"])
+    if isinstance(layer, sn.Izhikevich):
+        attrs["rest_given"] = layer.rest_given
     sd = {k: (v.detach().cpu().clone() if isinstance(v, Tensor) else copy.deepcopy(v))
           for k, v in layer.state_dict().items()}
     payload: Dict[str, Any] = {
@@ -938,8 +895,10 @@ def load_layer(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
         Neuron: the rebuilt layer.
 
     Example:
-        >>> save_layer(sn.UniformLIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0), "layer.pt")
-        >>> load_layer("layer.pt").tau_range
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "layer.pt")
+        >>> save_layer(sn.UniformLIF(threshold=10.0, tau_range=(0.01, 0.05), seed=0), path)
+        >>> load_layer(path).tau_range
         (0.01, 0.05)
     """
     payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
@@ -948,9 +907,10 @@ def load_layer(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     if payload.get("version", 0) > _VERSION:
         raise ValueError(f"{path} has format version {payload['version']}, newer than this spyketorch ({_VERSION})")
     name = payload["class"]
-    cls = getattr(sn, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, sn.Neuron)):
+    spec = sn.MODELS.get(name) if isinstance(name, str) else None
+    if spec is None:
         raise ValueError(f"unknown neuron class {name!r} in {path}")
+    cls = spec.cls
     attrs = payload.get("attrs", {})
     kwargs: Dict[str, Any] = {}
     if issubclass(cls, sn.HeterogeneousNeuron):
@@ -960,9 +920,9 @@ def load_layer(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     layer.check_finite = attrs.get("check_finite")
     if isinstance(layer, sn.HeterogeneousNeuron):
         gs = attrs.get("generator_state")
-        layer._generator = None if gs is None else torch.Generator().set_state(gs)
+        layer.generator = None if gs is None else torch.Generator().set_state(gs)
     if "rest_given" in attrs:
-        layer._rest_given = attrs["rest_given"]
+        layer.rest_given = attrs["rest_given"]
     if map_location is not None:
         layer.to(map_location)
     state = payload.get("state")

@@ -159,8 +159,10 @@ class Pooling(nn.Module):
 def _winners_tensor(winners: Winners, batched: bool, b: int, device: torch.device) -> torch.Tensor:
     """Normalise winners to a long tensor ``[B, K, 3]`` padded with -1 (shape and type checked)."""
     if isinstance(winners, torch.Tensor):
-        if winners.is_floating_point() or winners.dtype.is_complex or winners.dtype == torch.bool:
+        if winners.dtype.is_complex or winners.dtype == torch.bool:
             raise TypeError(f"winners must be an integer tensor, got dtype {winners.dtype}")
+        if winners.is_floating_point() and not bool((winners == winners.round()).all()):
+            raise TypeError(f"winners must hold integer indices, got a {winners.dtype} tensor with fractions")
         w = winners.to(device=device, dtype=torch.long)
         if not batched:
             w = w.unsqueeze(0)

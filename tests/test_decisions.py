@@ -68,19 +68,24 @@ def test_threshold_none_never_fires():
 
 
 # ------------------------------------------------------------------ floor at rest, per model
-FLOORED = ["IF", "LIF", "LIF_ode", "EIF", "QIF", "AdEx", "UniformLIF", "UniformEIF", "UniformQIF", "UniformAdEx"]
-NOT_FLOORED = ["LIF_Simple", "EIF_Simple", "Izhikevich", "UniformLIF_Simple", "UniformIzhikevich"]
+FLOORED = ["IF", "LIF", "LIF_ode", "EIF", "QIF", "AdEx", "UniformLIF", "UniformEIF", "UniformQIF", "UniformAdEx",
+           "AdaptiveLIF", "UniformAdaptiveLIF"]
+NOT_FLOORED = ["LIF_Simple", "EIF_Simple", "Izhikevich", "UniformLIF_Simple", "UniformIzhikevich",
+               "ResonateAndFire", "UniformResonateAndFire"]
 REST = -2.0
 
 
 def make(name, **kw):
-    """Layer ``name`` with threshold 10 (Izhikevich: 30 mV) and non-default keywords."""
+    """Layer ``name`` with threshold 10 (Izhikevich: 30 mV; ResonateAndFire, whose potential
+    is the oscillator's y, 1 as in the model registry) and non-default keywords."""
     cls = getattr(st, name)
     if name.startswith("Uniform"):
         kw.setdefault("seed", 0)
         kw.setdefault("tau_range", (0.02, 0.1) if "Izhikevich" in name else (0.01, 0.05))
     if "Izhikevich" in name:
         return cls(**kw)
+    if "ResonateAndFire" in name:
+        return cls(threshold=1.0, **kw)
     return cls(threshold=10.0, **kw)
 
 
@@ -110,6 +115,12 @@ def test_unfloored_models_go_below_rest(name):
     if name in ("LIF_Simple", "UniformLIF_Simple"):
         # u1 = rest + (u0 - rest)(1 - ts/tau) + I with u0 = rest
         assert torch.allclose(out.potentials, full(rest - 5.0), rtol=0, atol=1e-12)
+    elif name in ("ResonateAndFire", "UniformResonateAndFire"):
+        # y1 = rest + e^{b ts} sin(omega ts) ts I (x kicked by ts I, then one damped rotation)
+        b = layer.param("b").view(-1, 1, 1).to(F64)
+        expected = rest + torch.exp(b * TS) * math.sin(2 * math.pi * 10.0 * TS) * TS * -5.0
+        assert torch.allclose(out.potentials, expected.expand_as(out.potentials).unsqueeze(0), rtol=0, atol=1e-12)
+        assert bool((out.potentials < rest).all())
     else:
         assert bool((out.potentials < rest - 1e-3).all())
     layer = make(name, resting_potential=rest, clamp_at_rest=True)

@@ -1,6 +1,7 @@
 """Generic tests of every neuron layer, plus the inhibition / refractoriness contract."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, Dict, List, Tuple
 
@@ -9,23 +10,9 @@ import torch
 
 import spyketorch.neurons as sn
 
-# name -> (factory, input scale that makes a few neurons spike per step)
+# name -> (factory, input scale that makes a few neurons spike per step): the package registry
 REGISTRY: Dict[str, Tuple[Callable[[], sn.Neuron], float]] = {
-    "IF": (lambda: sn.IF(threshold=10.0), 2000.0),
-    "LIF": (lambda: sn.LIF(threshold=10.0), 2000.0),
-    "LIF_ode": (lambda: sn.LIF_ode(threshold=10.0), 2000.0),
-    "LIF_Simple": (lambda: sn.LIF_Simple(threshold=10.0), 12.0),
-    "EIF": (lambda: sn.EIF(threshold=10.0), 2000.0),
-    "EIF_Simple": (lambda: sn.EIF_Simple(threshold=10.0), 12.0),
-    "QIF": (lambda: sn.QIF(threshold=10.0), 2000.0),
-    "AdEx": (lambda: sn.AdEx(threshold=10.0), 2000.0),
-    "Izhikevich": (lambda: sn.Izhikevich(), 40.0),
-    "UniformLIF": (lambda: sn.UniformLIF(threshold=10.0, tau_range=(0.01, 0.05), seed=3), 2000.0),
-    "UniformLIF_Simple": (lambda: sn.UniformLIF_Simple(threshold=10.0, tau_range=(0.01, 0.05), seed=3), 12.0),
-    "UniformEIF": (lambda: sn.UniformEIF(threshold=10.0, tau_range=(0.01, 0.05), seed=3), 2000.0),
-    "UniformQIF": (lambda: sn.UniformQIF(threshold=10.0, tau_range=(0.01, 0.05), seed=3), 2000.0),
-    "UniformAdEx": (lambda: sn.UniformAdEx(threshold=10.0, tau_range=(0.01, 0.05), seed=3), 2000.0),
-    "UniformIzhikevich": (lambda: sn.UniformIzhikevich(seed=3), 40.0),
+    name: (functools.partial(spec.build, seed=3), spec.input_scale) for name, spec in sn.MODELS.items()
 }
 NAMES = list(REGISTRY)
 
@@ -45,7 +32,7 @@ def run(layer: sn.Neuron, xs: List[torch.Tensor], k: int = 2):
 
 
 def amp_of(layer: sn.Neuron) -> float:
-    return 1.0 / layer.ts if layer._scaled_spikes else 1.0
+    return layer.spike_amplitude
 
 
 # ----------------------------------------------------------------------------- generic suite

@@ -105,7 +105,7 @@ def test_plot_ode_every_model(name):
     diff = np.asarray(l1.get_ydata()) - np.asarray(l0.get_ydata())
     np.testing.assert_allclose(diff, gain * current, rtol=1e-9)
     thr = one(ax, "threshold")
-    assert thr.get_xdata()[0] == (30.0 if isinstance(layer, sn.Izhikevich) else 10.0)
+    assert thr.get_xdata()[0] == layer.threshold
     # fixed points drawn lie on du/dt = 0 and where the I = 0 curve changes sign
     for gid in ("fixed-point-stable", "fixed-point-unstable"):
         for m in by_gid(ax, gid):

@@ -1,0 +1,345 @@
+"""Parameters, settings, state and serialization of a neuron layer (private module).
+
+:class:`LayerSettings` is the part of :class:`spyketorch.neurons.Neuron` that is not the
+step: declared parameters as float64 buffers with one validation rule each, the scalar
+settings (``ts``, ``threshold``, refractoriness, inhibition mode, noise), the state
+tensors, ``state_dict`` hooks and copies. One rule per concept lives here.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from . import _validation as _v
+
+Number = Union[int, float]
+ParamValue = Union[Number, Tensor, Sequence[float], None]
+
+#: Accepted values of ``inhibition_mode``.
+INHIBITION_MODES = ("feature", "location", "layer", "neuron", "none")
+
+
+class Param(NamedTuple):
+    """Declaration of one model parameter: its name, default and constraint.
+
+    ``rule`` is ``"real"`` (any finite number or tensor), ``"positive"`` (> 0),
+    ``"nonnegative"`` (>= 0), ``"negative"`` (< 0) or ``"optional"`` (a real value or ``None``).
+    """
+
+    name: str
+    default: Any
+    rule: str = "real"
+
+
+def is_scalar(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def as_param_tensor(name: str, value: Any) -> Tensor:
+    """Convert a parameter value to a float64 tensor, with clear errors."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number or a tensor, got bool")
+    if isinstance(value, Tensor):
+        if value.dtype.is_complex or value.dtype == torch.bool:
+            raise TypeError(f"{name} must be a real tensor, got dtype {value.dtype}")
+        t = value.detach().to(torch.float64)
+    elif is_scalar(value):
+        t = torch.tensor(float(value), dtype=torch.float64)
+    elif isinstance(value, (list, tuple)):
+        try:
+            t = torch.tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a number or a tensor: {exc}") from None
+    else:
+        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return t
+
+
+def check_param(name: str, value: Any, rule: str) -> Tensor:
+    """A declared parameter's value as a float64 tensor, checked against its rule."""
+    t = as_param_tensor(name, value)
+    if rule == "positive" and not bool((t > 0).all()):
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if rule == "negative" and not bool((t < 0).all()):
+        raise ValueError(f"{name} must be < 0, got {value!r}")
+    if rule == "nonnegative" and not bool((t >= 0).all()):
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    if t.dim() > 4:
+        raise ValueError(f"{name} must broadcast against [B, C, H, W], got shape {tuple(t.shape)}")
+    return t
+
+
+def check_ts(ts: Any) -> float:
+    if isinstance(ts, Tensor):
+        raise TypeError(f"ts must be a number, got {type(ts).__name__}")
+    return _v.positive(ts, "ts")
+
+
+def check_threshold(value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, Tensor) and value.numel() != 1:
+        raise ValueError("threshold must be a scalar; use per_neuron_thresh for a tensor of thresholds")
+    return _v.finite_real(value, "threshold")
+
+
+def check_steps(value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 2.0 steps is 2 steps
+    return _v.non_negative_int(value, "refractory_timesteps")
+
+
+class LayerSettings(nn.Module):
+    """Declared parameters (float64 buffers), settings and state of a layer; the subclass
+    (:class:`spyketorch.neurons.Neuron`) sets them up in its ``__init__`` and provides
+    ``_validate``, ``_has_adaptation`` and the step."""
+
+    _has_adaptation: bool = False
+
+    def _declare_params(self, owner: type, **values: ParamValue) -> None:
+        """Register the :attr:`PARAMS` declared by class ``owner`` from the constructor's values."""
+        for p in owner.PARAMS:
+            self._declare(p.name, values.pop(p.name, p.default), p.rule)
+        if values:
+            raise TypeError(f"{type(self).__name__} got undeclared parameters {sorted(values)}")
+
+    def _declare(self, name: str, value: ParamValue, rule: str = "real") -> None:
+        """Register one parameter as a float64 buffer with its validation rule."""
+        self._param_names.append(name)
+        self._param_rules[name] = rule
+        self.register_buffer(name, None)
+        self._set_param(name, value)
+
+    def _set_param(self, name: str, value: ParamValue) -> None:
+        rule = self._param_rules[name]
+        if value is None:
+            if rule != "optional":
+                raise ValueError(f"{name} must not be None")
+            self._buffers[name] = None
+        else:
+            t = check_param(name, value, rule)
+            old = self._buffers.get(name)
+            self._buffers[name] = t if old is None else t.to(old.device)
+        self._coef = None
+        if self._ready:
+            self._validate()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        rules = self.__dict__.get("_param_rules")
+        if rules is not None and name in rules:
+            self._set_param(name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def param(self, name: str) -> Optional[Tensor]:
+        """The float64 tensor of parameter ``name`` (None where unset)."""
+        if name not in self._param_rules:
+            raise ValueError(f"{type(self).__name__} has no parameter {name!r}")
+        return self._buffers[name]
+
+    def param_or_none(self, name: str) -> Optional[Tensor]:
+        """The float64 tensor of parameter ``name``, None where unset or not declared."""
+        return self._buffers.get(name) if name in self._param_rules else None
+
+    def fresh_copy(self) -> "LayerSettings":
+        """A deep copy of the layer with its state reset and without a ``torch.compile`` wrapper."""
+        compiled = self.__dict__.get("_compiled")
+        out = copy.deepcopy(self, {} if compiled is None else {id(compiled): None})
+        out._compiled = None
+        out.reset()
+        return out
+
+    @property
+    def param_names(self) -> Tuple[str, ...]:
+        """Names of every declared parameter, base ones first."""
+        return tuple(self._param_names)
+
+    @property
+    def ts(self) -> float:
+        """Time step in seconds."""
+        return self._ts
+
+    @ts.setter
+    def ts(self, value: float) -> None:
+        self._ts = check_ts(value)
+        self._coef = None
+        if self._ready:
+            self._validate()
+
+    @property
+    def threshold(self) -> Optional[float]:
+        """Layer-wise firing threshold (``None``: never fires)."""
+        return self._threshold
+
+    @threshold.setter
+    def threshold(self, value: Optional[float]) -> None:
+        self._threshold = check_threshold(value)
+        self._coef = None
+        if self._ready:
+            self._validate()
+
+    @property
+    def refractory_timesteps(self) -> int:
+        """Number of steps an inhibited neuron stays at rest."""
+        return self._refractory_timesteps
+
+    @refractory_timesteps.setter
+    def refractory_timesteps(self, value: int) -> None:
+        self._refractory_timesteps = check_steps(value)
+        self._coef = None
+
+    @property
+    def clamp_at_rest(self) -> bool:
+        """Whether the potential is floored at the resting potential every step."""
+        return self._clamp_at_rest
+
+    @clamp_at_rest.setter
+    def clamp_at_rest(self, value: bool) -> None:
+        self._clamp_at_rest = bool(value)
+        self._coef = None
+
+    @property
+    def refractoriness(self) -> float:
+        """Refractory period in seconds (``refractory_timesteps * ts``)."""
+        return self._refractory_timesteps * self._ts
+
+    @property
+    def inhibition_mode(self) -> str:
+        """Which neurons the k winners put into refractoriness."""
+        return self._inhibition_mode
+
+    @inhibition_mode.setter
+    def inhibition_mode(self, value: str) -> None:
+        value = "none" if value is None else value
+        if value not in INHIBITION_MODES:
+            raise ValueError(f"inhibition_mode must be one of {INHIBITION_MODES}, got {value!r}")
+        self._inhibition_mode = value
+
+    @property
+    def noise_std(self) -> float:
+        r"""Membrane noise :math:`\sigma` (per-step std :math:`\sigma\sqrt{t_s}`)."""
+        return self._noise_std
+
+    @noise_std.setter
+    def noise_std(self, value: float) -> None:
+        value = _v.non_negative(value, "noise_std")
+        self._noise_std = float(value)
+
+    def reset(self) -> None:
+        """Forget the state (potentials, refractoriness, adaptation): the next call starts fresh.
+
+        Parameters, including ``per_neuron_thresh`` and sampled time constants, are kept.
+        """
+        self._buffers["v"] = None
+        self._buffers["refractory"] = None
+        self._buffers["w"] = None
+
+    @property
+    def previous_state(self) -> Optional[Tensor]:
+        """Membrane potentials after the last step (reference name)."""
+        return self._buffers["v"]
+
+    @property
+    def refractory_periods(self) -> Optional[Tensor]:
+        """Remaining refractoriness in seconds (reference name and unit)."""
+        r = self._buffers["refractory"]
+        return None if r is None else r * self._ts
+
+    def get_state(self) -> Dict[str, Optional[Tensor]]:
+        """The layer's state tensors (``v``, ``refractory`` in steps, ``w``), cloned."""
+        return {k: (None if self._buffers[k] is None else self._buffers[k].clone()) for k in ("v", "refractory", "w")}
+
+    def load_state(self, state: Dict[str, Optional[Tensor]]) -> None:
+        """Restore a state returned by :meth:`get_state` (shapes must agree with each other)."""
+        v = state.get("v")
+        if v is None:
+            self.reset()
+            return
+        if not isinstance(v, Tensor) or v.dim() != 4:
+            raise ValueError("state['v'] must be a [B, C, H, W] tensor")
+        r = state.get("refractory")
+        w = state.get("w")
+        self._buffers["v"] = v.clone()
+        self._buffers["refractory"] = (torch.zeros_like(v) if r is None else r.to(v).clone())
+        if self._has_adaptation:
+            self._buffers["w"] = (torch.zeros_like(v) if w is None else w.to(v).clone())
+
+    def get_params(self) -> Dict[str, Any]:
+        """Parameters and settings as a dict (numbers for scalars, tensors otherwise)."""
+        params: Dict[str, Any] = {
+            "threshold": self._threshold,
+            "ts": self._ts,
+            "refractory_timesteps": self._refractory_timesteps,
+            "inhibition_mode": self._inhibition_mode,
+            "clamp_at_rest": self.clamp_at_rest,
+            "noise_std": self._noise_std,
+        }
+        for name in self._param_names:
+            t = self._buffers[name]
+            params[name] = None if t is None else (float(t.item()) if t.numel() == 1 else t.clone())
+        return params
+
+    def extra_repr(self) -> str:
+        parts = []
+        for k, v in self.get_params().items():
+            if v is None:
+                continue
+            if isinstance(v, Tensor):
+                parts.append(f"{k}=tensor{tuple(v.shape)}")
+            elif isinstance(v, float):
+                parts.append(f"{k}={v:g}")
+            else:
+                parts.append(f"{k}={v!r}")
+        return ", ".join(parts)
+
+    def get_extra_state(self) -> Dict[str, Any]:
+        return {
+            "threshold": self._threshold,
+            "ts": self._ts,
+            "refractory_timesteps": self._refractory_timesteps,
+            "inhibition_mode": self._inhibition_mode,
+            "clamp_at_rest": self.clamp_at_rest,
+            "noise_std": self._noise_std,
+        }
+
+    def set_extra_state(self, state: Dict[str, Any]) -> None:
+        object.__setattr__(self, "_ready", False)
+        self._ts = check_ts(state["ts"])
+        self.threshold = state["threshold"]
+        self.refractory_timesteps = state["refractory_timesteps"]
+        self.inhibition_mode = state["inhibition_mode"]
+        self.clamp_at_rest = state["clamp_at_rest"]
+        self.noise_std = state.get("noise_std", 0.0)
+        self._finish_init()
+
+    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Any, strict: bool,
+                              missing_keys: List[str], unexpected_keys: List[str],
+                              error_msgs: List[str]) -> None:  # type: ignore[override]
+        # Parameters may change between scalar, tensor and None: shape our buffers
+        # like the incoming ones before the generic loader copies values in.
+        for name in self._param_names:
+            key = prefix + name
+            if key in state_dict:
+                src = state_dict[key]
+                cur = self._buffers.get(name)
+                dev = cur.device if cur is not None else torch.device("cpu")
+                self._buffers[name] = torch.empty(src.shape, dtype=torch.float64, device=dev)
+            elif self._param_rules[name] == "optional":
+                self._buffers[name] = None
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+        self._coef = None
+
+    def _apply(self, fn: Any, recurse: bool = True) -> "LayerSettings":  # type: ignore[override]
+        out = super()._apply(fn, recurse)
+        self._coef = None
+        return out
+
+
+def check_k(n_winners: Any) -> int:
+    return _v.n_winners(n_winners)

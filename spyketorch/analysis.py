@@ -1,0 +1,388 @@
+r"""Numerical analysis of neuron layers, importable without matplotlib.
+
+Nullclines, fixed points and their stability (Jacobians), single-neuron copies of a
+layer, the potential range worth looking at, and the reconstruction of deep features'
+receptive fields. :mod:`spyketorch.plotting` draws what this module computes.
+
+Imports flow one way: ``neurons`` <- ``analysis`` <- ``simulation`` <- ``plotting``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from . import neurons as sn
+
+Number = Union[int, float]
+
+__all__ = ["FixedPoint", "nullclines", "fixed_points", "deep_receptive_field", "reconstruct_features",
+           "copy_layer", "single_neuron", "w_nullcline", "scalar_rest", "potential_range", "as_weights", "thresholds",
+           "require_second_variable"]
+
+
+def scalar_rest(layer: sn.Neuron) -> float:
+    r = layer.param("resting_potential")
+    return float(r.mean()) if r is not None else 0.0
+
+
+def w_nullcline(layer: sn.Neuron, u: Tensor) -> Tensor:
+    """w on the adaptation nullcline (dw/dt = 0), exact because dw/dt is linear in w."""
+    g0 = layer.ode_w(u, torch.zeros_like(u))
+    g1 = layer.ode_w(u, torch.ones_like(u))
+    return -g0 / (g1 - g0)
+
+
+def copy_layer(layer: sn.Neuron) -> sn.Neuron:
+    """A reset deep copy of a layer (without its ``torch.compile`` wrapper, which does not copy)."""
+    return layer.fresh_copy()
+
+
+def single_neuron(layer: sn.Neuron, feature: int = 0) -> sn.Neuron:
+    """A reset deep copy of ``layer`` with every per-neuron parameter taken at one feature map.
+
+    Heterogeneous layers whose time constants are not sampled yet use the middle of
+    ``tau_range``.
+    """
+    single = copy_layer(layer)
+    if isinstance(single, sn.HeterogeneousNeuron) and single.taus is None:
+        lo, hi = single.tau_range
+        single.set_taus(torch.tensor(0.5 * (lo + hi), dtype=torch.float64))
+    for name in single.param_names:
+        t = single.param(name)
+        if t is None or t.numel() == 1:
+            continue
+        if t.dim() == 3:
+            t = t[min(feature, t.shape[0] - 1)]
+        if isinstance(single, sn.HeterogeneousNeuron) and name == "tau_rc":
+            single.set_taus(t.reshape(-1)[0].clone())
+        else:
+            setattr(single, name, t.reshape(-1)[0].clone())
+    return single
+
+
+def _name(layer: sn.Neuron) -> str:
+    return type(layer).__name__
+
+
+def thresholds(layer: sn.Neuron, limit: int = 8) -> List[float]:
+    """Distinct thresholds of the layer (per-neuron ones included), at most ``limit``."""
+    pnt = layer.param("per_neuron_thresh")
+    if pnt is not None:
+        vals = torch.unique(pnt.reshape(-1)).tolist()
+        return [float(v) for v in vals[:limit]]
+    return [] if layer.threshold is None else [float(layer.threshold)]
+
+
+def _reset_scalar(layer: sn.Neuron) -> float:
+    v = layer.reset_potential
+    return float(torch.as_tensor(v, dtype=torch.float64).mean())
+
+
+def potential_range(layer: sn.Neuron) -> Tuple[float, float]:
+    """Default potential range: a little below rest/reset to a quarter span above threshold."""
+    rest = scalar_rest(layer)
+    low = min(rest, _reset_scalar(layer))
+    thr = thresholds(layer)
+    if not thr:  # no threshold: use the rheobase / critical potential when given
+        marks = [float(t.max()) for t in (layer.param_or_none(n) for n in ("theta_rh", "u_c")) if t is not None]
+        thr = [low + 1.25 * (max(marks) - low)] if marks and max(marks) > low else []
+    top = max(thr) if thr else low + 1.0
+    span = top - low if top > low else max(1.0, abs(low))
+    return low - 0.1 * span, top + 0.25 * span
+
+
+class FixedPoint(NamedTuple):
+    """A fixed point of a two-dimensional model.
+
+    Attributes:
+        u: membrane potential.
+        w: adaptation (recovery) variable.
+        stable: whether both eigenvalues of the Jacobian have negative real parts.
+        kind: ``"stable node"``, ``"stable focus"``, ``"unstable node"``,
+            ``"unstable focus"``, ``"saddle"`` or ``"center"``.
+        eigenvalues: the two eigenvalues (per second), complex.
+    """
+
+    u: float
+    w: float
+    stable: bool
+    kind: str
+    eigenvalues: Tuple[complex, complex]
+
+
+def require_second_variable(layer: sn.Neuron) -> None:
+    if not layer.has_second_variable:
+        raise ValueError(f"{_name(layer)} is one-dimensional: phase planes are drawn for AdEx and Izhikevich "
+                         "(use plot_ode for the others)")
+
+
+def nullclines(layer: sn.Neuron, u: Union[Sequence[float], Tensor], current: Number = 0.0,
+               feature: int = 0) -> Tuple[Tensor, Tensor]:
+    r"""The two nullclines of a two-dimensional model, as :math:`w` against :math:`u`.
+
+    Both right-hand sides are linear in :math:`w`, so the nullclines are exact:
+
+    .. math::
+        w_u(u) = -\frac{\dot u(u, I, 0)}{\dot u(u, I, 1) - \dot u(u, I, 0)}, \qquad
+        w_w(u) = -\frac{\dot w(u, 0)}{\dot w(u, 1) - \dot w(u, 0)}
+
+    i.e. for AdEx :math:`w_u = [-(u - u_{rest}) + \Delta_T e^{(u-\theta_{rh})/\Delta_T} + R I]/R`,
+    :math:`w_w = a (u - u_{rest})`, and for Izhikevich :math:`w_u = 0.04 v^2 + 5 v + 140 + I`,
+    :math:`w_w = b v`.
+
+    Args:
+        layer: an AdEx or Izhikevich layer (``Uniform*`` too: ``feature`` picks the map).
+        u: potentials.
+        current: constant input :math:`I`. Default: 0.0.
+        feature: feature map whose parameters are used. Default: 0.
+
+    Returns:
+        ``(w_u, w_w)``: float64 tensors like ``u``: the :math:`du/dt = 0` and the
+        :math:`dw/dt = 0` nullcline.
+
+    Example:
+        >>> wu, ww = nullclines(sn.Izhikevich(), torch.tensor([-70.0]))
+        >>> round(float(wu), 9), round(float(ww), 9)
+        (-14.0, -14.0)
+    """
+    require_second_variable(layer)
+    L = single_neuron(layer, feature)
+    u = torch.as_tensor(u, dtype=torch.float64)
+    f0 = L.ode(u, float(current), torch.zeros_like(u))
+    f1 = L.ode(u, float(current), torch.ones_like(u))
+    return -f0 / (f1 - f0), w_nullcline(L, u)
+
+
+def _jacobian(L: sn.Neuron, u: float, w: float, I: float) -> List[List[float]]:
+    hu = 1e-6 * max(1.0, abs(u))
+    hw = 1e-6 * max(1.0, abs(w))
+    uu = torch.tensor([u + hu, u - hu, u, u], dtype=torch.float64)
+    ww = torch.tensor([w, w, w + hw, w - hw], dtype=torch.float64)
+    f = L.ode(uu, I, ww).reshape(-1)
+    g = L.ode_w(uu, ww).reshape(-1)
+    return [[float(f[0] - f[1]) / (2 * hu), float(f[2] - f[3]) / (2 * hw)],
+            [float(g[0] - g[1]) / (2 * hu), float(g[2] - g[3]) / (2 * hw)]]
+
+
+def _classify(J: List[List[float]]) -> Tuple[bool, str, Tuple[complex, complex]]:
+    (a, b), (c, d) = J
+    tr, det = a + d, a * d - b * c
+    disc = tr * tr - 4 * det
+    if disc >= 0:
+        s = math.sqrt(disc)
+        ev = (complex((tr + s) / 2), complex((tr - s) / 2))
+    else:
+        s = math.sqrt(-disc)
+        ev = (complex(tr / 2, s / 2), complex(tr / 2, -s / 2))
+    if det < 0:
+        return False, "saddle", ev
+    if tr < 0:
+        return True, ("stable node" if disc >= 0 else "stable focus"), ev
+    if tr > 0:
+        return False, ("unstable node" if disc >= 0 else "unstable focus"), ev
+    return False, "center", ev
+
+
+def fixed_points(layer: sn.Neuron, current: Number = 0.0, *, u_range: Optional[Tuple[float, float]] = None,
+                 feature: int = 0, n_grid: int = 20001) -> List[FixedPoint]:
+    r"""Fixed points of a two-dimensional model: the crossings of its nullclines.
+
+    The difference :math:`h(u) = w_u(u) - w_w(u)` of the nullclines
+    (:func:`nullclines`) is sampled on a fine grid; every sign change is refined by
+    bisection to machine precision, and the fixed point is classified from the
+    eigenvalues of the Jacobian of :math:`(\dot u, \dot w)` there.
+
+    Args:
+        layer: an AdEx or Izhikevich layer.
+        current: constant input :math:`I`. Default: 0.0.
+        u_range: search interval; default: a wide interval around rest and threshold.
+            Default: None.
+        feature: feature map whose parameters are used. Default: 0.
+        n_grid: grid points of the search. Default: 20001.
+
+    Returns:
+        list of :class:`FixedPoint`, by increasing :math:`u` (empty when the
+        nullclines do not cross, e.g. above the rheobase).
+
+    Example:
+        >>> fps = fixed_points(sn.Izhikevich())
+        >>> [round(p.u, 6) for p in fps], [p.kind for p in fps]
+        ([-70.0, -50.0], ['stable node', 'saddle'])
+    """
+    require_second_variable(layer)
+    L = single_neuron(layer, feature)
+    I = float(current)
+    if u_range is None:
+        lo, hi = potential_range(L)
+        lo -= hi - lo
+    else:
+        lo, hi = (float(v) for v in u_range)
+
+    def h(x: Tensor) -> Tensor:
+        wu, ww = nullclines(L, x, I)
+        return wu - ww
+
+    u = torch.linspace(lo, hi, int(n_grid), dtype=torch.float64)
+    hv = h(u)
+    out: List[FixedPoint] = []
+    for i in range(u.numel() - 1):
+        a, b = float(hv[i]), float(hv[i + 1])
+        if not (math.isfinite(a) and math.isfinite(b)):
+            continue
+        if a == 0.0:
+            root = float(u[i])
+        elif a * b < 0:
+            x0, x1, fa = float(u[i]), float(u[i + 1]), a
+            for _ in range(200):
+                xm = 0.5 * (x0 + x1)
+                if xm in (x0, x1):
+                    break
+                fm = float(h(torch.tensor([xm], dtype=torch.float64)))
+                if fm == 0.0:
+                    x0 = x1 = xm
+                    break
+                if (fm < 0) == (fa < 0):
+                    x0, fa = xm, fm
+                else:
+                    x1 = xm
+            root = 0.5 * (x0 + x1)
+        else:
+            continue
+        w_star = float(w_nullcline(L, torch.tensor([root], dtype=torch.float64)))
+        stable, kind, ev = _classify(_jacobian(L, root, w_star, I))
+        out.append(FixedPoint(root, w_star, stable, kind, ev))
+    return out
+
+
+def _pool_spec(p: Union[int, Tuple[int, int], None]) -> Tuple[int, int]:
+    if p is None:
+        return 1, 1
+    if isinstance(p, int):
+        return p, p
+    k, s = p
+    return int(k), int(s)
+
+
+def deep_receptive_field(kernel_sizes: Sequence[int], pooling: Optional[Sequence[Union[int, Tuple[int, int], None]]] = None) -> int:
+    r"""Side of the input patch a neuron of the last convolution sees.
+
+    For square kernels :math:`k_l` of stride-1 convolutions separated by poolings
+    of window :math:`p_l` and stride :math:`s_l`, going back from the last layer:
+
+    .. math::
+        n \leftarrow k_L, \qquad n \leftarrow (n - 1)\, s_l + p_l, \quad n \leftarrow n + k_l - 1
+        \quad (l = L-1, \dots, 1)
+
+    Args:
+        kernel_sizes: kernel side of each convolution, first layer first.
+        pooling: pooling after each convolution but the last: an int (window =
+            stride), a ``(window, stride)`` pair or None. Default: None (no pooling).
+
+    Returns:
+        int: the receptive-field side in input pixels.
+
+    Example:
+        >>> deep_receptive_field([5, 2], [(2, 2)])
+        8
+    """
+    ks = [int(k) for k in kernel_sizes]
+    pools = list(pooling) if pooling is not None else [None] * (len(ks) - 1)
+    if len(pools) != len(ks) - 1:
+        raise ValueError(f"pooling needs {len(ks) - 1} entries (between the convolutions), got {len(pools)}")
+    n = ks[-1]
+    for l in range(len(ks) - 2, -1, -1):
+        pk, ps = _pool_spec(pools[l])
+        n = (n - 1) * ps + pk
+        n = n + ks[l] - 1
+    return n
+
+
+def as_weights(weights: Any) -> Tensor:
+    w = getattr(weights, "weight", weights)
+    if not isinstance(w, Tensor):
+        raise TypeError(f"expected a weight tensor or a layer with .weight, got {type(weights).__name__}")
+    w = w.detach().to("cpu", torch.float64)
+    if w.dim() == 2:
+        w = w[None, None]
+    elif w.dim() == 3:
+        w = w[:, None]
+    elif w.dim() != 4:
+        raise ValueError(f"weights must be [F, C, kh, kw], [F, kh, kw] or [kh, kw], got {tuple(w.shape)}")
+    return w
+
+
+def reconstruct_features(
+    weights: Sequence[Any],
+    pooling: Optional[Sequence[Union[int, Tuple[int, int], None]]] = None,
+    input_kernels: Any = None,
+    normalize_input_kernels: bool = False,
+) -> Tensor:
+    r"""Project the kernels of the last convolution back to the input, through the earlier layers.
+
+    A kernel :math:`K_L` of the last layer weights the feature maps of layer
+    :math:`L-1`; each of those units stands for a pooling window of its map, and
+    each map unit for its kernel :math:`K_{L-1}` on the maps below. The
+    reconstruction undoes both with transposed convolutions, layer by layer:
+
+    .. math::
+        R_{l-1} = \big(\operatorname{unpool}_{p_{l-1}, s_{l-1}}(R_l)\big) \star^{\top} K_{l-1},
+        \qquad R_L = K_L
+
+    and finally through ``input_kernels`` (e.g. the DoG filters of
+    :class:`spyketorch.utils.Filter`) into pixels. This is the linear picture of
+    what a deep feature responds to (SpykeTorch's deep-feature visualisation).
+
+    Args:
+        weights: the convolution weights ``[F_l, F_{l-1}, k, k]`` (or layers with
+            ``weight``), first layer first.
+        pooling: pooling after each convolution but the last (see
+            :func:`deep_receptive_field`). Default: None.
+        input_kernels: ``[C_0, 1, k, k]`` filter kernels of the input coding (or an
+            object with ``kernels``), to reconstruct in pixels. Default: None.
+        normalize_input_kernels: scale each input kernel to a largest magnitude of 1
+            first (the on/off DoG kernels of :class:`~spyketorch.utils.DoGKernel` are
+            scaled to a maximum of 1, which makes the off-centre one about 8 times
+            stronger; its filter output is thresholded, so the scale carries no
+            meaning for the picture). Default: False.
+
+    Returns:
+        Tensor ``[F_L, C_0, n, n]`` (``[F_L, 1, n', n']`` with ``input_kernels``), float64,
+        ``n`` the :func:`deep_receptive_field`.
+
+    Example:
+        >>> r = reconstruct_features([torch.rand(4, 2, 5, 5), torch.rand(6, 4, 2, 2)], [(2, 2)])
+        >>> r.shape
+        torch.Size([6, 2, 8, 8])
+    """
+    ws = [as_weights(w) for w in weights]
+    if not ws:
+        raise ValueError("weights must not be empty")
+    pools = list(pooling) if pooling is not None else [None] * (len(ws) - 1)
+    if len(pools) != len(ws) - 1:
+        raise ValueError(f"pooling needs {len(ws) - 1} entries (between the convolutions), got {len(pools)}")
+    for l in range(1, len(ws)):
+        if ws[l].shape[1] != ws[l - 1].shape[0]:
+            raise ValueError(f"layer {l} expects {ws[l].shape[1]} input maps, layer {l - 1} has {ws[l - 1].shape[0]}")
+    feat = ws[-1]
+    for l in range(len(ws) - 2, -1, -1):
+        pk, ps = _pool_spec(pools[l])
+        C = feat.shape[1]
+        if pk > 1 or ps > 1:
+            feat = F.conv_transpose2d(feat, torch.ones(C, 1, pk, pk, dtype=feat.dtype), stride=ps, groups=C)
+        feat = F.conv_transpose2d(feat, ws[l])
+    if input_kernels is not None:
+        k = getattr(input_kernels, "kernels", input_kernels)
+        k = torch.as_tensor(k).detach().to("cpu", torch.float64)
+        if k.dim() == 3:
+            k = k[:, None]
+        if normalize_input_kernels:
+            k = k / k.abs().amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-300)
+        if k.shape[0] != feat.shape[1]:
+            raise ValueError(f"input_kernels has {k.shape[0]} kernels, the first layer {feat.shape[1]} input channels")
+        feat = F.conv_transpose2d(feat, k)
+    return feat
+
