@@ -437,6 +437,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     ap.add_argument("--batch-size", type=int, default=None, help="STDP mini-batch per process (both layers); global batch = this x world size under torchrun")
     ap.add_argument("--train-limit", type=int, default=None, help="use only the first N training digits")
     ap.add_argument("--test-limit", type=int, default=None, help="use only the first N test digits")
+    ap.add_argument("--readout-iters", type=int, default=None, help="L-BFGS iterations of the readout")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
@@ -465,6 +466,8 @@ def _main(args: argparse.Namespace) -> Dict[str, float]:
         cfg.epochs2 = args.epochs2
     if args.batch_size is not None:
         cfg.batch1 = cfg.batch2 = args.batch_size
+    if args.readout_iters is not None:
+        cfg.readout_iters = args.readout_iters
 
     data = load_data(args.data_root)
     for split, limit in (("train", args.train_limit), ("test", args.test_limit)):
