@@ -386,7 +386,8 @@ def run(
 
     result = {"train_accuracy": train_acc, "test_accuracy": test_acc,
               "silent_test": (f_test.sum(1) == 0).float().mean().item(),
-              "layer1_images_per_sec": n1 / timings["layer1_s"], "world_size": sd.world_size(), **timings}
+              "layer1_images_per_sec": n1 / timings["layer1_s"],
+              "layer2_images_per_sec": n2 / timings["layer2_s"], "world_size": sd.world_size(), **timings}
     if out_dir is not None and sd.is_main_process():
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -480,7 +481,8 @@ def _main(args: argparse.Namespace) -> Dict[str, float]:
         say(f"{sd.world_size()} processes, STDP batch {cfg.batch1} per process ({cfg.batch1 * sd.world_size()} global)")
     say(f"test accuracy: {100 * res['test_accuracy']:.2f}%  (train {100 * res['train_accuracy']:.2f}%, "
           f"silent test digits {100 * res['silent_test']:.2f}%)")
-    say(f"layer-1 STDP: {res['layer1_images_per_sec']:.0f} images/s")
+    say(f"STDP (all processes): layer 1 {res['layer1_images_per_sec']:.0f} images/s, "
+        f"layer 2 {res['layer2_images_per_sec']:.0f} images/s (with its layer-1 cache pass)")
     say("wall time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in res.items() if k.endswith("_s")))
     if "weights_path" in res:
         say(f"saved {res['weights_path']} and {res['figure_path']}")
