@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import _validation as V
+from . import distributed as _dist
 from . import functional as sf
 
 __all__ = ["Convolution", "Pooling", "STDP", "RSTDP"]
@@ -449,6 +450,7 @@ class STDP(nn.Module):
     @torch.no_grad()
     def _update_weights(self, lr: torch.Tensor) -> None:
         w = self.conv_layer.weight
+        _dist.all_reduce_sum_(lr)  # with a process group: the sum over all ranks' samples (see spyketorch.distributed)
         if self.use_stabilizer:
             w.add_(lr * (w - self.lower_bound) * (self.upper_bound - w))
         else:
