@@ -3,7 +3,11 @@
 Batched, device-agnostic neuron layers (:mod:`spyketorch.neurons`), stateless spike
 operations (:mod:`spyketorch.functional`), learning layers (:mod:`spyketorch.snn`),
 input coding (:mod:`spyketorch.utils`), plots (:mod:`spyketorch.plotting`) and
-recorded simulations (:mod:`spyketorch.simulation`).
+recorded simulations (:mod:`spyketorch.simulation`), the earliest-spike R-STDP decision
+layer (:mod:`spyketorch.decision`), data-parallel helpers (:mod:`spyketorch.distributed`)
+and the other reference systems: Poisson synaptic-activation neurons
+(:mod:`spyketorch.sam`), recurrent rate and spiking networks (:mod:`spyketorch.recurrent`)
+and a feed-forward IAF layer (:mod:`spyketorch.iaf`).
 """
 from . import neurons
 from .neurons import (
@@ -58,6 +62,11 @@ from .simulation import (
     simulate,
     tune_threshold,
 )
+from . import decision, distributed, iaf, recurrent, sam
+from .decision import DecisionLayer
+from .sam import RectifiedSAM, SAMTuneResult
+from .recurrent import Conv2dRateModel, RateModel, SpikingModel
+from .iaf import FFIAF, FFIAFOutput
 
 __version__ = "0.1.0"
 
@@ -81,4 +90,6 @@ __all__ = [
     "load_mnist_subset",
     "plotting", "simulation", "simulate", "run", "firing_rate", "fi_curve", "FICurve", "analytic_lif_rate",
     "tune_threshold", "TuneResult", "save_layer", "load_layer",
+    "decision", "DecisionLayer", "distributed", "sam", "recurrent", "iaf", "RectifiedSAM", "SAMTuneResult",
+    "RateModel", "Conv2dRateModel", "SpikingModel", "FFIAF", "FFIAFOutput",
 ]
