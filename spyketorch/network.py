@@ -105,7 +105,7 @@ class NeuronConvBlock(nn.Module):
         >>> from spyketorch.neurons import IF
         >>> block = NeuronConvBlock(Convolution(2, 4, 3), IF(threshold=2.0, ts=1.0, C=1.0), pool=(2, 2, 0))
         >>> block.begin(torch.zeros(3, 2, 6, 6), time_steps=5)
-        >>> block.step(torch.ones(3, 2, 6, 6), 0).shape
+        >>> block.step(torch.ones(3, 2, 6, 6)).shape
         torch.Size([3, 4, 2, 2])
     """
 
@@ -142,6 +142,8 @@ class NeuronConvBlock(nn.Module):
         self.pointwise = bool(pointwise)
         self._state: Dict[str, Tensor] = {}
         self.time_steps = 0
+        #: record the potentials at the first spikes (needed for winners; off to save time)
+        self.track_values = True
 
     def _pad(self, x: Tensor) -> Tensor:
         p = self.padding
@@ -157,50 +159,60 @@ class NeuronConvBlock(nn.Module):
 
     def begin(self, example: Tensor, time_steps: int) -> None:
         """Reset the neuron layer and the trackers for a new presentation shaped like ``example``."""
+        if isinstance(time_steps, bool) or not isinstance(time_steps, int) or not 1 <= time_steps < 2 ** 15:
+            raise ValueError(f"time_steps must be an int in [1, 32767], got {time_steps!r}")
         self.neuron.reset()
-        self.time_steps = int(time_steps)
+        self.time_steps = time_steps
         x = self._pad(example)
         b, _, h, w = x.shape
         kh, kw = self.conv.kernel_size
         c = self.conv.out_channels
         dev, dt = x.device, self.conv.weight.dtype
-        never = torch.full((), time_steps, dtype=torch.long, device=dev)
         self._state = {
-            "pre": never.expand(x.shape).clone(),
-            "post": never.expand(b, c, h - kh + 1, w - kw + 1).clone(),
+            "pre_cnt": torch.zeros(x.shape, dtype=torch.int16, device=dev),
+            "pre_on": torch.zeros(x.shape, dtype=torch.bool, device=dev),
+            "cnt": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=torch.int16, device=dev),
+            "on": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=torch.bool, device=dev),
             "val": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=dt, device=dev),
-            "count": torch.zeros(b, dtype=dt, device=dev),
-            "t": torch.zeros((), dtype=torch.long, device=dev),
+            "spk": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=torch.int16, device=dev),
         }
-        self._state["out"] = never.expand(self._pool(self._state["val"]).shape).clone()
+        pooled = self._pool(self._state["val"])
+        self._state["out_cnt"] = torch.zeros(pooled.shape, dtype=torch.int16, device=dev)
+        self._state["out_on"] = torch.zeros(pooled.shape, dtype=torch.bool, device=dev)
 
-    def step(self, spikes: Tensor, t: Union[int, Tensor]) -> Tensor:
-        """Advance one step with the input ``spikes`` arriving at step ``t``; return the pooled 0/1 spikes."""
+    def step(self, spikes: Tensor) -> Tensor:
+        """Advance one step with the input ``spikes`` arriving at this step; return the pooled 0/1 spikes."""
         st = self._state
         if not st:
             raise ValueError("call begin() before step()")
         x = self._pad(spikes.to(self.conv.weight.dtype))
-        if x.shape != st["pre"].shape:
-            raise ValueError(f"spikes must have shape {tuple(st['pre'].shape)} after padding, got {tuple(x.shape)}")
-        tt = st["t"].fill_(t) if isinstance(t, int) else t
-        st["pre"] = torch.where((x > 0) & (st["pre"] == self.time_steps), tt, st["pre"])
+        if x.shape != st["pre_on"].shape:
+            raise ValueError(f"spikes must have shape {tuple(st['pre_on'].shape)} after padding, got {tuple(x.shape)}")
+        # first-spike steps by counting: a neuron that first fired at step t has been "on"
+        # for T - t steps at the end, so its first step is T - count (no per-step index writes)
+        torch.logical_or(st["pre_on"], x > 0, out=st["pre_on"])
+        st["pre_cnt"] += st["pre_on"]
         pot = F.conv2d(x, self.conv.weight)
         if self.gain != 1.0:
             pot = pot * self.gain
         out = self.neuron.step(pot, n_winners=self.kwta)
         s = out.spikes > 0
-        first = s & (st["post"] == self.time_steps)
-        st["post"] = torch.where(first, tt, st["post"])
-        st["val"] = torch.where(first, out.thresholded, st["val"])
-        st["count"] += s.flatten(1).sum(1, dtype=st["count"].dtype)
+        if self.track_values:
+            st["val"] = torch.where(s > st["on"], out.thresholded, st["val"])
+        torch.logical_or(st["on"], s, out=st["on"])
+        st["cnt"] += st["on"]
+        st["spk"] += s
         pooled = self._pool(s.to(x.dtype))
-        st["out"] = torch.where((pooled > 0) & (st["out"] == self.time_steps), tt, st["out"])
+        torch.logical_or(st["out_on"], pooled > 0, out=st["out_on"])
+        st["out_cnt"] += st["out_on"]
         return pooled
 
     def record(self) -> BlockRecord:
         """The trackers of the current presentation."""
         st = self._state
-        return BlockRecord(st["pre"], st["post"], st["val"], st["count"], st["out"])
+        t = self.time_steps
+        return BlockRecord(t - st["pre_cnt"].long(), t - st["cnt"].long(), st["val"],
+                           st["spk"].flatten(1).sum(1, dtype=st["val"].dtype), t - st["out_cnt"].long())
 
     def winners(self, record: Optional[BlockRecord] = None) -> Tuple[Tensor, Tensor]:
         r"""Winners ``[B, k, 3]`` (``-1`` padded) and their first-spike steps ``[B, k]`` (``-1`` padded).
@@ -280,14 +292,15 @@ class StepNetwork(nn.Module):
         for t in range(t_steps):
             x = spikes[:, t]
             for blk in blocks:
-                x = blk.step(x, t)
+                x = blk.step(x)
         return [blk.record() for blk in blocks]
 
     @torch.no_grad()
     def stdp_step(self, spikes: Tensor, index: int, stdp: STDP) -> BlockRecord:
         """Present ``spikes`` and apply one STDP update to block ``index`` from its winners."""
-        rec = self.run(spikes, upto=index)[index]
         blk = self.blocks[index]
+        blk.track_values = True
+        rec = self.run(spikes, upto=index)[index]
         win, _ = blk.winners(rec)
         stdp.forward_times(rec.pre_times, blk.post_times_for_stdp(rec), win)
         return rec
@@ -340,6 +353,7 @@ def calibrate_gain(
         raise ValueError(f"target must be in (0, 1), got {target!r}")
     blk = net.blocks[index]
     a, b = math.log(lo), math.log(hi)
+    keep, blk.track_values = blk.track_values, False
     for _ in range(iters):
         m = 0.5 * (a + b)
         blk.gain = math.exp(m)
@@ -350,4 +364,5 @@ def calibrate_gain(
         else:
             b = m
     blk.gain = math.exp(0.5 * (a + b))
+    blk.track_values = keep
     return blk.gain
