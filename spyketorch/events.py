@@ -121,7 +121,8 @@ def saccade_events(
         dx, dy = path[i] if i < len(path) else path[0]
         log_now = torch.log(eps + _shift(x, dx, dy).clamp(min=0.0) / 255.0)
         diff = log_now - log_ref
-        count = torch.floor(diff.abs() / contrast)
+        # the 1e-4 slack absorbs rounding: a pixel back at a level it left by n contrasts counts n
+        count = torch.floor(diff.abs() / contrast + 1e-4)
         on = torch.where(diff > 0, count, torch.zeros_like(count))
         off = count - on
         log_ref = log_ref + torch.sign(diff) * count * contrast
