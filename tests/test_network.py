@@ -137,7 +137,7 @@ def test_short_stdp_run_learns_above_chance():
 
     from spyketorch import utils as su
 
-    t_steps, ntr, nte = 15, 200, 150
+    t_steps, ntr, nte = 15, 300, 150
     xtr, ytr = su.load_mnist_subset(True)
     xte, yte = su.load_mnist_subset(False)
     filt = su.Filter([su.DoGKernel(7, 1.0, 2.0), su.DoGKernel(7, 2.0, 1.0)], padding=3, thresholds=50.0)
@@ -162,8 +162,9 @@ def test_short_stdp_run_learns_above_chance():
 
     untrained = accuracy()
     stdp = STDP(conv, (0.05, -0.0375))
-    for i in range(0, 100, 25):
+    for i in range(0, 200, 25):
         net.stdp_step(tr[i : i + 25], 0, stdp)
     trained = accuracy()
-    assert trained > 0.3
-    assert trained > untrained + 0.1, (untrained, trained)
+    # measured: untrained 40.7 %, trained 52.7 % (150 test digits: one digit is 0.67 %)
+    assert trained > 0.4
+    assert trained > untrained + 0.08, (untrained, trained)
