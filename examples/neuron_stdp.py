@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's spyketorch first
 import mnist_stdp as demo  # noqa: E402  (same data coding, layer-1 recipe and readout)
 
-import spyketorch.functional as sf  # noqa: E402
 from spyketorch import neurons  # noqa: E402
 from spyketorch.events import saccade_events  # noqa: E402
 from spyketorch.network import NeuronConvBlock, StepNetwork, calibrate_gain, strict_threshold  # noqa: E402

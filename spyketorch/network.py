@@ -31,7 +31,7 @@ neuron layer and tracker, so each sample of a batch starts from rest.
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +41,8 @@ from . import functional as sf
 from .neurons import Neuron
 from .snn import RSTDP, STDP, Convolution
 
-__all__ = ["BlockRecord", "NeuronConvBlock", "StepNetwork", "rstdp_update", "strict_threshold", "calibrate_gain"]
+__all__ = ["BlockRecord", "NeuronConvBlock", "StepNetwork", "rstdp_update", "strict_threshold", "calibrate_gain",
+           "winner_steps"]
 
 
 def strict_threshold(threshold: float, dtype: torch.dtype = torch.float32) -> float:
