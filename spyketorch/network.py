@@ -1,0 +1,369 @@
+r"""Convolutional STDP networks built from the stateful neuron layers, stepped one time step at a time.
+
+A :class:`NeuronConvBlock` is ``pad -> Convolution -> neuron layer -> pooling``. At every
+time step it receives the spikes that arrive at that step (``[B, C_in, H, W]``, 0/1),
+convolves them, hands the potentials to its neuron layer with
+:meth:`~spyketorch.neurons.Neuron.step` (the structured call) and pools the spikes for the
+next block. While stepping it keeps, on the input's device and with no host sync:
+
+* the pre-synaptic first-spike step of every input neuron,
+* the post-synaptic first-spike step of every neuron and its (pre-reset) potential then,
+* the number of spikes per sample.
+
+After a presentation the winners of each block come from one k-winners-take-all,
+:func:`spyketorch.functional.get_k_winners_times` (earliest first spike, then the largest
+potential at that step, then the lowest flat index; feature exclusion and an optional
+inhibition radius), optionally after :func:`~spyketorch.functional.pointwise_inhibition_times`.
+They feed :meth:`spyketorch.snn.STDP.forward_times` or :func:`rstdp_update`.
+
+**The two worlds are one.** The potential of an accumulate-and-fire layer
+(``functional.fire`` on the convolution of an accumulating spike-wave) is
+:math:`V_t = \sum_{s \le t} W * \Delta S_s`, where :math:`\Delta S_s` are the input spikes
+arriving at step :math:`s`. An :class:`~spyketorch.neurons.IF` layer with unit gain
+(``ts / C = 1``), no refractoriness, stepped on :math:`W * \Delta S_t` holds the same
+potential until its first spike, so first-spike steps, potentials then, winners and STDP
+updates coincide. ``fire`` is strict (:math:`V > \theta`) and the layers fire at
+:math:`u \ge \theta`; :func:`strict_threshold` gives the matching threshold.
+
+Per-sample reset: every presentation (:meth:`StepNetwork.run`) starts by resetting every
+neuron layer and tracker, so each sample of a batch starts from rest.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import functional as sf
+from .neurons import Neuron
+from .snn import RSTDP, STDP, Convolution
+
+__all__ = ["BlockRecord", "NeuronConvBlock", "StepNetwork", "rstdp_update", "strict_threshold", "calibrate_gain",
+           "winner_steps"]
+
+
+def strict_threshold(threshold: float, dtype: torch.dtype = torch.float32) -> float:
+    r"""The threshold ``u >= t'`` that equals ``V > threshold`` in ``dtype``.
+
+    ``t'`` is the next representable value above ``threshold`` in ``dtype``.
+
+    Args:
+        threshold: threshold of :func:`spyketorch.functional.fire` (strict).
+        dtype: floating dtype of the potentials. Default: ``torch.float32``.
+
+    Example:
+        >>> strict_threshold(1.0) > 1.0
+        True
+    """
+    t = torch.tensor(float(threshold), dtype=dtype)
+    return float(torch.nextafter(t, torch.tensor(math.inf, dtype=dtype)))
+
+
+class BlockRecord(NamedTuple):
+    """What one block recorded during a presentation (tensors on the input's device).
+
+    Attributes:
+        pre_times: first-spike step of every (padded) input neuron, ``T`` = never, long ``[B, C_in, H, W]``.
+        post_times: first-spike step of every neuron, ``T`` = never, long ``[B, C, H', W']``.
+        post_values: potential (before reset) at that step, 0 where it never fired.
+        spike_count: spikes of the layer per sample, ``[B]``.
+        output_times: first-spike step of the pooled output, long ``[B, C, H'', W'']``.
+    """
+
+    pre_times: Tensor
+    post_times: Tensor
+    post_values: Tensor
+    spike_count: Tensor
+    output_times: Tensor
+
+
+class NeuronConvBlock(nn.Module):
+    r"""``pad -> Convolution -> neuron layer -> max pooling``, stepped one time step at a time.
+
+    .. math::
+        I_t = g\, (W * \Delta S_t), \qquad
+        (S^{out}_t, u_t) = \text{neuron.step}(I_t, k), \qquad
+        S^{next}_t = \operatorname{maxpool}(S^{out}_t > 0)
+
+    Args:
+        conv: the convolution (its weights learn with STDP).
+        neuron: any registered neuron layer (:func:`spyketorch.neurons.all_models`).
+        padding: zero padding of the input spikes. Default: 0.
+        pool: ``(kernel, stride, padding)`` of the max pooling, or ``None``. Default: ``None``.
+        kwta: winners per sample, also given to the layer's own per-step k-WTA. Default: 1.
+        inhibition_radius: radius of the winners' spatial exclusion. Default: 0.
+        gain: input gain :math:`g` (``float``). Default: 1.0.
+        pointwise: pointwise inhibition (one feature per position) before choosing winners.
+            Default: ``True``.
+
+    Shape:
+        step input ``[B, C_in, H, W]`` (0/1) -> pooled spikes ``[B, C, H'', W'']`` (0/1).
+
+    Example:
+        >>> from spyketorch.neurons import IF
+        >>> block = NeuronConvBlock(Convolution(2, 4, 3), IF(threshold=2.0, ts=1.0, C=1.0), pool=(2, 2, 0))
+        >>> block.begin(torch.zeros(3, 2, 6, 6), time_steps=5)
+        >>> block.step(torch.ones(3, 2, 6, 6)).shape
+        torch.Size([3, 4, 2, 2])
+    """
+
+    def __init__(
+        self,
+        conv: Convolution,
+        neuron: Neuron,
+        padding: int = 0,
+        pool: Optional[Tuple[int, int, int]] = None,
+        kwta: int = 1,
+        inhibition_radius: int = 0,
+        gain: float = 1.0,
+        pointwise: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(conv, Convolution):
+            raise TypeError(f"conv must be a spyketorch.snn.Convolution, got {type(conv).__name__}")
+        if not isinstance(neuron, Neuron):
+            raise TypeError(f"neuron must be a spyketorch.neurons.Neuron, got {type(neuron).__name__}")
+        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"padding must be a non-negative int, got {padding!r}")
+        if pool is not None and (len(pool) != 3 or any(isinstance(p, bool) or not isinstance(p, int) for p in pool)):
+            raise ValueError(f"pool must be (kernel, stride, padding) ints or None, got {pool!r}")
+        sf._check_k(kwta, inhibition_radius)
+        if not isinstance(gain, (int, float)) or isinstance(gain, bool) or not gain > 0 or not math.isfinite(gain):
+            raise ValueError(f"gain must be a positive finite number, got {gain!r}")
+        self.conv = conv
+        self.neuron = neuron
+        self.padding = padding
+        self.pool = pool
+        self.kwta = kwta
+        self.inhibition_radius = inhibition_radius
+        self.gain = float(gain)
+        self.pointwise = bool(pointwise)
+        self._state: Dict[str, Tensor] = {}
+        self.time_steps = 0
+        #: record the potentials at the first spikes (needed for winners; off to save time)
+        self.track_values = True
+
+    def _pad(self, x: Tensor) -> Tensor:
+        p = self.padding
+        return F.pad(x, (p, p, p, p)) if p else x
+
+    def _pool(self, s: Tensor) -> Tensor:
+        if self.pool is None:
+            return s
+        k, st, p = self.pool
+        if p:
+            s = F.pad(s, (p, p, p, p))
+        return F.max_pool2d(s, k, st)
+
+    def begin(self, example: Tensor, time_steps: int) -> None:
+        """Reset the neuron layer and the trackers for a new presentation shaped like ``example``."""
+        if isinstance(time_steps, bool) or not isinstance(time_steps, int) or not 1 <= time_steps < 2 ** 15:
+            raise ValueError(f"time_steps must be an int in [1, 32767], got {time_steps!r}")
+        self.neuron.reset()
+        self.time_steps = time_steps
+        x = self._pad(example)
+        b, _, h, w = x.shape
+        kh, kw = self.conv.kernel_size
+        c = self.conv.out_channels
+        dev, dt = x.device, self.conv.weight.dtype
+        self._state = {
+            "pre_cnt": torch.zeros(x.shape, dtype=torch.int16, device=dev),
+            "pre_on": torch.zeros(x.shape, dtype=torch.bool, device=dev),
+            "cnt": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=torch.int16, device=dev),
+            "on": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=torch.bool, device=dev),
+            "val": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=dt, device=dev),
+            "spk": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=torch.int16, device=dev),
+        }
+        pooled = self._pool(self._state["val"])
+        self._state["out_cnt"] = torch.zeros(pooled.shape, dtype=torch.int16, device=dev)
+        self._state["out_on"] = torch.zeros(pooled.shape, dtype=torch.bool, device=dev)
+
+    def step(self, spikes: Tensor) -> Tensor:
+        """Advance one step with the input ``spikes`` arriving at this step; return the pooled 0/1 spikes."""
+        st = self._state
+        if not st:
+            raise ValueError("call begin() before step()")
+        x = self._pad(spikes.to(self.conv.weight.dtype))
+        if x.shape != st["pre_on"].shape:
+            raise ValueError(f"spikes must have shape {tuple(st['pre_on'].shape)} after padding, got {tuple(x.shape)}")
+        # first-spike steps by counting: a neuron that first fired at step t has been "on"
+        # for T - t steps at the end, so its first step is T - count (no per-step index writes)
+        torch.logical_or(st["pre_on"], x > 0, out=st["pre_on"])
+        st["pre_cnt"] += st["pre_on"]
+        pot = F.conv2d(x, self.conv.weight)
+        if self.gain != 1.0:
+            pot = pot * self.gain
+        out = self.neuron.step(pot, n_winners=self.kwta)
+        s = out.spikes > 0
+        if self.track_values:
+            st["val"] = torch.where(s > st["on"], out.thresholded, st["val"])
+        torch.logical_or(st["on"], s, out=st["on"])
+        st["cnt"] += st["on"]
+        st["spk"] += s
+        pooled = self._pool(s.to(x.dtype))
+        torch.logical_or(st["out_on"], pooled > 0, out=st["out_on"])
+        st["out_cnt"] += st["out_on"]
+        return pooled
+
+    def record(self) -> BlockRecord:
+        """The trackers of the current presentation."""
+        st = self._state
+        t = self.time_steps
+        return BlockRecord(t - st["pre_cnt"].long(), t - st["cnt"].long(), st["val"],
+                           st["spk"].flatten(1).sum(1, dtype=st["val"].dtype), t - st["out_cnt"].long())
+
+    def winners(self, record: Optional[BlockRecord] = None) -> Tuple[Tensor, Tensor]:
+        r"""Winners ``[B, k, 3]`` (``-1`` padded) and their first-spike steps ``[B, k]`` (``-1`` padded).
+
+        One k-WTA for the whole package: :func:`~spyketorch.functional.get_k_winners_times` on
+        the first-spike steps and potentials (after pointwise inhibition if enabled).
+        """
+        rec = self.record() if record is None else record
+        t, v = rec.post_times, rec.post_values
+        if self.pointwise:
+            t, v = sf.pointwise_inhibition_times(t, v, self.time_steps)
+        win = sf.get_k_winners_times(t, v, self.time_steps, self.kwta, self.inhibition_radius, as_tensor=True)
+        return win, winner_steps(t, win)
+
+    def post_times_for_stdp(self, record: BlockRecord) -> Tensor:
+        """Post-synaptic first-spike steps as STDP sees them (after pointwise inhibition if enabled)."""
+        if not self.pointwise:
+            return record.post_times
+        return sf.pointwise_inhibition_times(record.post_times, record.post_values, self.time_steps)[0]
+
+    def extra_repr(self) -> str:
+        return (f"padding={self.padding}, pool={self.pool}, kwta={self.kwta}, "
+                f"inhibition_radius={self.inhibition_radius}, gain={self.gain:g}, pointwise={self.pointwise}")
+
+
+def winner_steps(times: Tensor, winners: Tensor) -> Tensor:
+    """First-spike step of each winner ``[B, k]`` (``-1`` where the row is padding)."""
+    b, c, h, w = times.shape
+    f, r, col = winners.unbind(-1)
+    idx = (f.clamp(min=0) * h + r.clamp(min=0)) * w + col.clamp(min=0)
+    steps = times.reshape(b, -1).gather(1, idx)
+    return torch.where(f >= 0, steps, torch.full_like(steps, -1))
+
+
+class StepNetwork(nn.Module):
+    r"""A stack of :class:`NeuronConvBlock` run one time step at a time on batched spike input.
+
+    Args:
+        blocks: the blocks, first to last.
+
+    Shape:
+        input ``[B, T, C, H, W]`` 0/1 spikes arriving at each step (not accumulated).
+
+    Example:
+        >>> from spyketorch.neurons import IF
+        >>> net = StepNetwork([NeuronConvBlock(Convolution(2, 4, 3), IF(threshold=2.0, ts=1.0, C=1.0))])
+        >>> recs = net.run(torch.ones(2, 5, 2, 6, 6))
+        >>> recs[0].post_times.shape
+        torch.Size([2, 4, 4, 4])
+    """
+
+    def __init__(self, blocks: Sequence[NeuronConvBlock]) -> None:
+        super().__init__()
+        if len(blocks) == 0 or not all(isinstance(b, NeuronConvBlock) for b in blocks):
+            raise TypeError("blocks must be a non-empty sequence of NeuronConvBlock")
+        self.blocks = nn.ModuleList(blocks)
+
+    @torch.no_grad()
+    def run(self, spikes: Tensor, upto: Optional[int] = None) -> List[BlockRecord]:
+        """Present a batch: reset every block, step ``T`` times, return each block's record.
+
+        Args:
+            spikes: ``[B, T, C, H, W]`` input spikes (events of each step).
+            upto: run the blocks ``0..upto`` only. Default: ``None`` (all).
+        """
+        if not isinstance(spikes, Tensor):
+            raise TypeError(f"spikes must be a torch.Tensor, got {type(spikes).__name__}")
+        if spikes.dim() != 5:
+            raise ValueError(f"spikes must be [B, T, C, H, W], got {tuple(spikes.shape)}")
+        blocks = list(self.blocks)[: (len(self.blocks) if upto is None else upto + 1)]
+        t_steps = spikes.shape[1]
+        x0 = spikes[:, 0]
+        ex = x0
+        for blk in blocks:  # shape propagation (no compute)
+            blk.begin(ex, t_steps)
+            ex = torch.zeros_like(blk.record().output_times, dtype=x0.dtype)
+        for t in range(t_steps):
+            x = spikes[:, t]
+            for blk in blocks:
+                x = blk.step(x)
+        return [blk.record() for blk in blocks]
+
+    @torch.no_grad()
+    def stdp_step(self, spikes: Tensor, index: int, stdp: STDP) -> BlockRecord:
+        """Present ``spikes`` and apply one STDP update to block ``index`` from its winners."""
+        blk = self.blocks[index]
+        blk.track_values = True
+        rec = self.run(spikes, upto=index)[index]
+        win, _ = blk.winners(rec)
+        stdp.forward_times(rec.pre_times, blk.post_times_for_stdp(rec), win)
+        return rec
+
+
+@torch.no_grad()
+def rstdp_update(rstdp: RSTDP, pre_times: Tensor, post_times: Tensor, winners: Tensor, reward: Tensor) -> None:
+    r"""R-STDP from first-spike steps and winners: STDP where ``reward > 0``, anti-STDP where ``< 0``.
+
+    Same update as :class:`spyketorch.snn.RSTDP` on the waves these steps describe.
+
+    Args:
+        rstdp: the :class:`~spyketorch.snn.RSTDP` module.
+        pre_times: ``[B, C_in, H, W]`` pre-synaptic first-spike steps.
+        post_times: ``[B, C_out, H', W']`` post-synaptic first-spike steps.
+        winners: ``[B, k, 3]`` (``-1`` padded).
+        reward: ``[B]`` (> 0 reward, < 0 punishment, 0 nothing).
+    """
+    if not isinstance(reward, Tensor) or reward.dim() != 1 or reward.shape[0] != pre_times.shape[0]:
+        raise ValueError("reward must be a [B] tensor, one value per sample")
+    st = rstdp.stdp
+    wt = winners.to(device=pre_times.device, dtype=torch.long)
+    pairing, valid = st._pairing_times(pre_times, post_times, wt)
+    pos = (reward > 0).to(st.conv_layer.weight.dtype)
+    neg = (reward < 0).to(st.conv_layer.weight.dtype)
+    lr = st._rate_map_from_pairing(pairing, valid, wt, st.learning_rate, pos) + st._rate_map_from_pairing(
+        pairing, valid, wt, rstdp.anti_stdp.learning_rate, neg)
+    st._update_weights(lr)
+
+
+@torch.no_grad()
+def calibrate_gain(
+    net: StepNetwork, index: int, spikes: Tensor, target: float, lo: float = 1e-3, hi: float = 1e6, iters: int = 24,
+) -> float:
+    r"""Set block ``index``'s input gain so that a fraction ``target`` of its neurons fires at least once.
+
+    Bisection on :math:`\log g` (the fraction grows with the gain for every registered model).
+    Returns the gain (also stored in the block).
+
+    Args:
+        net: the network.
+        index: the block to calibrate.
+        spikes: calibration input ``[B, T, C, H, W]``.
+        target: wanted fraction of neurons that fire, in ``(0, 1)``.
+        lo: smallest gain tried. Default: 1e-3.
+        hi: largest gain tried. Default: 1e6.
+        iters: bisection steps. Default: 24.
+    """
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target must be in (0, 1), got {target!r}")
+    blk = net.blocks[index]
+    a, b = math.log(lo), math.log(hi)
+    keep, blk.track_values = blk.track_values, False
+    for _ in range(iters):
+        m = 0.5 * (a + b)
+        blk.gain = math.exp(m)
+        rec = net.run(spikes, upto=index)[index]
+        frac = float((rec.post_times < blk.time_steps).float().mean())
+        if frac < target:
+            a = m
+        else:
+            b = m
+    blk.gain = math.exp(0.5 * (a + b))
+    blk.track_values = keep
+    return blk.gain

@@ -1,0 +1,91 @@
+"""Tests of spyketorch.events: saccade event frames and tonic-format binning."""
+import numpy as np
+import pytest
+import torch
+
+from spyketorch.events import events_to_frames, saccade_events, saccade_path
+
+EV_DTYPE = [("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")]
+
+
+def _digit_like(seed: int, n: int = 3, size: int = 16) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    img = torch.zeros(n, size, size)
+    img[:, 4:12, 5:11] = torch.randint(60, 256, (n, 8, 6), generator=g).float()
+    return img
+
+
+def test_blank_image_gives_no_events():
+    assert saccade_events(torch.zeros(2, 12, 12), time_steps=5).sum() == 0
+
+
+def test_closed_path_gives_as_many_on_as_off_events_per_pixel():
+    """The triangle closes: log intensity ends where it started, so ON - OFF = 0 at every pixel."""
+    ev = saccade_events(_digit_like(0), time_steps=6, contrast=0.15)
+    on, off = ev[:, :, 0].sum(1), ev[:, :, 1].sum(1)
+    assert on.sum() > 50
+    assert torch.equal(on, off)
+
+
+def test_moving_edge_polarity():
+    """A bright half-plane moving right (first saccade) darkens the column at its edge: OFF events only."""
+    img = torch.zeros(1, 10, 10)
+    img[:, :, 5:] = 200.0
+    ev = saccade_events(img, time_steps=3, amplitude=2.0, substeps=4)
+    first = ev[0, 0]  # first saccade: dx grows from 0 to 1 (content moves right)
+    assert first[1, :, 5].min() > 0 and first[0].sum() == 0  # OFF at column 5, no ON
+    assert first[1, :, :5].sum() == 0 and first[1, 2:, 6:].sum() == 0  # (row 0: zeros enter from above)
+
+
+def test_deterministic_and_batch_equals_one_by_one():
+    imgs = _digit_like(1)
+    batch = saccade_events(imgs, time_steps=5)
+    assert torch.equal(batch, saccade_events(imgs, time_steps=5))
+    for i in range(imgs.shape[0]):
+        assert torch.equal(saccade_events(imgs[i], time_steps=5), batch[i])
+
+
+def test_saccade_path_corners():
+    p = saccade_path(12, 4.0)
+    assert p[0].tolist() == [0.0, 0.0] and p[4].tolist() == [2.0, 4.0] and p[8].tolist() == [4.0, 0.0]
+
+
+@pytest.mark.parametrize("bad", [dict(time_steps=0), dict(contrast=-1.0), dict(substeps=1.5)])
+def test_saccade_bad_arguments(bad):
+    with pytest.raises(ValueError):
+        saccade_events(torch.zeros(4, 4), **bad)
+    with pytest.raises(TypeError):
+        saccade_events(np.zeros((4, 4)))
+
+
+def test_events_to_frames_hand_built():
+    ev = np.array([(0, 0, 0, 1), (2, 1, 5, 0), (2, 1, 9, 1), (2, 1, 10, 1), (7, 0, 3, 1)], dtype=EV_DTYPE)
+    fr = events_to_frames(ev, (3, 2, 2), time_steps=2)  # (W, H, P) as in tonic; x=7 is off-sensor
+    expect = torch.zeros(2, 2, 2, 3)
+    expect[0, 0, 0, 0] = 1  # t=0 ON at (y=0, x=0)
+    expect[1, 1, 1, 2] = 1  # t=5 OFF in bin 1 (span 0..10)
+    expect[1, 0, 1, 2] = 2  # t=9 and t=10 (end included) ON
+    assert torch.equal(fr, expect)
+    fr2 = events_to_frames(ev, (3, 2), time_steps=1, t_range=(4, 9))
+    assert fr2.sum() == 2  # t=5 and t=9
+
+
+def test_events_to_frames_roundtrip_of_saccade_frames():
+    """Frames -> one event per count at the bin centre -> frames again."""
+    frames = saccade_events(_digit_like(2, n=1)[0], time_steps=4)
+    t, c, y, x = torch.nonzero(frames, as_tuple=True)
+    counts = frames[t, c, y, x].long()
+    rows = []
+    for ti, ci, yi, xi, n in zip(t.tolist(), c.tolist(), y.tolist(), x.tolist(), counts.tolist()):
+        rows += [(xi, yi, 100 * ti + 50, 1 if ci == 0 else 0)] * n
+    ev = np.array(rows, dtype=EV_DTYPE)
+    assert torch.equal(events_to_frames(ev, (16, 16, 2), 4, t_range=(0, 400)), frames)
+
+
+def test_events_to_frames_bad_input():
+    with pytest.raises(TypeError):
+        events_to_frames(np.zeros(3), (4, 4), 2)
+    with pytest.raises(ValueError):
+        events_to_frames(np.zeros(2, dtype=[("x", "<i2"), ("y", "<i2")]), (4, 4), 2)
+    with pytest.raises(ValueError):
+        events_to_frames(np.zeros(2, dtype=EV_DTYPE), (4, 4), 0)
