@@ -62,7 +62,7 @@ from .simulation import (
     simulate,
     tune_threshold,
 )
-from . import decision, distributed, iaf, recurrent, sam
+from . import decision, distributed, events, iaf, network, recurrent, sam
 from .decision import DecisionLayer
 from .sam import RectifiedSAM, SAMTuneResult
 from .recurrent import Conv2dRateModel, RateModel, SpikingModel
@@ -90,6 +90,6 @@ __all__ = [
     "load_mnist_subset",
     "plotting", "simulation", "simulate", "run", "firing_rate", "fi_curve", "FICurve", "analytic_lif_rate",
     "tune_threshold", "TuneResult", "save_layer", "load_layer",
-    "decision", "DecisionLayer", "distributed", "sam", "recurrent", "iaf", "RectifiedSAM", "SAMTuneResult",
+    "decision", "DecisionLayer", "distributed", "events", "network", "sam", "recurrent", "iaf", "RectifiedSAM", "SAMTuneResult",
     "RateModel", "Conv2dRateModel", "SpikingModel", "FFIAF", "FFIAFOutput",
 ]

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import _validation as V
 from . import functional as sf
 from .neurons import Neuron
 from .snn import RSTDP, STDP, Convolution
@@ -130,7 +131,8 @@ class NeuronConvBlock(nn.Module):
             raise ValueError(f"padding must be a non-negative int, got {padding!r}")
         if pool is not None and (len(pool) != 3 or any(isinstance(p, bool) or not isinstance(p, int) for p in pool)):
             raise ValueError(f"pool must be (kernel, stride, padding) ints or None, got {pool!r}")
-        sf._check_k(kwta, inhibition_radius)
+        V.n_winners(kwta, "kwta")
+        V.non_negative_int(inhibition_radius, "inhibition_radius")
         if not isinstance(gain, (int, float)) or isinstance(gain, bool) or not gain > 0 or not math.isfinite(gain):
             raise ValueError(f"gain must be a positive finite number, got {gain!r}")
         self.conv = conv
@@ -322,14 +324,7 @@ def rstdp_update(rstdp: RSTDP, pre_times: Tensor, post_times: Tensor, winners: T
     """
     if not isinstance(reward, Tensor) or reward.dim() != 1 or reward.shape[0] != pre_times.shape[0]:
         raise ValueError("reward must be a [B] tensor, one value per sample")
-    st = rstdp.stdp
-    wt = winners.to(device=pre_times.device, dtype=torch.long)
-    pairing, valid = st._pairing_times(pre_times, post_times, wt)
-    pos = (reward > 0).to(st.conv_layer.weight.dtype)
-    neg = (reward < 0).to(st.conv_layer.weight.dtype)
-    lr = st._rate_map_from_pairing(pairing, valid, wt, st.learning_rate, pos) + st._rate_map_from_pairing(
-        pairing, valid, wt, rstdp.anti_stdp.learning_rate, neg)
-    st._update_weights(lr)
+    rstdp.forward_times(pre_times, post_times, winners.to(device=pre_times.device, dtype=torch.long), reward)
 
 
 @torch.no_grad()

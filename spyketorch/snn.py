@@ -497,22 +497,9 @@ class STDP(nn.Module):
         xin, xout, wt, _ = self._resolve(input_spikes, potentials, output_spikes, winners, k, inhibition_radius)
         self._update_weights(self._rate_map(xin, xout, wt, self.learning_rate))
 
-    @torch.no_grad()
-    def forward_times(self, input_times: torch.Tensor, output_times: torch.Tensor, winners: Winners) -> None:
-        r"""Apply one STDP update given first-spike steps instead of spike-waves.
-
-        Equivalent to :meth:`forward` on the accumulating waves these steps
-        describe (see :func:`~spyketorch.functional.spike_times` and
-        :func:`~spyketorch.functional.first_spike`): a synapse is potentiated
-        iff its presynaptic step is ``<=`` the winner's step. Steps ``>= T``
-        mean "never fired" (any value works as long as it is larger than every
-        firing step).
-
-        Args:
-            input_times: presynaptic first-spike steps ``[C_in, H, W]`` or ``[B, C_in, H, W]``.
-            output_times: postsynaptic first-spike steps ``[C_out, H', W']`` (or batched).
-            winners: winners, as for :meth:`forward`.
-        """
+    def _resolve_times(self, input_times: torch.Tensor, output_times: torch.Tensor,
+                       winners: Winners) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Validated batched first-spike steps and the winners tensor ``[B, K, 3]``."""
         for name, v in (("input_times", input_times), ("output_times", output_times)):
             if not isinstance(v, torch.Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}")
@@ -538,6 +525,25 @@ class STDP(nn.Module):
             )
         wt = _winners_tensor(winners, batched, it.shape[0], it.device)
         _check_winner_range(wt, self.conv_layer.out_channels, ot.shape[2], ot.shape[3])
+        return it, ot, wt
+
+    @torch.no_grad()
+    def forward_times(self, input_times: torch.Tensor, output_times: torch.Tensor, winners: Winners) -> None:
+        r"""Apply one STDP update given first-spike steps instead of spike-waves.
+
+        Equivalent to :meth:`forward` on the accumulating waves these steps
+        describe (see :func:`~spyketorch.functional.spike_times` and
+        :func:`~spyketorch.functional.first_spike`): a synapse is potentiated
+        iff its presynaptic step is ``<=`` the winner's step. Steps ``>= T``
+        mean "never fired" (any value works as long as it is larger than every
+        firing step).
+
+        Args:
+            input_times: presynaptic first-spike steps ``[C_in, H, W]`` or ``[B, C_in, H, W]``.
+            output_times: postsynaptic first-spike steps ``[C_out, H', W']`` (or batched).
+            winners: winners, as for :meth:`forward`.
+        """
+        it, ot, wt = self._resolve_times(input_times, output_times, winners)
         pairing, valid = self._pairing_times(it, ot, wt)
         self._update_weights(self._rate_map_from_pairing(pairing, valid, wt, self.learning_rate))
 
@@ -598,6 +604,28 @@ class RSTDP(nn.Module):
         self.stdp = STDP(conv_layer, reward_rate, use_stabilizer, lower_bound, upper_bound)
         self.anti_stdp = STDP(conv_layer, punish_rate, use_stabilizer, lower_bound, upper_bound)
 
+    @staticmethod
+    def _reward_signs(reward: Union[float, bool, torch.Tensor], b: int, device: torch.device) -> torch.Tensor:
+        """Sign of the reward per sample ``[b]`` (+1 reward, -1 punishment, 0 nothing), validated."""
+        if isinstance(reward, bool):
+            reward = 1.0 if reward else -1.0
+        if isinstance(reward, torch.Tensor):
+            V.real_tensor(reward, "reward")
+            if reward.is_floating_point() and not bool((~torch.isnan(reward)).all()):
+                raise ValueError("reward must not be NaN (> 0 reward, < 0 punishment, 0 nothing)")
+            r = torch.sign(reward).to(device=device, dtype=torch.float32).reshape(-1)  # only the sign counts
+        elif isinstance(reward, Real):
+            if math.isnan(float(reward)):
+                raise ValueError("reward must not be NaN (> 0 reward, < 0 punishment, 0 nothing)")
+            r = torch.full((1,), float(reward > 0) - float(reward < 0), device=device)
+        else:
+            raise TypeError(f"reward must be a number, a bool or a tensor, got {type(reward).__name__}")
+        if r.numel() == 1:
+            r = r.expand(b)
+        if r.numel() != b:
+            raise ValueError(f"reward must hold one value per sample ({b}), got {r.numel()}")
+        return r
+
     @torch.no_grad()
     def forward(
         self,
@@ -628,27 +656,31 @@ class RSTDP(nn.Module):
         st = self.stdp
         k = V.resolve_alias(n_winners, kwta, "n_winners", "kwta", 1)
         xin, xout, wt, batched = st._resolve(input_spikes, potentials, output_spikes, winners, k, inhibition_radius)
-        b = xin.shape[0]
-        if isinstance(reward, bool):
-            reward = 1.0 if reward else -1.0
-        if isinstance(reward, torch.Tensor):
-            V.real_tensor(reward, "reward")
-            if reward.is_floating_point() and not bool((~torch.isnan(reward)).all()):
-                raise ValueError("reward must not be NaN (> 0 reward, < 0 punishment, 0 nothing)")
-            r = torch.sign(reward).to(device=xin.device, dtype=torch.float32).reshape(-1)  # only the sign counts
-        elif isinstance(reward, Real):
-            if math.isnan(float(reward)):
-                raise ValueError("reward must not be NaN (> 0 reward, < 0 punishment, 0 nothing)")
-            r = torch.full((1,), float(reward > 0) - float(reward < 0), device=xin.device)
-        else:
-            raise TypeError(f"reward must be a number, a bool or a tensor, got {type(reward).__name__}")
-        if r.numel() == 1:
-            r = r.expand(b)
-        if r.numel() != b:
-            raise ValueError(f"reward must hold one value per sample ({b}), got {r.numel()}")
+        r = self._reward_signs(reward, xin.shape[0], xin.device)
         pos = (r > 0).float()
         neg = (r < 0).float()
         lr = st._rate_map(xin, xout, wt, st.learning_rate, pos) + st._rate_map(
             xin, xout, wt, self.anti_stdp.learning_rate, neg
         )
+        st._update_weights(lr)
+
+    @torch.no_grad()
+    def forward_times(self, input_times: torch.Tensor, output_times: torch.Tensor, winners: Winners,
+                      reward: Union[float, bool, torch.Tensor]) -> None:
+        r"""Reward-modulated update from first-spike steps, as :meth:`STDP.forward_times` for STDP.
+
+        Same update as :meth:`forward` on the accumulating waves these steps describe.
+
+        Args:
+            input_times: presynaptic first-spike steps ``[C_in, H, W]`` or ``[B, C_in, H, W]``.
+            output_times: postsynaptic first-spike steps (same batching).
+            winners: winners, as for :meth:`forward`.
+            reward: as for :meth:`forward`.
+        """
+        st = self.stdp
+        it, ot, wt = st._resolve_times(input_times, output_times, winners)
+        r = self._reward_signs(reward, it.shape[0], it.device)
+        pairing, valid = st._pairing_times(it, ot, wt)
+        lr = st._rate_map_from_pairing(pairing, valid, wt, st.learning_rate, (r > 0).float()) + \
+            st._rate_map_from_pairing(pairing, valid, wt, self.anti_stdp.learning_rate, (r < 0).float())
         st._update_weights(lr)
