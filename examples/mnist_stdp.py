@@ -202,8 +202,8 @@ class KheradpishehNet(torch.nn.Module):
         t_fire = torch.where(fires, t_ev.unsqueeze(-1), torch.full_like(t_ev, t_steps).unsqueeze(-1))
         first, k = t_fire.min(dim=1)  # [N, F]
         val = pot.gather(1, k.unsqueeze(1)).squeeze(1) * (first < t_steps).to(pot.dtype)
-        first = first.reshape(b, ho, wo, -1).permute(0, 3, 1, 2).contiguous()
-        val = val.reshape(b, ho, wo, -1).permute(0, 3, 1, 2).contiguous()
+        first = first.reshape(b, ho, wo, w.shape[0]).permute(0, 3, 1, 2).contiguous()
+        val = val.reshape(b, ho, wo, w.shape[0]).permute(0, 3, 1, 2).contiguous()
         return first, val
 
     def layer2_dense(self, compact: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -296,10 +296,7 @@ def train_stdp_layer(
             _lr_schedule(stdp, seen, every, start, max_ap)  # counts global digits
             idx = order[i : i + global_batch]
             local = idx[sd.shard(idx.numel())]
-            if local.numel() > 0:
-                step(data[local])
-            else:
-                stdp._update_weights(torch.zeros_like(stdp.conv_layer.weight))
+            step(data[local])  # an empty shard still joins the all-reduce with a zero update
             seen += idx.numel()
             bar.update(idx.numel())
 

@@ -408,8 +408,8 @@ class STDP(nn.Module):
         _, c_out, ho, wo = out_times.shape
         kh, kw = self.conv_layer.kernel_size
         dev = in_times.device
-        in_t = in_times.reshape(b, -1).to(torch.int32)
-        out_t = out_times.reshape(b, -1).to(torch.int32)
+        in_t = in_times.reshape(b, c_in * h * w).to(torch.int32)  # explicit sizes: an empty batch works
+        out_t = out_times.reshape(b, c_out * ho * wo).to(torch.int32)
         valid = wt[..., 0] >= 0
         f = wt[..., 0].clamp(min=0)
         r = wt[..., 1].clamp(min=0)
@@ -419,8 +419,9 @@ class STDP(nn.Module):
         di = torch.arange(kh, device=dev).view(1, -1, 1) * w
         dj = torch.arange(kw, device=dev).view(1, 1, -1)
         offs = (ci + di + dj).reshape(-1)  # [P]
-        idx = ((r * w + c).unsqueeze(-1) + offs).reshape(b, -1)
-        pre = in_t.gather(1, idx).reshape(b, wt.shape[1], -1)  # [B, K, P]
+        k, p = wt.shape[1], offs.numel()
+        idx = ((r * w + c).unsqueeze(-1) + offs).reshape(b, k * p)
+        pre = in_t.gather(1, idx).reshape(b, k, p)  # [B, K, P]
         pairing = (pre <= post.unsqueeze(-1)) & valid.unsqueeze(-1)
         return pairing, valid
 

@@ -376,3 +376,14 @@ def test_stdp_batch_with_fewer_winners_in_one_sample_ignores_the_padding():
     snn.STDP(conv, (0.1, -0.2), use_stabilizer=False)(x, spk, spk, winners=[[(0, 0, 0), (1, 0, 0)], []])
     # only sample 0 learns; every input fired first: both maps potentiated once by 0.1
     assert torch.allclose(conv.weight, torch.full((2, 1, 2, 2), 0.6), atol=1e-7)
+
+
+def test_forward_times_with_an_empty_batch_changes_nothing():
+    """An empty shard (data-parallel training) still calls the update, with a zero sum."""
+    torch.manual_seed(0)
+    conv = snn.Convolution(2, 3, 3, weight_mean=0.5, weight_std=0.1)
+    stdp = snn.STDP(conv, (0.05, -0.04))
+    w0 = conv.weight.clone()
+    stdp.forward_times(torch.zeros(0, 2, 6, 6, dtype=torch.long), torch.zeros(0, 3, 4, 4, dtype=torch.long),
+                       torch.zeros(0, 2, 3, dtype=torch.long))
+    assert torch.equal(conv.weight, w0)
