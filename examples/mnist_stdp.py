@@ -253,18 +253,7 @@ def encode(images: torch.Tensor, cfg: Config, batch: int = 2000) -> torch.Tensor
     return torch.cat(out)
 
 
-def load_data(data_root: Optional[str]) -> Dict[str, torch.Tensor]:
-    """Images (uint8 [N, 28, 28]) and labels of the shipped subset or of the full MNIST under ``data_root``."""
-    if data_root is None:
-        xtr, ytr = su.load_mnist_subset(train=True)
-        xte, yte = su.load_mnist_subset(train=False)
-    else:
-        import torchvision
-
-        tr = torchvision.datasets.MNIST(data_root, train=True, download=False)
-        te = torchvision.datasets.MNIST(data_root, train=False, download=False)
-        xtr, ytr, xte, yte = tr.data, tr.targets, te.data, te.targets
-    return {"train_x": xtr, "train_y": ytr.long(), "test_x": xte, "test_y": yte.long()}
+load_data = su.load_mnist  # the shipped subset, or full MNIST from a torchvision root
 
 
 # ----------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from .utils import (
     Intensity2Latency,
     LateralIntensityInhibition,
     MNISTSubset,
+    load_mnist,
     load_mnist_subset,
 )
 from .simulation import (
@@ -87,7 +88,7 @@ __all__ = [
     "UniformResonateAndFire", "MODELS", "ModelSpec", "all_models", "analysis",
     "functional", "snn", "utils", "Convolution", "Pooling", "STDP", "RSTDP", "DoGKernel", "GaborKernel",
     "Filter", "Intensity2Latency", "LateralIntensityInhibition", "CacheDataset", "MNISTSubset",
-    "load_mnist_subset",
+    "load_mnist_subset", "load_mnist",
     "plotting", "simulation", "simulate", "run", "firing_rate", "fi_curve", "FICurve", "analytic_lif_rate",
     "tune_threshold", "TuneResult", "save_layer", "load_layer",
     "decision", "DecisionLayer", "distributed", "events", "network", "sam", "recurrent", "iaf", "RectifiedSAM", "SAMTuneResult",

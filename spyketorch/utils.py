@@ -11,7 +11,7 @@ import math
 import os
 from numbers import Real
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ __all__ = [
     "CacheDataset",
     "MNISTSubset",
     "load_mnist_subset",
+    "load_mnist",
     "MNIST_SUBSET_PATH",
 ]
 
@@ -501,3 +502,37 @@ class MNISTSubset(torch.utils.data.Dataset):
         if self.target_transform is not None:
             target = self.target_transform(target)
         return img, target
+
+
+def load_mnist(data_root: Optional[Union[str, os.PathLike]] = None) -> Dict[str, torch.Tensor]:
+    r"""MNIST as tensors: the shipped subset, or the full set from a torchvision root.
+
+    Nothing is downloaded: with ``data_root`` the files must already be in
+    torchvision's layout (``<data_root>/MNIST/raw``).
+
+    Args:
+        data_root: torchvision data root; ``None`` loads the shipped subset. Default: None.
+
+    Returns:
+        ``{"train_x", "train_y", "test_x", "test_y"}``: uint8 images ``[N, 28, 28]`` and long labels.
+
+    Example:
+        >>> data = load_mnist()
+        >>> data["train_x"].shape, data["test_y"].dtype
+        (torch.Size([10000, 28, 28]), torch.int64)
+    """
+    if data_root is None:
+        xtr, ytr = load_mnist_subset(train=True)
+        xte, yte = load_mnist_subset(train=False)
+    else:
+        import torchvision
+
+        root = os.fspath(data_root)
+        try:
+            tr = torchvision.datasets.MNIST(root, train=True, download=False)
+            te = torchvision.datasets.MNIST(root, train=False, download=False)
+        except RuntimeError as exc:
+            raise ValueError(f"data_root {root!r} holds no MNIST in torchvision's layout (MNIST/raw): {exc}") from None
+        xtr, ytr, xte, yte = tr.data, tr.targets, te.data, te.targets
+    return {"train_x": xtr, "train_y": ytr.long(), "test_x": xte, "test_y": yte.long()}
+
