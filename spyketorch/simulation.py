@@ -852,7 +852,8 @@ _FORMAT = "spyketorch.neuron_layer"
 _VERSION = 1
 
 
-def save_layer(layer: Union[sn.Neuron, RectifiedSAM], path: Union[str, os.PathLike], include_state: bool = False) -> None:
+def save_layer(layer: Union[sn.Neuron, RectifiedSAM], path: Union[str, os.PathLike],
+               include_state: bool = False) -> None:
     r"""Save a neuron layer: its class, parameters (per-neuron tensors included) and settings.
 
     The file holds the class name, ``layer.state_dict()`` (every parameter buffer
