@@ -26,9 +26,9 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import torch
 from torch import Tensor, nn
 
-from .neurons import StepOutput
+from .neurons import ModelSpec, StepOutput
 
-__all__ = ["RectifiedSAM", "SAMTuneResult", "SAM_TUNABLE"]
+__all__ = ["RectifiedSAM", "SAMTuneResult", "SAM_TUNABLE", "STOCHASTIC_MODELS"]
 
 #: Parameters of :class:`RectifiedSAM` that :meth:`RectifiedSAM.tune` can fit.
 SAM_TUNABLE = ("r", "b", "theta", "lambda_0")
@@ -118,13 +118,13 @@ class RectifiedSAM(nn.Module):
     With :func:`spyketorch.simulate`: ``simulate(layer, x, T, record=("spikes",
     "potentials"), equilibration_steps=..., stimulus=f)`` records the fields of the
     named tuple; ``simulate(layer.step, ...)`` also records ``winners`` without a
-    host sync. ``simulate(..., reset=True)`` resets only
-    :class:`~spyketorch.neurons.Neuron` layers, so call :meth:`reset` yourself, and
-    its ``spike_count`` counts steps with at least one spike, not Poisson counts
-    (sum the recorded ``spikes`` instead). The stimulus of ``simulate`` is added to
+    host sync. ``simulate(..., reset=True)`` calls :meth:`reset`, and its
+    ``spike_count`` sums the Poisson counts (``spikes / spike_amplitude`` with
+    :attr:`spike_amplitude` = 1). The stimulus of ``simulate`` is added to
     ``x`` (scaled by :math:`r`); the layer's own ``stimulus`` is :math:`\mathcal{E}(t)`.
-    :func:`spyketorch.save_layer` only knows :mod:`spyketorch.neurons` classes; use
-    :meth:`save` / :meth:`load`.
+    The layer is registered in :data:`STOCHASTIC_MODELS`, so
+    :func:`spyketorch.save_layer` / :func:`spyketorch.load_layer` save and rebuild
+    it like the :mod:`spyketorch.neurons` layers (as do :meth:`save` / :meth:`load`).
 
     Sampling draws from a ``torch.Generator`` on the input's device: pass one
     (``generator=``), or a ``seed`` from which one is made on first use. State
@@ -199,6 +199,11 @@ class RectifiedSAM(nn.Module):
         for name in ("s", "g", "mu"):
             self.register_buffer(name, None, persistent=False)
 
+    @property
+    def spike_amplitude(self) -> float:
+        """Amplitude of one spike in :attr:`StepOutput.spikes`: 1 (the outputs are counts)."""
+        return 1.0
+
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Forget the activation and restart the stimulus clock at ``t = 0`` (the generator keeps its state)."""
@@ -232,6 +237,10 @@ class RectifiedSAM(nn.Module):
 
         The stimulus callable is not saved; pass it again to :meth:`load`.
         """
+        torch.save(self.to_payload(include_state), os.fspath(path))
+
+    def to_payload(self, include_state: bool = False) -> Dict[str, Any]:
+        """The content :meth:`save` writes: settings, parameters (on the CPU) and optionally the state."""
         payload: Dict[str, Any] = {
             "format": "spyketorch.RectifiedSAM", "version": 1,
             "settings": {"dt": self.dt, "tau": self.tau, "seed": self.seed},
@@ -242,7 +251,7 @@ class RectifiedSAM(nn.Module):
             st = self.get_state()
             st["s"] = None if st["s"] is None else st["s"].cpu()
             payload["state"] = st
-        torch.save(payload, os.fspath(path))
+        return payload
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike], map_location: Union[str, torch.device, None] = "cpu",
@@ -251,6 +260,14 @@ class RectifiedSAM(nn.Module):
         payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
         if not isinstance(payload, dict) or payload.get("format") != "spyketorch.RectifiedSAM":
             raise ValueError(f"{path} is not a RectifiedSAM file")
+        return cls.from_payload(payload, map_location, stimulus)
+
+    @classmethod
+    def from_payload(cls, payload: Dict[str, Any], map_location: Union[str, torch.device, None] = "cpu",
+                     stimulus: Optional[Stimulus] = None) -> "RectifiedSAM":
+        """Rebuild a layer from the content of :meth:`to_payload` on ``map_location``."""
+        if not isinstance(payload, dict) or payload.get("format") != "spyketorch.RectifiedSAM":
+            raise ValueError("payload is not a RectifiedSAM payload")
         st = payload["settings"]
         p = payload["parameters"]
         layer = cls(lambda_0=p["lambda_0"], theta=p["theta"], tau=st["tau"], dt=st["dt"], r=p["r"], b=p["b"],
@@ -571,6 +588,28 @@ class RectifiedSAM(nn.Module):
             self.reset()
         return SAMTuneResult(rate, target, torch.tensor(losses, dtype=torch.float64), len(losses),
                              abs(rate - target) <= tol * target)
+
+
+def _build_sam(threshold: float = 0.0, tau_range: Optional[Tuple[float, float]] = None, seed: int = 0,
+               n_features: Optional[int] = None) -> RectifiedSAM:
+    """A demonstration :class:`RectifiedSAM` (the :class:`~spyketorch.neurons.ModelSpec` ``build``).
+
+    ``threshold`` is :math:`\theta`; ``seed`` seeds the Poisson generator; ``tau_range``
+    and ``n_features`` (meaningful for heterogeneous neuron layers) are accepted and unused.
+    With inputs ``rand * 1`` the expected count is 0.1-0.3 per neuron and step.
+    """
+    return RectifiedSAM(lambda_0=100.0, theta=threshold, tau=0.01, dt=0.001, r=2.0, b=1.0, seed=seed)
+
+
+#: Registry of the stochastic neuron layers, in the form of :data:`spyketorch.neurons.MODELS`
+#: (``ModelSpec(name, cls, build, input_scale)``). It lives here and not in
+#: :mod:`spyketorch.neurons` because imports flow one way (``sam`` imports ``neurons``).
+#: :func:`spyketorch.save_layer`, :func:`spyketorch.load_layer` and :func:`spyketorch.simulate`
+#: read it next to ``MODELS``; the deterministic generic tests of ``MODELS`` do not apply to it
+#: (its spikes are random counts), ``tests/test_sam.py`` covers it.
+STOCHASTIC_MODELS: Dict[str, ModelSpec] = {s.name: s for s in (
+    ModelSpec("RectifiedSAM", RectifiedSAM, _build_sam, 1.0),
+)}
 
 
 _RESULT_TYPES: Dict[Tuple[str, ...], Any] = {}

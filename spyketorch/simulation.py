@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from . import neurons as sn
 from .analysis import copy_layer, scalar_rest, single_neuron, w_nullcline
+from .sam import STOCHASTIC_MODELS, RectifiedSAM
 
 __all__ = [
     "LAYER_VARIABLES",
@@ -111,12 +112,28 @@ def _input_source(inputs: InputSpec, stimulus: Optional[Callable[[int], Tensor]]
     return fn, n  # type: ignore[return-value]
 
 
-def _neuron_layers(network: Any) -> Dict[str, sn.Neuron]:
-    if isinstance(network, sn.Neuron):
+#: The layer classes :func:`simulate` steps, resets and records as layers: the
+#: :class:`~spyketorch.neurons.Neuron` layers and the stochastic ones of
+#: :data:`spyketorch.sam.STOCHASTIC_MODELS` (``step``/``reset``, ``StepOutput``, ``spike_amplitude``).
+_LAYER_TYPES: Tuple[type, ...] = (sn.Neuron, RectifiedSAM)
+
+
+def _is_layer(obj: Any) -> bool:
+    return isinstance(obj, _LAYER_TYPES)
+
+
+def _neuron_layers(network: Any) -> Dict[str, Any]:
+    if _is_layer(network):
         return {"": network}
     if isinstance(network, nn.Module):
-        return {name: m for name, m in network.named_modules() if isinstance(m, sn.Neuron)}
+        return {name: m for name, m in network.named_modules() if _is_layer(m)}
     return {}
+
+
+def _spike_amplitude(network: Any) -> Optional[float]:
+    """Amplitude of one spike of a layer or of a layer's bound method (e.g. ``layer.step``); None otherwise."""
+    owner = network if _is_layer(network) else getattr(network, "__self__", None)
+    return float(owner.spike_amplitude) if _is_layer(owner) else None
 
 
 def _reset_network(network: Any) -> None:
@@ -139,8 +156,10 @@ def _outputs_as_dict(out: Any) -> Dict[str, Any]:
 class _Recorder:
     """Preallocated ``[T, ...]`` buffers, created at the first recorded step."""
 
-    def __init__(self, names: Sequence[str], steps: int, spikes_dtype: Optional[torch.dtype]) -> None:
+    def __init__(self, names: Sequence[str], steps: int, spikes_dtype: Optional[torch.dtype],
+                 spike_amplitude: Optional[float] = None) -> None:
         self.names = list(names)
+        self.spike_amplitude = spike_amplitude
         self.steps = steps
         self.spikes_dtype = spikes_dtype
         self.buf: Dict[str, Tensor] = {}
@@ -152,7 +171,10 @@ class _Recorder:
                 s = values["spikes"]
                 if self.count is None:
                     self.count = torch.zeros(s.shape, dtype=torch.int64, device=s.device)
-                self.count += s.ne(0)
+                if self.spike_amplitude is None:  # unknown amplitude: count steps with a spike
+                    self.count += s.ne(0)
+                else:  # spikes are multiples of the amplitude (Poisson counts of a stochastic layer)
+                    self.count += torch.round(s / self.spike_amplitude).to(torch.int64)
                 continue
             x = values[name]
             if name == "spikes" and self.spikes_dtype is not None:
@@ -171,7 +193,7 @@ class _Recorder:
         return out
 
 
-def _layer_step(layer: sn.Neuron, x: Tensor, n_winners: int, needed: set) -> Dict[str, Tensor]:
+def _layer_step(layer: Any, x: Tensor, n_winners: int, needed: set) -> Dict[str, Tensor]:
     """One step of a neuron layer, computing only the outputs that are needed."""
     if "winners" in needed:
         o = layer.step(x, n_winners=n_winners)
@@ -193,7 +215,7 @@ def _layer_step(layer: sn.Neuron, x: Tensor, n_winners: int, needed: set) -> Dic
             vals["winning_spikes"] = next(it)
     for name in _STATE_VARS:
         if name in needed:
-            state = getattr(layer, name)
+            state = getattr(layer, name, None)
             if state is None:
                 raise KeyError(f"{type(layer).__name__} has no state variable {name!r}")
             vals[name] = state
@@ -286,7 +308,7 @@ def simulate(
     if isinstance(equilibration_steps, bool) or not isinstance(equilibration_steps, int) or equilibration_steps < 0:
         raise ValueError(f"equilibration_steps must be a non-negative int, got {equilibration_steps!r}")
     fn, n = _input_source(inputs, stimulus, steps, sequence)
-    is_layer = isinstance(network, sn.Neuron)
+    is_layer = _is_layer(network)
     if not is_layer and not callable(network):
         raise TypeError(f"network must be a Neuron layer or a callable, got {type(network).__name__}")
     if isinstance(record, str):
@@ -303,7 +325,11 @@ def simulate(
             bad = [r for r in names if r not in LAYER_VARIABLES]
             if bad:
                 raise ValueError(f"cannot record {bad} from a neuron layer; choose from {LAYER_VARIABLES}")
-            if "w" in names and not network.has_second_variable:
+            if not isinstance(network, sn.Neuron):
+                bad = [r for r in names if r in _STATE_VARS]
+                if bad:
+                    raise ValueError(f"{type(network).__name__} has no membrane state {bad}; record 'potentials'")
+            elif "w" in names and not network.has_second_variable:
                 raise ValueError(f"{type(network).__name__} has no adaptation variable w to record")
     layers = _neuron_layers(network)
     if reset:
@@ -328,7 +354,8 @@ def simulate(
                                f"nor '<neuron layer>.v|refractory|w' (layers: {sorted(layers)})")
         return vals
 
-    recorder: Optional[_Recorder] = None if names is None else _Recorder(names, n, spikes_dtype)
+    amplitude = _spike_amplitude(network)
+    recorder: Optional[_Recorder] = None if names is None else _Recorder(names, n, spikes_dtype, amplitude)
     bar = tqdm(total=equilibration_steps + n, disable=not progress, desc="simulate", leave=False)
     try:
         with torch.no_grad():
@@ -349,7 +376,7 @@ def simulate(
                 vals = one_step(fn(t))
                 if recorder is None:  # record everything the callable returns
                     keep = [k for k, v in vals.items() if isinstance(v, Tensor)]
-                    recorder = _Recorder(keep, n, spikes_dtype)
+                    recorder = _Recorder(keep, n, spikes_dtype, amplitude)
                     if "spike_count" in needed:
                         recorder.names.append("spike_count")
                 recorder.put(t, vals)
@@ -825,7 +852,8 @@ _FORMAT = "spyketorch.neuron_layer"
 _VERSION = 1
 
 
-def save_layer(layer: sn.Neuron, path: Union[str, os.PathLike], include_state: bool = False) -> None:
+def save_layer(layer: Union[sn.Neuron, RectifiedSAM], path: Union[str, os.PathLike],
+               include_state: bool = False) -> None:
     r"""Save a neuron layer: its class, parameters (per-neuron tensors included) and settings.
 
     The file holds the class name, ``layer.state_dict()`` (every parameter buffer
@@ -852,9 +880,15 @@ def save_layer(layer: sn.Neuron, path: Union[str, os.PathLike], include_state: b
         >>> save_layer(layer, path, include_state=True)
         >>> clone = load_layer(path)
     """
-    if not isinstance(layer, sn.Neuron):
-        raise TypeError(f"layer must be a spyketorch Neuron, got {type(layer).__name__}")
     cls = type(layer)
+    stochastic = STOCHASTIC_MODELS.get(cls.__name__)
+    if stochastic is not None and stochastic.cls is cls:  # a registered stochastic layer saves its own payload
+        torch.save({"format": _FORMAT, "version": _VERSION, "class": cls.__name__,
+                    "layer": layer.to_payload(include_state)}, os.fspath(path))
+        return
+    if not isinstance(layer, sn.Neuron):
+        raise TypeError(f"layer must be a spyketorch Neuron or a layer of spyketorch.sam.STOCHASTIC_MODELS, "
+                        f"got {type(layer).__name__}")
     if cls.__name__ not in sn.MODELS or sn.MODELS[cls.__name__].cls is not cls:
         raise TypeError(f"{cls.__name__} is not a layer class of spyketorch.neurons; it cannot be reloaded by name")
     attrs: Dict[str, Any] = {"check_finite": layer.check_finite}
@@ -879,7 +913,8 @@ def save_layer(layer: sn.Neuron, path: Union[str, os.PathLike], include_state: b
     torch.save(payload, os.fspath(path))
 
 
-def load_layer(path: Union[str, os.PathLike], map_location: Union[str, torch.device, None] = "cpu") -> sn.Neuron:
+def load_layer(path: Union[str, os.PathLike],
+               map_location: Union[str, torch.device, None] = "cpu") -> Union[sn.Neuron, RectifiedSAM]:
     r"""Load a layer saved by :func:`save_layer` (in this or any other process).
 
     The layer is built from its class with placeholder arguments and then takes
@@ -907,6 +942,9 @@ def load_layer(path: Union[str, os.PathLike], map_location: Union[str, torch.dev
     if payload.get("version", 0) > _VERSION:
         raise ValueError(f"{path} has format version {payload['version']}, newer than this spyketorch ({_VERSION})")
     name = payload["class"]
+    stochastic = STOCHASTIC_MODELS.get(name) if isinstance(name, str) else None
+    if stochastic is not None:
+        return stochastic.cls.from_payload(payload["layer"], map_location)
     spec = sn.MODELS.get(name) if isinstance(name, str) else None
     if spec is None:
         raise ValueError(f"unknown neuron class {name!r} in {path}")

@@ -205,3 +205,104 @@ def test_bad_settings_are_refused():
         layer.tune(torch.zeros(1, 1, 2, 2), -5.0)
     with pytest.raises(ValueError, match="parameters"):
         layer.tune(torch.zeros(1, 1, 2, 2), 5.0, parameters=("tau",))
+
+
+# ---------------------------------------------------------------- the package tools (issue 13)
+import ast  # noqa: E402
+import pathlib  # noqa: E402
+
+from spyketorch import neurons as sn  # noqa: E402
+from spyketorch.sam import STOCHASTIC_MODELS  # noqa: E402
+from spyketorch.simulation import load_layer, save_layer  # noqa: E402
+
+ALL_SPECS = {**sn.MODELS, **STOCHASTIC_MODELS}
+
+
+def test_stochastic_registry_is_separate_and_neurons_does_not_import_sam():
+    assert set(STOCHASTIC_MODELS) == {"RectifiedSAM"}
+    assert STOCHASTIC_MODELS["RectifiedSAM"].cls is RectifiedSAM
+    assert not set(STOCHASTIC_MODELS) & set(sn.MODELS)  # the deterministic generic tests stay as they were
+    tree = ast.parse(pathlib.Path(sn.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m.endswith("sam")]
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SPECS))
+def test_every_registered_layer_round_trips_through_save_layer_and_simulate(name, tmp_path):
+    spec = ALL_SPECS[name]
+    torch.manual_seed(5)
+    layer = spec.build(seed=3)
+    xs = torch.rand(30, 2, 3, 5, 5) * spec.input_scale
+    for t in range(5):
+        layer.step(xs[t])
+    path = tmp_path / f"{name}.pt"
+    save_layer(layer, path, include_state=True)
+    clone = load_layer(path)
+    assert type(clone) is spec.cls
+    rec = [simulate(m, xs[5:], record=("spikes", "potentials", "spike_count"), progress=False)
+           for m in (layer, clone)]
+    for key in ("spikes", "potentials", "spike_count"):
+        assert torch.equal(rec[0][key], rec[1][key]), key
+    spikes, count = rec[0]["spikes"], rec[0]["spike_count"]
+    if spec.cls is RectifiedSAM:  # Poisson counts: the total of the counts
+        expected = spikes.sum(0).to(torch.int64)
+    else:  # one spike (of amplitude 1/ts or 1) per step at most
+        expected = spikes.ne(0).sum(0)
+    assert torch.equal(count, expected)
+    # reset=True restarts both from rest: the same records again (the SAM generator continues, so
+    # compare its activations with the recursion of its own counts from s = 0 instead)
+    again = simulate(clone, xs[5:], record=("spikes", "potentials"), reset=True, progress=False)
+    if spec.cls is RectifiedSAM:
+        torch.testing.assert_close(again["potentials"][0], again["spikes"][0] * clone.dt, rtol=0, atol=0)
+    else:
+        fresh = load_layer(path)
+        fresh.reset()
+        ref = simulate(fresh, xs[5:], record=("spikes", "potentials"), progress=False)
+        assert torch.equal(again["spikes"], ref["spikes"]) and torch.equal(again["potentials"], ref["potentials"])
+
+
+def test_simulate_reset_resets_the_activation_and_the_stimulus_clock():
+    dt = 0.001
+    layer = RectifiedSAM(lambda_0=100.0, theta=0.0, tau=0.01, dt=dt, b=1.0, seed=4,
+                         stimulus=lambda t: 0.5 * t)  # own stimulus E(t) = t / 2
+    x = torch.zeros(1, 2, 3, 3, dtype=torch.float64)
+    simulate(layer, x, 7, progress=False)
+    assert layer.t == 7 and float(layer.s.abs().sum()) > 0
+    rec = simulate(layer, x, 1, record=("spikes", "potentials"), reset=True, progress=False)
+    assert layer.t == 1  # the clock restarted at 0
+    torch.testing.assert_close(layer.mu, torch.full_like(x, 100.0 * dt * 1.0), rtol=1e-12, atol=0)  # E(0) = 0
+    torch.testing.assert_close(rec["potentials"][0], rec["spikes"][0] * dt, rtol=0, atol=0)  # from s = 0
+    # without reset the clock and the activation carry on
+    simulate(layer, x, 2, progress=False)
+    assert layer.t == 3
+    torch.testing.assert_close(layer.mu, torch.full_like(x, 100.0 * dt * (1.0 + 0.5 * 2)), rtol=1e-12, atol=0)
+
+
+def test_spike_count_is_the_sum_of_the_poisson_counts():
+    layer = RectifiedSAM(lambda_0=1000.0, theta=0.0, dt=0.001, b=3.0, seed=6)  # mu = 3 per step
+    x = torch.zeros(2, 2, 4, 4)
+    rec = simulate(layer, x, 40, record=("spikes", "spike_count"), progress=False)
+    total = rec["spikes"].sum(0).to(torch.int64)
+    assert torch.equal(rec["spike_count"], total)
+    assert bool((total > rec["spikes"].ne(0).sum(0)).any())  # differs from counting steps with a spike
+    n = total.numel() * 40
+    assert abs(float(total.sum()) / n - 3.0) < 4 * math.sqrt(3.0 / n)
+    # the bound step method as the network counts the same way
+    layer.reset()
+    rec = simulate(layer.step, x, 40, record=("spikes", "spike_count"), progress=False)
+    assert torch.equal(rec["spike_count"], rec["spikes"].sum(0).to(torch.int64))
+    assert layer.spike_amplitude == 1.0
+
+
+def test_tools_refuse_what_the_sam_lacks(tmp_path):
+    layer = RectifiedSAM(seed=0)
+    for var in ("v", "refractory", "adaptation"):
+        with pytest.raises(ValueError, match="membrane state"):
+            simulate(layer, torch.zeros(1, 1, 2, 2), 2, record=("spikes", var), progress=False)
+
+    class Unregistered(RectifiedSAM):
+        pass
+
+    with pytest.raises(TypeError, match="STOCHASTIC_MODELS"):
+        save_layer(Unregistered(seed=0), tmp_path / "x.pt")
