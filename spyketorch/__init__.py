@@ -65,7 +65,7 @@ from .simulation import (
 )
 from . import decision, distributed, events, iaf, network, recurrent, sam
 from .decision import DecisionLayer
-from .sam import RectifiedSAM, SAMTuneResult
+from .sam import STOCHASTIC_MODELS, RectifiedSAM, SAMTuneResult
 from .recurrent import Conv2dRateModel, RateModel, SpikingModel
 from .iaf import FFIAF, FFIAFOutput
 
@@ -91,6 +91,7 @@ __all__ = [
     "load_mnist_subset", "load_mnist",
     "plotting", "simulation", "simulate", "run", "firing_rate", "fi_curve", "FICurve", "analytic_lif_rate",
     "tune_threshold", "TuneResult", "save_layer", "load_layer",
-    "decision", "DecisionLayer", "distributed", "events", "network", "sam", "recurrent", "iaf", "RectifiedSAM", "SAMTuneResult",
+    "decision", "DecisionLayer", "distributed", "events", "network", "sam", "recurrent", "iaf",
+    "RectifiedSAM", "SAMTuneResult", "STOCHASTIC_MODELS",
     "RateModel", "Conv2dRateModel", "SpikingModel", "FFIAF", "FFIAFOutput",
 ]
