@@ -356,8 +356,8 @@ def test_uniform_layers_really_use_their_sampled_taus():
 def test_uniform_izhikevich_samples_recovery_time_constants():
     layer = sn.UniformIzhikevich(tau_range=(0.01, 0.1), seed=2, n_features=3)
     torch.testing.assert_close(layer.a.flatten(), 1 / (1000 * layer.taus.flatten()))
-    fast = sn.UniformIzhikevich(tau_range=(0.01, 0.01), n_features=1, refractory_timesteps=0, ts=0.0001)
-    slow = sn.UniformIzhikevich(tau_range=(0.2, 0.2), n_features=1, refractory_timesteps=0, ts=0.0001)
+    fast = sn.UniformIzhikevich(tau_range=(0.01, 0.01), seed=0, n_features=1, refractory_timesteps=0, ts=0.0001)
+    slow = sn.UniformIzhikevich(tau_range=(0.2, 0.2), seed=0, n_features=1, refractory_timesteps=0, ts=0.0001)
     n_fast = sum(fast.step(const(10.0)).spikes.item() > 0 for _ in range(5000))
     n_slow = sum(slow.step(const(10.0)).spikes.item() > 0 for _ in range(5000))
     assert n_fast != n_slow
