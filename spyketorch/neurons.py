@@ -647,6 +647,8 @@ class IF(Neuron):
     Example:
         >>> layer = IF(threshold=1.0)
         >>> spikes, potentials, winners = layer(torch.full((1, 2, 3, 3), 400.0))
+        >>> spikes.count_nonzero().item(), winners
+        (18, [(0, 0, 0)])
     """
 
     def __init__(self, threshold: Optional[float], tau_rc: ParamValue = 0.02, ts: float = 0.001,
@@ -698,8 +700,11 @@ class LIF(IF):
         input ``[B, C, H, W]``; outputs the same.
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> layer = LIF(threshold=10.0, tau_rc=0.02)
-        >>> out = layer.step(torch.rand(4, 8, 5, 5) * 500, n_winners=2)
+        >>> out = layer.step(torch.rand(4, 8, 5, 5, generator=g) * 3000, n_winners=2)
+        >>> out.spikes.count_nonzero().item(), out.winners[0].tolist()
+        (55, [[2, 0, 1], [5, 3, 2]])
     """
 
     def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
@@ -723,8 +728,11 @@ class LIF_ode(LIF):
     rest. Same arguments as :class:`LIF`.
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> layer = LIF_ode(threshold=10.0)
-        >>> spikes, potentials, winners = layer(torch.rand(1, 4, 6, 6) * 800)
+        >>> spikes, potentials, winners = layer(torch.rand(1, 4, 6, 6, generator=g) * 3000)
+        >>> spikes.count_nonzero().item(), winners
+        (9, [(1, 2, 3)])
     """
 
     _euler = True
@@ -751,8 +759,11 @@ class LIF_Simple(Neuron):
         ``per_neuron_thresh`` is accepted too); inhibition_mode (default ``"feature"``).
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> layer = LIF_Simple(threshold=5.0)
-        >>> spikes, potentials, winners = layer(torch.rand(1, 3, 4, 4) * 6)
+        >>> spikes, potentials, winners = layer(torch.rand(1, 3, 4, 4, generator=g) * 6)
+        >>> spikes.count_nonzero().item(), winners
+        (6, [(1, 2, 2)])
     """
 
     _scaled_spikes = False
@@ -807,8 +818,11 @@ class EIF(Neuron):
         per_neuron_thresh (default None); inhibition_mode (default ``"feature"``).
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> layer = EIF(threshold=10.0)
-        >>> out = layer.step(torch.rand(2, 4, 5, 5) * 3000, n_winners=3)
+        >>> out = layer.step(torch.rand(2, 4, 5, 5, generator=g) * 3000, n_winners=3)
+        >>> out.spikes.count_nonzero().item(), out.winners[0].tolist()
+        (11, [[2, 0, 1], [1, 0, 1], [3, 1, 1]])
     """
 
     _nonlinear = True
@@ -883,8 +897,11 @@ class EIF_Simple(EIF):
         inhibition_mode (default ``"feature"``).
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> layer = EIF_Simple(threshold=5.0)
-        >>> spikes, potentials, winners = layer(torch.rand(1, 3, 4, 4) * 6)
+        >>> spikes, potentials, winners = layer(torch.rand(1, 3, 4, 4, generator=g) * 6)
+        >>> spikes.count_nonzero().item(), winners
+        (6, [(1, 2, 2)])
     """
 
     _scaled_spikes = False
@@ -930,8 +947,11 @@ class QIF(Neuron):
         inhibition_mode (default ``"feature"``).
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> layer = QIF(threshold=10.0)
-        >>> spikes, potentials, winners = layer(torch.rand(1, 3, 4, 4) * 3000)
+        >>> spikes, potentials, winners = layer(torch.rand(1, 3, 4, 4, generator=g) * 3000)
+        >>> spikes.count_nonzero().item(), winners
+        (1, [(1, 2, 2)])
     """
 
     _nonlinear = True
@@ -989,8 +1009,11 @@ class AdEx(EIF):
         (default 1); per_neuron_thresh (default None); inhibition_mode (default ``"layer"``).
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> layer = AdEx(threshold=10.0)
-        >>> out = layer.step(torch.rand(1, 2, 4, 4) * 3000)
+        >>> out = layer.step(torch.rand(1, 2, 4, 4, generator=g) * 3000)
+        >>> out.spikes.count_nonzero().item(), out.winners.tolist()
+        (1, [[[1, 2, 2]]])
     """
 
     _has_adaptation = True
@@ -1089,6 +1112,9 @@ class Izhikevich(Neuron):
     Example:
         >>> layer = Izhikevich.preset("chattering", ts=0.0005)
         >>> spikes, v, winners = layer(torch.full((1, 1, 1, 1), 10.0))
+        >>> n_spikes = [layer(torch.full((1, 1, 1, 1), 10.0))[0].count_nonzero().item() for _ in range(199)]
+        >>> sum(n_spikes)  # spikes in 0.1 s (200 steps of 0.5 ms)
+        11
     """
 
     _scaled_spikes = True
@@ -1202,8 +1228,11 @@ class AdaptiveLIF(LIF):
         other arguments as :class:`LIF`.
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> layer = AdaptiveLIF(threshold=10.0, beta=2.0)
-        >>> out = layer.step(torch.rand(1, 2, 3, 3) * 3000)
+        >>> x = torch.rand(1, 2, 3, 3, generator=g) * 3000
+        >>> [layer.step(x).spikes.count_nonzero().item() for _ in range(4)]  # adaptation stops firing
+        [0, 9, 2, 0]
     """
 
     PARAMS = (Param("beta", 1.0, "nonnegative"), Param("tau_adapt", 0.1, "positive"))
@@ -1254,6 +1283,10 @@ class ResonateAndFire(Neuron):
     Example:
         >>> layer = ResonateAndFire(threshold=1.0)
         >>> out = layer.step(torch.full((1, 1, 1, 1), 1000.0))
+        >>> round(out.potentials.item(), 4)
+        0.0625
+        >>> [layer.step(torch.full((1, 1, 1, 1), 1000.0)).spikes.count_nonzero().item() for _ in range(11)]
+        [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]
     """
 
     PARAMS = (Param("b", -5.0, "negative"), Param("omega", 2 * math.pi * 10.0, "positive"), Param("x_reset", 0.0))
@@ -1426,8 +1459,13 @@ _UNIFORM_DOC = r"""Heterogeneous :class:`{base}`: ``tau_rc`` drawn per feature m
         input ``[B, C, H, W]``; ``taus`` is ``[C, 1, 1]``.
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> layer = {name}(threshold=10.0, tau_range=(0.01, 0.05), seed=0, n_features=4)
-        >>> out = layer.step(torch.rand(2, 4, 5, 5) * 500)
+        >>> out = layer.step(torch.rand(2, 4, 5, 5, generator=g) * 500)
+        >>> [round(tau, 4) for tau in layer.taus.flatten().tolist()]
+        [0.0488, 0.0383, 0.0284, 0.0468]
+        >>> out.spikes.shape
+        torch.Size([2, 4, 5, 5])
     """
 
 
@@ -1475,6 +1513,8 @@ class UniformIzhikevich(HeterogeneousNeuron, Izhikevich):
     Example:
         >>> layer = UniformIzhikevich(tau_range=(0.01, 0.1), seed=0, n_features=3)
         >>> out = layer.step(torch.full((1, 3, 2, 2), 10.0))
+        >>> [round(a, 4) for a in layer.a.flatten().tolist()]  # a = 1 / (1000 tau)
+        [0.0103, 0.0136, 0.0195]
     """
 
     def __init__(self, threshold: Optional[float] = 30.0, tau_range: Sequence[float] = (0.02, 0.1),
@@ -1508,6 +1548,8 @@ class UniformResonateAndFire(HeterogeneousNeuron, ResonateAndFire):
     Example:
         >>> layer = UniformResonateAndFire(threshold=1.0, tau_range=(0.1, 0.5), seed=0, n_features=3)
         >>> out = layer.step(torch.full((1, 3, 2, 2), 500.0))
+        >>> [round(b, 4) for b in layer.b.flatten().tolist()]  # b = -1 / tau
+        [-2.0491, -2.6101, -3.5242]
     """
 
     def __init__(self, threshold: Optional[float] = 1.0, tau_range: Sequence[float] = (0.1, 0.5), *,

@@ -326,6 +326,8 @@ def phase_plane(
 
     Example:
         >>> fig, ax = phase_plane(sn.Izhikevich(ts=0.0005, refractory_timesteps=0), current=10.0)
+        >>> ax.get_title()
+        'Izhikevich phase plane, I = 10 (no fixed point: tonic firing)'
     """
     require_second_variable(layer)
     own = ax is None
@@ -485,6 +487,8 @@ def plot_fi_curve(
 
     Example:
         >>> fig, ax = plot_fi_curve(sn.LIF(threshold=10.0, ts=1e-4))
+        >>> ax.get_title(), ax.get_ylabel()
+        ('LIF: f–I curve (ts = 0.1 ms, t_ref = 0.2 ms)', 'firing rate (Hz)')
     """
     figure, ax = _fig_ax(figure, ax)
     res = fi_curve(layer, currents, steps=steps, progress=progress)
@@ -558,6 +562,8 @@ def plot_trace(
         >>> layer = sn.LIF(threshold=10.0, ts=1e-4)
         >>> rec = simulate(layer, torch.full((1, 1, 1, 1), 300.0), 500, record=("v", "spikes"), progress=False)
         >>> fig, ax = plot_trace(rec["v"], rec["spikes"], ts=layer.ts, threshold=10.0)
+        >>> rec["spikes"].count_nonzero().item(), ax.get_xlabel()
+        (3, 'time (ms)')
     """
     figure, ax = _fig_ax(figure, ax, figsize=(8.0, 3.5))
     V = potentials.detach().to("cpu", torch.float64)
@@ -620,9 +626,12 @@ def plot_raster(
         ``(figure, axes)``.
 
     Example:
+        >>> g = torch.Generator().manual_seed(0)
         >>> rec = simulate(sn.LIF(threshold=10.0, ts=1e-4, inhibition_mode="neuron"),
-        ...                torch.rand(1, 2, 4, 4) * 600, 500, progress=False)
+        ...                torch.rand(1, 2, 4, 4, generator=g) * 600, 500, progress=False)
         >>> fig, ax = plot_raster(rec["spikes"], ts=1e-4)
+        >>> ax.get_title()
+        'spike raster: 102 spikes of 32 neurons in 500 steps'
     """
     figure, ax = _fig_ax(figure, ax, figsize=(8.0, 4.0))
     S = spikes.detach().to("cpu")
@@ -729,7 +738,10 @@ def plot_features(
         ``(figure, axes)``; the mosaic is ``axes.images[0]`` (NaN between tiles).
 
     Example:
-        >>> fig, ax = plot_features(torch.rand(8, 2, 5, 5))
+        >>> g = torch.Generator().manual_seed(0)
+        >>> fig, ax = plot_features(torch.rand(8, 2, 5, 5, generator=g))
+        >>> ax.get_title(), ax.images[0].get_array().shape  # 3 x 3 tiles of 5 x 5, 1 pixel apart
+        ('8 features (5x5)', (17, 17))
     """
     w = as_weights(weights)
     imgs = _combine(w, combine)
@@ -791,7 +803,11 @@ def plot_deep_features(
         ``(figure, axes)``.
 
     Example:
-        >>> fig, ax = plot_deep_features([torch.rand(4, 2, 5, 5), torch.rand(6, 4, 2, 2)], [(2, 2)])
+        >>> g = torch.Generator().manual_seed(0)
+        >>> weights = [torch.rand(4, 2, 5, 5, generator=g), torch.rand(6, 4, 2, 2, generator=g)]
+        >>> fig, ax = plot_deep_features(weights, [(2, 2)])
+        >>> ax.get_title()
+        '6 layer-2 features in input space (8x8)'
     """
     rec = reconstruct_features(weights, pooling, input_kernels, normalize_input_kernels)
     if "title" not in kwargs:

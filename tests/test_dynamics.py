@@ -118,28 +118,43 @@ def test_lif_ode_is_forward_euler_and_close_to_exact():
 
 
 # ----------------------------------------------------------------------------- independent ODEs
-def test_eif_matches_scipy_below_and_at_threshold():
+def test_eif_matches_scipy_below_and_above_rheobase():
     tau, ts, C, d, thr = 0.02, 0.00005, 0.281, 0.5, 10.0
     theta = thr - abs(thr) / 4
-    for I, steps in [(25.0, 800), (45.0, 2000)]:
-        layer = sn.EIF(threshold=thr, tau_rc=tau, ts=ts, C=C, delta_t=d, refractory_timesteps=0)
-        us, _, spikes = trace(layer, const(I), steps)
+    # rheobase: the minimum of -u + d exp((u - theta)/d) + R I (at u = theta) is
+    # positive, i.e. no fixed point, when R I > theta - d
+    rheobase = (theta - d) * C / tau  # 98.35
 
+    def rhs_for(I):
         def rhs(t, y):
             return [(-(y[0]) + d * math.exp((y[0] - theta) / d) + tau / C * I) / tau]
+        return rhs
 
+    # below rheobase: no spike, and the whole trace follows the ODE
+    for I, steps in [(25.0, 800), (45.0, 2000)]:
+        assert I < rheobase
+        layer = sn.EIF(threshold=thr, tau_rc=tau, ts=ts, C=C, delta_t=d, refractory_timesteps=0)
+        us, _, spikes = trace(layer, const(I), steps)
+        assert spikes.sum() == 0
         t_eval = ts * np.arange(1, steps + 1)
-        fired = spikes.flatten().nonzero().flatten()
-        if len(fired) == 0:
-            y = ivp(rhs, [0.0], t_eval[-1], t_eval)[0]
-            np.testing.assert_allclose(us.flatten().numpy(), y, rtol=5e-3, atol=1e-3)
-        else:
-            def hit(t, y):
-                return y[0] - thr
-            hit.terminal = True
-            sol = solve_ivp(rhs, (0, 1.0), [0.0], events=hit, rtol=1e-10, atol=1e-12)
-            t_spike = sol.t_events[0][0]
-            assert abs((int(fired[0]) + 1) * ts - t_spike) <= 3 * ts
+        y = ivp(rhs_for(I), [0.0], t_eval[-1], t_eval)[0]
+        np.testing.assert_allclose(us.flatten().numpy(), y, rtol=5e-3, atol=1e-3)
+
+    # above rheobase: the first spike comes when the exact solution reaches threshold
+    I = 150.0
+    assert I > rheobase
+    layer = sn.EIF(threshold=thr, tau_rc=tau, ts=ts, C=C, delta_t=d, refractory_timesteps=0)
+    _, _, spikes = trace(layer, const(I), 1000)
+    fired = spikes.flatten().nonzero().flatten()
+    assert len(fired) > 0
+
+    def hit(t, y):
+        return y[0] - thr
+    hit.terminal = True
+    sol = solve_ivp(rhs_for(I), (0, 1.0), [0.0], events=hit, rtol=1e-10, atol=1e-12)
+    assert sol.success and len(sol.t_events[0]) == 1
+    t_spike = sol.t_events[0][0]  # about 30.7 ms
+    assert abs((int(fired[0]) + 1) * ts - t_spike) <= 3 * ts
 
 
 def test_qif_matches_scipy_subthreshold():
@@ -341,8 +356,8 @@ def test_uniform_layers_really_use_their_sampled_taus():
 def test_uniform_izhikevich_samples_recovery_time_constants():
     layer = sn.UniformIzhikevich(tau_range=(0.01, 0.1), seed=2, n_features=3)
     torch.testing.assert_close(layer.a.flatten(), 1 / (1000 * layer.taus.flatten()))
-    fast = sn.UniformIzhikevich(tau_range=(0.01, 0.01), n_features=1, refractory_timesteps=0, ts=0.0001)
-    slow = sn.UniformIzhikevich(tau_range=(0.2, 0.2), n_features=1, refractory_timesteps=0, ts=0.0001)
+    fast = sn.UniformIzhikevich(tau_range=(0.01, 0.01), seed=0, n_features=1, refractory_timesteps=0, ts=0.0001)
+    slow = sn.UniformIzhikevich(tau_range=(0.2, 0.2), seed=0, n_features=1, refractory_timesteps=0, ts=0.0001)
     n_fast = sum(fast.step(const(10.0)).spikes.item() > 0 for _ in range(5000))
     n_slow = sum(slow.step(const(10.0)).spikes.item() > 0 for _ in range(5000))
     assert n_fast != n_slow

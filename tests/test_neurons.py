@@ -198,8 +198,9 @@ def test_strong_input_never_overflows(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_input_requiring_grad_is_accepted_and_not_tracked(name):
+    g = torch.Generator().manual_seed(20)
     layer, scale = make(name)
-    x = (torch.rand(1, 2, 3, 3) * scale).requires_grad_()
+    x = (torch.rand(1, 2, 3, 3, generator=g) * scale).requires_grad_()
     o = layer.step(x)
     assert not o.potentials.requires_grad
 
@@ -318,29 +319,30 @@ def test_more_winners_than_maps_are_padded():
 
 # ----------------------------------------------------------------------------- validation
 def test_bad_inputs_raise_clear_errors():
+    g = torch.Generator().manual_seed(21)
     layer = sn.LIF(threshold=1.0)
     with pytest.raises(TypeError, match="potentials"):
         layer.step([[1.0]])
     with pytest.raises(ValueError, match=r"\[B, C, H, W\]"):
-        layer.step(torch.rand(3, 4, 4))
+        layer.step(torch.rand(3, 4, 4, generator=g))
     with pytest.raises(TypeError, match="floating"):
         layer.step(torch.ones(1, 1, 2, 2, dtype=torch.int64))
     with pytest.raises(TypeError, match="floating"):
         layer.step(torch.ones(1, 1, 2, 2, dtype=torch.complex64))
-    x = torch.rand(1, 2, 3, 3)
+    x = torch.rand(1, 2, 3, 3, generator=g)
     x[0, 1, 1, 1] = float("nan")
     with pytest.raises(ValueError, match="NaN or inf"):
         layer.step(x)
     x[0, 1, 1, 1] = float("inf")
     with pytest.raises(ValueError, match="NaN or inf"):
         layer.step(x)
-    layer.step(torch.rand(1, 2, 3, 3))
+    layer.step(torch.rand(1, 2, 3, 3, generator=g))
     with pytest.raises(ValueError, match="reset"):
-        layer.step(torch.rand(1, 2, 4, 4))
+        layer.step(torch.rand(1, 2, 4, 4, generator=g))
     with pytest.raises(ValueError, match="n_winners"):
-        layer.step(torch.rand(1, 2, 3, 3), n_winners=-1)
+        layer.step(torch.rand(1, 2, 3, 3, generator=g), n_winners=-1)
     with pytest.raises(TypeError, match="n_winners"):
-        layer.step(torch.rand(1, 2, 3, 3), n_winners=1.5)
+        layer.step(torch.rand(1, 2, 3, 3, generator=g), n_winners=1.5)
     # a huge finite input whose sum overflows is not mistaken for inf
     big = torch.full((1, 2, 3, 3), 3e38)
     sn.LIF(threshold=1.0).step(big)
@@ -382,28 +384,31 @@ def test_euler_stability_checks():
 
 
 def test_heterogeneous_range_validation():
+    g = torch.Generator().manual_seed(22)
     with pytest.raises(ValueError, match="tau_range"):
-        sn.UniformLIF(threshold=1.0, tau_range=(0.05, 0.01))
+        sn.UniformLIF(threshold=1.0, tau_range=(0.05, 0.01), seed=0)
     with pytest.raises(TypeError, match="tau_range"):
-        sn.UniformLIF(threshold=1.0, tau_range=0.02)
+        sn.UniformLIF(threshold=1.0, tau_range=0.02, seed=0)
     with pytest.raises(ValueError, match="does not broadcast|sampled"):
-        layer = sn.UniformLIF(threshold=1.0, tau_range=(0.01, 0.02), n_features=3)
-        layer.step(torch.rand(1, 4, 2, 2))
+        layer = sn.UniformLIF(threshold=1.0, tau_range=(0.01, 0.02), n_features=3, seed=0)
+        layer.step(torch.rand(1, 4, 2, 2, generator=g))
 
 
 def test_tensor_parameters_broadcast_and_are_checked():
+    g = torch.Generator().manual_seed(23)
     layer = sn.LIF(threshold=1.0, tau_rc=torch.tensor([0.01, 0.02]).view(2, 1, 1))
-    layer.step(torch.rand(1, 2, 3, 3))
+    layer.step(torch.rand(1, 2, 3, 3, generator=g))
     with pytest.raises(ValueError, match="tau_rc"):
-        sn.LIF(threshold=1.0, tau_rc=torch.ones(3, 1, 1) * 0.02).step(torch.rand(1, 2, 3, 3))
+        sn.LIF(threshold=1.0, tau_rc=torch.ones(3, 1, 1) * 0.02).step(torch.rand(1, 2, 3, 3, generator=g))
 
 
 def test_get_params_repr_and_reference_properties():
+    g = torch.Generator().manual_seed(24)
     layer = sn.EIF(threshold=8.0, delta_t=0.4)
     p = layer.get_params()
     assert p["threshold"] == 8.0 and p["delta_t"] == pytest.approx(0.4) and p["theta_rh"] is None
     assert "EIF(" in repr(layer) and "delta_t=0.4" in repr(layer)
-    layer.step(torch.rand(1, 1, 2, 2) * 100)
+    layer.step(torch.rand(1, 1, 2, 2, generator=g) * 100)
     assert layer.previous_state is layer.v
     assert torch.equal(layer.refractory_periods, layer.refractory * layer.ts)
     layer.threshold = 9.0

@@ -412,16 +412,17 @@ def test_matplotlib_is_imported_lazily():
 
 
 def test_every_plot_returns_figure_and_axes_headless(tmp_path):
+    g = torch.Generator().manual_seed(30)
     layer = sn.AdEx(threshold=10.0)
-    rec = sim.simulate(layer, torch.rand(1, 2, 2, 2) * 3000, 20, record=("v", "spikes"), progress=False)
+    rec = sim.simulate(layer, torch.rand(1, 2, 2, 2, generator=g) * 3000, 20, record=("v", "spikes"), progress=False)
     calls = [
         lambda ax: sp.plot_ode(layer, ax=ax),
         lambda ax: sp.phase_plane(layer, ax=ax, steps=10, vector_field=None),
         lambda ax: sp.plot_fi_curve(sn.LIF(threshold=10.0), [0.0, 300.0], ax=ax, steps=100),
         lambda ax: sp.plot_trace(rec["v"], rec["spikes"], ax=ax),
         lambda ax: sp.plot_raster(rec["spikes"], ax=ax),
-        lambda ax: sp.plot_features(torch.rand(3, 1, 3, 3), ax=ax),
-        lambda ax: sp.plot_deep_features([torch.rand(3, 1, 3, 3)], ax=ax),
+        lambda ax: sp.plot_features(torch.rand(3, 1, 3, 3, generator=g), ax=ax),
+        lambda ax: sp.plot_deep_features([torch.rand(3, 1, 3, 3, generator=g)], ax=ax),
     ]
     fig, axes = plt.subplots(1, len(calls), figsize=(20, 3))
     for call, ax in zip(calls, axes):
