@@ -257,8 +257,11 @@ def simulate(
     ``thresholded``, ``dudt``, ``winners``, ``winning_spikes``), the state after
     the step (``v``, ``refractory`` in steps, ``w`` / ``adaptation``), the
     ``input`` and ``spike_count`` (number of spikes of each neuron over the
-    recorded steps, no time axis). Only the outputs that are recorded are
-    requested from the layer.
+    recorded steps, no time axis: the sum of ``spikes / spike_amplitude``, i.e. the
+    Poisson counts of a :class:`~spyketorch.sam.RectifiedSAM`). Only the outputs that
+    are recorded are requested from the layer. A ``RectifiedSAM`` (registered in
+    :data:`spyketorch.sam.STOCHASTIC_MODELS`) is driven and reset like any layer; it has
+    no ``v``/``refractory``/``w`` state to record.
 
     Any other callable is called as ``network(x)``; what it returns (a tensor,
     a tuple, a named tuple or a dict of tensors) is recordable under the names
@@ -863,6 +866,9 @@ def save_layer(layer: Union[sn.Neuron, RectifiedSAM], path: Union[str, os.PathLi
     ``Uniform*`` layers, ``check_finite``) and, with ``include_state=True``, the
     state of :meth:`~spyketorch.neurons.Neuron.get_state` (``v``, ``refractory``,
     ``w``). :func:`load_layer` rebuilds it without the constructor's arguments.
+    Stochastic layers registered in :data:`spyketorch.sam.STOCHASTIC_MODELS`
+    (:class:`~spyketorch.sam.RectifiedSAM`) are saved in the same file format from
+    their own payload (parameters, generator and, with ``include_state``, activation).
 
     Args:
         layer: the layer to save.
