@@ -14,6 +14,8 @@ from typing import Any, NamedTuple, Optional, Union
 import torch
 from torch import Tensor, nn
 
+from ._random import generator_on
+
 __all__ = ["FFIAF", "FFIAFOutput"]
 
 ParamLike = Union[float, Tensor]
@@ -188,17 +190,8 @@ class FFIAF(nn.Module):
         self.reset_time()
 
     def _generator_for(self, device: torch.device) -> torch.Generator:
-        gen = self.generator
-        if gen is None:
-            gen = torch.Generator(device=device)
-            if self.seed is None:
-                gen.seed()
-            else:
-                gen.manual_seed(self.seed)
-            self.generator = gen
-        elif gen.device.type != device.type:
-            raise ValueError(f"generator is on {gen.device} but the layer runs on {device}")
-        return gen
+        self.generator = generator_on(self.generator, self.seed, device)
+        return self.generator
 
     def evolve(
         self,

@@ -26,6 +26,8 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import torch
 from torch import Tensor, nn
 
+from ._random import generator_on
+
 from .neurons import ModelSpec, StepOutput
 
 __all__ = ["RectifiedSAM", "SAMTuneResult", "SAM_TUNABLE", "STOCHASTIC_MODELS"]
@@ -293,18 +295,8 @@ class RectifiedSAM(nn.Module):
             raise ValueError("potentials contain NaN or inf")
 
     def _generator_for(self, device: torch.device) -> torch.Generator:
-        gen = self.generator
-        if gen is None:
-            gen = torch.Generator(device=device)
-            if self.seed is None:
-                gen.seed()
-            else:
-                gen.manual_seed(self.seed)
-            self.generator = gen
-        elif gen.device.type != device.type:
-            raise ValueError(f"generator is on {gen.device} but the potentials are on {device}; "
-                             f"pass a generator on {device} (or a seed)")
-        return gen
+        self.generator = generator_on(self.generator, self.seed, device)
+        return self.generator
 
     def _stimulus(self, t: int, x: Tensor) -> Union[Tensor, float]:
         if self.stimulus is None:
