@@ -27,7 +27,6 @@ import torch
 from torch import Tensor, nn
 
 from ._random import generator_on
-
 from .neurons import ModelSpec, StepOutput
 
 __all__ = ["RectifiedSAM", "SAMTuneResult", "SAM_TUNABLE", "STOCHASTIC_MODELS"]
