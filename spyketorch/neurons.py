@@ -60,6 +60,7 @@ from torch import Tensor
 
 from . import _stages as _st
 from ._constants import StepConstantsCache
+from ._fused import FusedStep
 from ._model import INHIBITION_MODES, LayerSettings, ModelTraits, Number, Param, ParamValue
 from ._ode import OdeConveniences
 from ._ode import f64 as _f64
@@ -181,7 +182,7 @@ class _RFC(NamedTuple):   # exact rotation: E cos, E sin; input gain; x after a 
     x_reset: Scalar
 
 
-class Neuron(StepConstantsCache, OdeConveniences, LayerSettings):
+class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
     r"""Base class of all neuron layers: declared parameters, state and the step pipeline.
 
     A model declares its parameters in ``PARAMS`` (a tuple of :class:`Param`), gives the
@@ -266,7 +267,7 @@ class Neuron(StepConstantsCache, OdeConveniences, LayerSettings):
         self._declare("per_neuron_thresh", None, "optional")
         for name in ("v", "refractory", "w"):  # state: not in state_dict (see get_state)
             self.register_buffer(name, None, persistent=False)
-        self._compiled: Any = None
+        self._compiled = None
 
     @property
     def has_second_variable(self) -> bool:
@@ -353,7 +354,7 @@ class Neuron(StepConstantsCache, OdeConveniences, LayerSettings):
         self._check_input(I)
         c = self._prepare(I)
         self._ensure_state(I, c)
-        kernel = self._compiled if self._compiled is not None else self._kernel
+        kernel = self._step_function(I)
         u_post, r_new, w_new, out = kernel(self._buffers["v"], self._buffers["refractory"], self._buffers["w"],
                                            I, c, self._shape_consts[1:], min(k, I.shape[1]), want)
         self._buffers["v"], self._buffers["refractory"], self._buffers["w"] = u_post, r_new, w_new
@@ -467,15 +468,6 @@ class Neuron(StepConstantsCache, OdeConveniences, LayerSettings):
         """Convert ``[B, k, 3]`` winners to the reference's list(s) of ``(feature, row, col)``."""
         lists = [[tuple(w) for w in sample if w[0] >= 0] for sample in winners.tolist()]
         return lists[0] if len(lists) == 1 else lists
-
-    def compile(self, **kwargs: Any) -> "Neuron":  # type: ignore[override]
-        """Run the step stages through ``torch.compile`` (fuses their kernels).
-
-        The first calls compile (seconds to a minute); later steps are faster, most of
-        all for large batches. Keyword arguments go to ``torch.compile``. Returns self.
-        """
-        self._compiled = torch.compile(self._kernel, **kwargs)
-        return self
 
 
 # ---------------------------------------------------------------------- helpers
