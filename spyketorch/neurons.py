@@ -23,8 +23,10 @@ runs the same pipeline, written once in :class:`Neuron`:
 8. **reset** of every neuron that spiked (``v_reset``) and the model's after-spike
    jump (e.g. adaptation :math:`w \mathrel{+}= b`).
 
-A model only adds its parameters, its right-hand side :meth:`Neuron.ode`, its
-``_integrate`` step and, if any, its adaptation update.
+A model only declares its parameters (``PARAMS``), its traits (``TRAITS``, a
+:class:`ModelTraits`), its right-hand side :meth:`Neuron.rhs`, its ``_integrate`` step and,
+if any, the step of its second variable. :meth:`Neuron.compile` runs the whole composed
+step through ``torch.compile`` (the opt-in fused path).
 
 The call contract follows the SpykeTorch ``neurons`` module::
 
@@ -185,12 +187,16 @@ class _RFC(NamedTuple):   # exact rotation: E cos, E sin; input gain; x after a 
 class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
     r"""Base class of all neuron layers: declared parameters, state and the step pipeline.
 
-    A model declares its parameters in ``PARAMS`` (a tuple of :class:`Param`), gives the
-    right-hand side of its equations in :meth:`rhs` (every derivative, given the state
-    *and the input*), and one step of them in :meth:`_integrate` (for Euler models
-    ``u + ts * rhs``, written fused) and, for two-variable models, :meth:`_adapt`
-    (the second variable after the step, with its after-spike jump). The pipeline
-    stages themselves are the pure functions of :mod:`spyketorch._stages`.
+    A model declares its parameters in ``PARAMS`` (a tuple of :class:`Param`), how the
+    pipeline treats it in ``TRAITS`` (a :class:`ModelTraits`), the right-hand side of its
+    equations in :meth:`rhs` (every derivative, given the state *and the input*), one step
+    of them in :meth:`_integrate` (default: forward Euler ``u + ts * rhs``; a model gives
+    an exact step, or a hand-fused Euler step where the benchmark shows a gain) and, for
+    two-variable models, :meth:`_adapt` (the second variable after the step, with its
+    after-spike jump). The pipeline stages are the pure functions of
+    :mod:`spyketorch._stages`; parameters, settings and state, the per-step constants, the
+    float64 ODE and the fused (compiled) step live in the mixins ``LayerSettings``,
+    ``StepConstantsCache``, ``OdeConveniences`` and ``FusedStep`` (private modules).
 
     Parameters are registered as float64 buffers, so ``.to(device)``, ``.double()``
     and ``state_dict()`` carry them; any of them may be a scalar or a tensor that
