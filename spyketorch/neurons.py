@@ -1166,12 +1166,12 @@ class ResonateAndFire(Neuron):
     def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
         mo, rest = _st.ops(c.model, c.model_ops), _st.ops(c.base, c.base_ops).rest
         out = (u - rest) * mo.ec
-        return out.addcmul_(self._kicked(I, w, c), mo.es).add_(rest)
+        return _st.scale_add(out, self._kicked(I, w, c), c.model.es).add_(rest)
 
     def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
         mo, rest = _st.ops(c.model, c.model_ops), _st.ops(c.base, c.base_ops).rest
         x = self._kicked(I, w, c).mul_(mo.ec)
-        x.addcmul_(u_prev - rest, mo.es, value=-1.0)
+        _st.scale_add(x, u_prev - rest, -c.model.es)
         return _st.set_where(x, spiked, c.model.x_reset)
 
 

@@ -304,3 +304,24 @@ def test_euler_limit_is_checked_for_every_declared_time_constant_at_any_time():
     with pytest.raises(ValueError, match="tau_w"):
         sn.UniformAdEx(threshold=1.0, tau_w=0.0005, ts=0.001)
     sn.UniformEIF(threshold=1.0, tau_range=(2.0, 3.0), ts=1.5)  # ts above 1 s but below every tau
+
+
+# ----------------------------------------------------------------------------- each equation once
+@pytest.mark.parametrize("name", ["IF", "LIF_ode", "LIF_Simple", "EIF", "EIF_Simple", "QIF", "AdEx", "Izhikevich"])
+def test_hand_fused_euler_step_is_u_plus_ts_times_rhs(name):
+    """The forward-Euler models keep a hand-fused step for speed (see benchmarks/neuron_step.py,
+    "derived" columns); it must be the step derived from the one right-hand side: every neuron,
+    random state u (and w) and input, no floor, no spike."""
+    g = torch.Generator().manual_seed(31)
+    thr = 1e6
+    extra = {"EIF": dict(theta_rh=3.0), "EIF_Simple": dict(theta_rh=3.0), "AdEx": dict(theta_rh=3.0),
+             "QIF": dict(u_c=2.0, a=0.5)}.get(name, {})  # the nonlinear terms matter in [0, 4]
+    layer = getattr(sn, name)(threshold=thr, clamp_at_rest=False, inhibition_mode="none", **extra)
+    base = -65.0 if name == "Izhikevich" else 0.0
+    u0 = base + 4.0 * torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64)
+    w0 = torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64) * 3.0
+    I = (torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64) - 0.3) * (20.0 if name == "Izhikevich" else 500.0)
+    layer.load_state({"v": u0, "w": w0})
+    got = layer.step(I, n_winners=0).potentials
+    expected = u0 + layer.ts * layer.ode(u0, I, w=w0 if layer.has_second_variable else None)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
