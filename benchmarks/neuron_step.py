@@ -6,8 +6,10 @@ it prints, for the reference call without the winners list
 (``layer(x, return_winners=False, n_winners=5)``: integrate, floor, fire, k-WTA,
 inhibition and reset run, nothing is copied to the host):
 
-* ``eager``/``fused`` at ``[1, 30, 24, 24]``: microseconds per step, and the same step as a
-  multiple of one ``torch.add(x, x)`` at ``[64, 30, 24, 24]`` (``B64 .../add``);
+* ``eager``/``fused``: microseconds per step at ``[1, 30, 24, 24]`` (``B1``) and
+  ``[64, 30, 24, 24]`` (``B64``), and the batch-64 step as a multiple of one
+  ``torch.add(x, x)`` over that tensor (``.../add``); ``add B1``/``add B64`` are the
+  ``torch.add`` times themselves;
 * ``compile s``: wall time of the fused layer's first call at batch 1 plus at batch 64
   (``torch.compile`` traces and builds its kernels; inductor's on-disk cache makes a second
   run of the script faster);
@@ -125,8 +127,8 @@ def main() -> None:
           f"{'set' if tuned else 'not set'}, {load()}")
     print("per model: us per step at [1,30,24,24] and steps at [64,30,24,24] as multiples of one torch.add "
           "over that tensor (timed interleaved with the model); n_winners=5, registry defaults")
-    header = (f"{'model':22s} {'add B1':>7s} {'eager B1':>8s} {'fused B1':>8s} {'add B64':>8s} "
-              f"{'eager/add':>9s} {'fused/add':>9s} {'compile s':>9s} {'fused vs eager':>15s} "
+    header = (f"{'model':22s} {'add B1':>7s} {'eager B1':>8s} {'fused B1':>8s} {'add B64':>8s} {'eager B64':>9s} "
+              f"{'fused B64':>9s} {'eager/add':>9s} {'fused/add':>9s} {'compile s':>9s} {'fused vs eager':>15s} "
               f"{'derived B1':>10s} {'derived/add':>11s}")
     if old:
         header += f" {'before B1':>9s} {'before/add':>10s}"
@@ -172,6 +174,7 @@ def main() -> None:
 
         same = "-" if fused is None else check_fused(make, fused, spec.input_scale)
         line = (f"{name:22s} {b1['add']:7.1f} {cell(b1, 'eager', 8)} {cell(b1, 'fused', 8)} {b64['add']:8.1f} "
+                f"{cell(b64, 'eager', 9)} {cell(b64, 'fused', 9)} "
                 f"{cell(b64, 'eager', 9, True)} {cell(b64, 'fused', 9, True)} "
                 f"{(f'{compile_s:9.1f}' if fused is not None else f'{chr(45):>9s}')} {same:>15s} "
                 f"{cell(b1, 'derived', 10)} {cell(b64, 'derived', 11, True)}")
