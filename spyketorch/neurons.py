@@ -480,9 +480,9 @@ class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
 # Hand-fused forward-Euler steps. IF, LIF_ode, LIF_Simple, EIF, EIF_Simple, QIF, AdEx and
 # Izhikevich write ``u + ts * rhs`` rearranged (constants folded in ``_coefficients``, ops in
 # place) instead of inheriting the generic ``Neuron._integrate``: benchmarks/neuron_step.py
-# ("derived" columns, same run, 1 thread, load average 5-7 on 2 cores, 2026-12-04) measured
-# the generic step at 1.02-1.43x the hand-fused one at [1, 30, 24, 24] and 1.27-1.82x at
-# [64, 30, 24, 24]. tests/test_contract.py checks each equals u + ts * rhs to rounding, so
+# ("derived" columns, 1 thread, load average 5-12 on 2 cores, two runs on 2026-12-04)
+# measured the generic step at 1.02-1.79x the hand-fused one at [1, 30, 24, 24] and
+# 1.26-1.85x at [64, 30, 24, 24], each model against its own step in the same run. tests/test_contract.py checks each equals u + ts * rhs to rounding, so
 # the equation itself is still written once (in ``rhs``). LIF, AdaptiveLIF and
 # ResonateAndFire integrate exactly (a different, closed-form step).
 def _lin(u: Tensor, I: Tensor, m: Any, mo: Any) -> Tensor:
