@@ -448,7 +448,6 @@ def test_fused_step_equals_eager(name, kwargs):
     winners, winning spikes and refractory state, potentials and w to float rounding, over
     several steps of a stateful run. (Two models only: compiling is slow on a small CPU; the
     benchmark checks every registered model the same way.)"""
-    pytest.importorskip("torch._inductor")
     cls = getattr(sn, name)
     eager = cls(threshold=10.0, **kwargs)
     fused = cls(threshold=10.0, **kwargs).compile(dynamic=False)
