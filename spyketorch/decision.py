@@ -41,7 +41,7 @@ all-reduced, so a batch split over ranks gives the update of the whole batch.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F

@@ -63,7 +63,7 @@ from torch import Tensor
 from . import _stages as _st
 from ._constants import StepConstantsCache
 from ._fused import FusedStep
-from ._model import INHIBITION_MODES, LayerSettings, ModelTraits, Number, Param, ParamValue
+from ._model import INHIBITION_MODES, LayerSettings, ModelTraits, Param, ParamValue
 from ._ode import OdeConveniences
 from ._ode import f64 as _f64
 from ._model import check_k, check_param, check_ts
