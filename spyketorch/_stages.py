@@ -217,6 +217,14 @@ def winning_spikes(win: Optional[Winners], like: Tensor, amp: float) -> Tensor:
     return ws.view(B, C, H, W)
 
 
+def cast_floats(nt: NT, dtype: torch.dtype) -> NT:
+    """The same NamedTuple with every floating tensor converted to ``dtype`` (values beyond
+    its range clamped to its largest finite magnitude; other fields kept)."""
+    top = torch.finfo(dtype).max
+    return type(nt)(*[v.clamp(-top, top).to(dtype) if isinstance(v, Tensor) and v.is_floating_point() else v
+                      for v in nt])
+
+
 def capped_exp(z: Tensor, log_cap: float) -> Tensor:
     """``exp(min(z, log_cap))`` in place in ``z``."""
     return z.clamp_(max=log_cap).exp_()
