@@ -415,14 +415,18 @@ def check_dtype_range(layer: str, ts: float, amplitude: float, refractory_timest
             f"counts above {int(exact)} are not exact; use float64 input")
 
 
-def check_constants_finite(layer: str, operands: Sequence[Any], fields: Sequence[str], dtype: torch.dtype) -> None:
+def check_constants_finite(layer: str, operands: Sequence[Any], fields: Sequence[str], dtype: torch.dtype,
+                           params: Dict[str, Any]) -> None:
     """Refuse per-step constants that overflow ``dtype`` (parameters finite in float64 but
-    not in the input dtype, e.g. ``C=1e-300``): one host sync, once per device and dtype."""
+    not in the input dtype, e.g. ``C=1e-300``): one host sync, once per device and dtype.
+    The message lists the parameters (``params``: name -> value) the constants come from."""
     bad = [f for f, v in zip(fields, operands)
            if isinstance(v, Tensor) and v.is_floating_point() and v.numel() and not bool(torch.isfinite(v).all())]
     if bad:
-        raise ValueError(f"the parameters of {layer} give per-step constants {bad} that are not finite in {dtype}; "
-                         f"use a wider dtype or parameters of a smaller range")
+        given = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}=tensor{tuple(v.shape)}"
+                          for k, v in params.items() if v is not None)
+        raise ValueError(f"the parameters of {layer} ({given}) give per-step constants {bad} that are not finite "
+                         f"in {dtype}; use a wider dtype or parameters of a smaller range")
 
 
 # ---------------------------------------------------------------------------- checked arguments

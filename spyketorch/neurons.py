@@ -369,7 +369,7 @@ class Neuron(LayerSettings):
             R=float(self._refractory_timesteps))
         model = self._coefficients(p)
         model_ops = _st.as_operands(model, dev, dt)
-        _m.check_constants_finite(name, model_ops, getattr(model, "_fields", ()), dt)
+        _m.check_constants_finite(name, model_ops, getattr(model, "_fields", ()), dt, p._asdict())
         self._coef = _st.Prepared(base, _st.as_operands(base, dev, dt), model, model_ops, p)
         self._coef_key = key
         return self._coef

@@ -969,9 +969,9 @@ def load_layer(path: Union[str, os.PathLike],
         raise TypeError(f"path must be a file path, got {type(path).__name__}")
     try:
         payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except OSError:
-        raise  # a missing or unreadable file: the OS error names it
-    except Exception as exc:  # truncated, empty, random or text: torch/pickle/zip errors of many types
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise  # no file to read: the OS error names it
+    except Exception as exc:  # truncated, empty, random or text: torch/pickle/zip/OS errors of many types
         raise ValueError(f"{path} is not a readable spyketorch layer file (torch.load failed: "
                          f"{type(exc).__name__}: {_one_line(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
