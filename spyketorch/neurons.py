@@ -37,7 +37,9 @@ never leaves the device.
 
 Differences from the reference implementation (on purpose, and documented on
 each class): inputs are batches ``[B, C, H, W]`` of any size and every sample is
-independent; state lives on the input's device and dtype; refractoriness is an
+independent; state lives on the input's device and dtype (float16 and bfloat16 inputs
+are stepped in float32, whose range and precision hold every model's state and the
+refractory count, and the outputs returned in the input's dtype); refractoriness is an
 integer count of steps (the reference's seconds counter could keep a neuron one
 step too long through rounding); LIF really resets and integrates the exact
 exponential decay; ``_Simple`` models decay toward rest; the ``Uniform*`` layers
@@ -197,6 +199,11 @@ class Neuron(LayerSettings):
     Membrane state is created lazily on the first call with the input's shape,
     device and dtype (parameters are cast once to that dtype); a later call with
     another shape, device or dtype raises ``ValueError`` until :meth:`reset`.
+    float16 and bfloat16 inputs are stepped in float32 (state and refractory count in
+    float32, so they fire on the same steps as float32 input) and the outputs are
+    returned in the input's dtype. Settings the dtype cannot represent (a spike
+    amplitude ``1/ts`` above its largest value, per-step constants that overflow it, a
+    refractory count past its exact integers) raise ``ValueError`` at the first call.
 
     Args:
         ts: time step in seconds. Default: 0.01.

@@ -958,6 +958,13 @@ def load_layer(path: Union[str, os.PathLike],
     Returns:
         Neuron: the rebuilt layer.
 
+    Raises:
+        ValueError: naming the file and what is wrong with it: not readable by
+            ``torch.load`` (empty, truncated, random bytes, text), not a layer file, a
+            newer format, an unknown class, a missing entry, or parameters or a state
+            that the layer refuses (e.g. a NaN state, a negative ``tau_rc``, ``C=0``).
+        FileNotFoundError: there is no file at ``path``.
+
     Example:
         >>> import os, tempfile
         >>> path = os.path.join(tempfile.mkdtemp(), "layer.pt")
