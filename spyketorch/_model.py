@@ -415,17 +415,44 @@ def check_dtype_range(layer: str, ts: float, amplitude: float, refractory_timest
             f"counts above {int(exact)} are not exact; use float64 input")
 
 
+def _fits(v: Any, top: float) -> bool:
+    if isinstance(v, Tensor):
+        return not (v.is_floating_point() and v.numel()) or bool(torch.isfinite(v).all())
+    return not isinstance(v, float) or abs(v) <= top
+
+
+def check_params_fit(layer: str, params: Dict[str, Any], dtype: torch.dtype, out_dtype: torch.dtype) -> None:
+    """Refuse parameters finite in float64 that overflow the state dtype ``dtype`` (e.g.
+    ``resting_potential=1e300`` with float32 input) or, for half-precision input, exceed the
+    state cap of :func:`state_cap` (the largest potential the output dtype returns).
+    ``params`` maps names to values on the device: Python floats for scalars, tensors
+    already in ``dtype``. One host sync, once per device and dtype."""
+    top = torch.finfo(dtype).max
+    limit = state_cap(dtype, out_dtype) if out_dtype in HALF_DTYPES else top
+
+    def fits(v: Any) -> bool:
+        if isinstance(v, Tensor):
+            return _fits(v, top) and (limit == top or not v.numel() or bool((v.abs() <= limit).all()))
+        return not isinstance(v, float) or abs(v) <= limit
+
+    bad = [k for k, v in params.items() if v is not None and not fits(v)]
+    if bad:
+        what = (f"overflow {dtype} (largest finite value {top:g})" if limit == top
+                else f"exceed {limit:g}, the largest state kept for {out_dtype} input")
+        raise ValueError(f"{', '.join(bad)} of {layer} {what}; use a wider dtype or smaller values")
+
+
 def check_constants_finite(layer: str, operands: Sequence[Any], fields: Sequence[str], dtype: torch.dtype,
                            params: Dict[str, Any]) -> None:
-    """Refuse per-step constants that overflow ``dtype`` (parameters finite in float64 but
-    not in the input dtype, e.g. ``C=1e-300``): one host sync, once per device and dtype.
-    The message lists the parameters (``params``: name -> value) the constants come from."""
-    bad = [f for f, v in zip(fields, operands)
-           if isinstance(v, Tensor) and v.is_floating_point() and v.numel() and not bool(torch.isfinite(v).all())]
+    """Refuse per-step constants (``operands``, tensors in ``dtype`` named ``fields``) that
+    overflow ``dtype`` although every parameter fits (e.g. ``ts/C`` with ``C=1e-300``); the
+    message lists the parameters (``params``) they come from."""
+    top = torch.finfo(dtype).max
+    bad = [f for f, v in zip(fields, operands) if not _fits(v, top)]
     if bad:
-        given = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}=tensor{tuple(v.shape)}"
+        shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}=tensor{tuple(v.shape)}"
                           for k, v in params.items() if v is not None)
-        raise ValueError(f"the parameters of {layer} ({given}) give per-step constants {bad} that are not finite "
+        raise ValueError(f"the parameters of {layer} ({shown}) give per-step constants {bad} that are not finite "
                          f"in {dtype}; use a wider dtype or parameters of a smaller range")
 
 

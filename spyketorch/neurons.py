@@ -360,10 +360,12 @@ class Neuron(LayerSettings):
                 if not ok:
                     raise ValueError(f"{name} has shape {tuple(t.shape)}, which does not broadcast to one sample {shape}")
         p = self._params(dev, dt)
+        name = type(self).__name__
+        given = dict(p._asdict(), threshold=self._threshold)
+        _m.check_params_fit(name, given, dt, out_dtype)
+        _m.check_dtype_range(name, self._ts, self.spike_amplitude, self._refractory_timesteps, dt, out_dtype)
         rest = p.resting_potential
         thr = self._effective_threshold(dev, dt)
-        name = type(self).__name__
-        _m.check_dtype_range(name, self._ts, self.spike_amplitude, self._refractory_timesteps, dt, out_dtype)
         cap = _m.state_cap(dt, out_dtype)
         base = _st.StepConstants(
             rest=rest, rest_t=torch.as_tensor(rest, dtype=dt, device=dev),
@@ -376,7 +378,7 @@ class Neuron(LayerSettings):
             R=float(self._refractory_timesteps))
         model = self._coefficients(p)
         model_ops = _st.as_operands(model, dev, dt)
-        _m.check_constants_finite(name, model_ops, getattr(model, "_fields", ()), dt, p._asdict())
+        _m.check_constants_finite(name, model_ops, getattr(model, "_fields", ()), dt, given)
         self._coef = _st.Prepared(base, _st.as_operands(base, dev, dt), model, model_ops, p)
         self._coef_key = key
         return self._coef

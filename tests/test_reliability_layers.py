@@ -387,3 +387,19 @@ def test_load_layer_of_a_uniform_layer_without_tau_range(tmp_path):
 def test_load_layer_missing_file_is_an_os_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         sim.load_layer(tmp_path / "nope.pt")
+
+
+@pytest.mark.parametrize("kwargs, dtype, word", [
+    (dict(resting_potential=1e300), torch.float32, "resting_potential"),
+    (dict(v_reset=torch.full((2, 1, 1), -1e300, dtype=torch.float64)), torch.float32, "v_reset"),
+    (dict(threshold=1e300), torch.float32, "threshold"),
+    (dict(resting_potential=1e5), torch.float16, "resting_potential"),
+    (dict(per_neuron_thresh=torch.full((2, 1, 1), 3e4, dtype=torch.float64)), torch.float16, "per_neuron_thresh"),
+])
+def test_parameters_beyond_the_dtype_are_refused_at_the_first_call(kwargs, dtype, word):
+    layer = sn.LIF(**{"threshold": 1.0, **kwargs})  # valid in float64: construction accepts them
+    with pytest.raises(ValueError, match=word) as info:
+        layer.step(torch.ones(1, 2, 2, 2, dtype=dtype))
+    assert str(dtype) in str(info.value)
+    out = layer.step(torch.ones(1, 2, 2, 2, dtype=torch.float64))  # float64 holds them
+    assert bool(torch.isfinite(out.potentials).all())
