@@ -475,7 +475,8 @@ class Neuron(LayerSettings):
         u_post, r_new, w_new, out = kernel(self._buffers["v"], self._buffers["refractory"], self._buffers["w"],
                                            I, c, self._shape_consts[1:], min(k, I.shape[1]), want)
         self._buffers["v"], self._buffers["refractory"], self._buffers["w"] = u_post, r_new, w_new
-        return out if cdt == in_dtype else _st.cast_floats(out, in_dtype)
+        # spikes are 0 or the amplitude, which the first call checked against the dtype
+        return out if cdt == in_dtype else _st.cast_floats(out, in_dtype, ("spikes", "winning_spikes"))
 
     def _kernel(self, u_prev: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, c: _st.Prepared,
                 sc: Tuple[Tensor, Tensor, Tensor], kk: int,
