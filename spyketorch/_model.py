@@ -324,7 +324,10 @@ class LayerSettings(nn.Module):
         if v is None:
             self.reset()
             return
-        _v.float_tensor(v, "state['v']", dims=4)
+        if not isinstance(v, Tensor) or v.dim() != 4:
+            got = f"shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
+            raise ValueError(f"state['v'] must be a [B, C, H, W] tensor, got {got}")
+        _v.float_tensor(v, "state['v']")
         _v.finite_tensor(v, "state['v']")
         v = v.to(compute_dtype(v.dtype))
         r = state.get("refractory")
