@@ -191,3 +191,63 @@ def test_intensity_lateral_inhibition_by_strictly_stronger_neighbours():
     torch.testing.assert_close(got, ref)
     one = sf.intensity_lateral_inhibition(x, torch.tensor(0.5))   # a 1x1 kernel: nothing to inhibit
     torch.testing.assert_close(one, x)
+
+
+# ----------------------------------------------------------------------------- k-WTA with a radius
+def _k_winners_ref(t, v, tsteps, k, rad):
+    """Greedy k-WTA, one sample: earliest first spike, then larger potential; a winner
+    inhibits its whole feature map and, for ``rad > 0``, every map within ``rad`` of its
+    location (radius 0: no spatial inhibition, SpykeTorch's rule)."""
+    c, h, w = t.shape
+    alive = torch.ones(c, h, w, dtype=torch.bool)
+    out = []
+    for _ in range(k):
+        best = None
+        for f, i, j in itertools.product(range(c), range(h), range(w)):
+            if not alive[f, i, j] or t[f, i, j] >= tsteps:
+                continue
+            key = (-int(t[f, i, j]), float(v[f, i, j]))
+            if best is None or key > best[0]:
+                best = (key, (f, i, j))
+        if best is None:
+            break
+        f, i, j = best[1]
+        out.append([f, i, j])
+        alive[f] = False
+        if rad > 0:
+            alive[:, max(0, i - rad):i + rad + 1, max(0, j - rad):j + rad + 1] = False
+    return out
+
+
+@pytest.mark.parametrize("rad", [0, 1, 2])
+def test_get_k_winners_times_with_radius_matches_greedy_reference(rad):
+    g = _g(10 + rad)
+    b, c, h, w, tsteps, k = 3, 4, 5, 6, 5, 4
+    t = torch.randint(0, tsteps + 2, (b, c, h, w), generator=g)
+    v = torch.rand(b, c, h, w, generator=g, dtype=torch.float64)
+    got = sf.get_k_winners_times(t, v, tsteps, n_winners=k, inhibition_radius=rad, as_tensor=True)
+    assert got.shape == (b, k, 3)
+    for s in range(b):
+        ref = _k_winners_ref(t[s], v[s], tsteps, k, rad)
+        assert got[s, :len(ref)].tolist() == ref, s
+        assert bool((got[s, len(ref):] == -1).all())
+        assert got[s].tolist()[:len(ref)] == sf.get_k_winners_times(t[s], v[s], tsteps, n_winners=k,
+                                                                   inhibition_radius=rad, as_tensor=True).tolist()[:len(ref)]
+
+
+def test_feature_inhibition_accepts_indices_and_masks_per_sample():
+    x = torch.rand(2, 3, 4, 2, 2, generator=_g(11))
+    by_index = sf.feature_inhibition(x, [1, 3])
+    mask = torch.tensor([False, True, False, True])
+    assert torch.equal(sf.feature_inhibition(x, mask), by_index)
+    assert torch.equal(by_index[:, :, [1, 3]], torch.zeros(2, 3, 2, 2, 2))
+    assert torch.equal(by_index[:, :, [0, 2]], x[:, :, [0, 2]])
+    per = torch.tensor([[True, False, False, False], [False, False, True, False]])
+    got = sf.feature_inhibition(x, per)
+    assert torch.equal(got[0, :, 0], torch.zeros(3, 2, 2)) and torch.equal(got[0, :, 2], x[0, :, 2])
+    assert torch.equal(got[1, :, 2], torch.zeros(3, 2, 2)) and torch.equal(got[1, :, 0], x[1, :, 0])
+    assert torch.equal(sf.feature_inhibition(x, [-1]), sf.feature_inhibition(x, [3]))
+    with pytest.raises(ValueError, match="inhibited_features"):
+        sf.feature_inhibition(x, [-5])
+    with pytest.raises(ValueError, match="inhibited_features"):
+        sf.feature_inhibition(x, torch.ones(3, 4, dtype=torch.bool))
