@@ -1439,20 +1439,23 @@ class ModelSpec(NamedTuple):
     input_scale: float
 
 
+def _build(cls: type, fixed: Dict[str, Any], threshold: float = 10.0,
+           tau_range: Optional[Tuple[float, float]] = None, seed: int = 0,
+           n_features: Optional[int] = None) -> Neuron:
+    """A demonstration layer of ``cls``: the registry entry's fixed arguments win, then
+    ``threshold``; ``Uniform*`` layers also get ``tau_range`` (default (0.01, 0.05) s),
+    ``seed`` and ``n_features``."""
+    kw: Dict[str, Any] = dict(fixed)
+    if "threshold" not in kw:
+        kw["threshold"] = threshold
+    if issubclass(cls, HeterogeneousNeuron):
+        kw.setdefault("tau_range", (0.01, 0.05) if tau_range is None else tau_range)
+        kw.update(seed=seed, n_features=n_features)
+    return cls(**kw)
+
+
 def _spec(cls: type, scale: float, **fixed: Any) -> ModelSpec:
-    uniform = issubclass(cls, HeterogeneousNeuron)
-
-    def build(threshold: float = 10.0, tau_range: Optional[Tuple[float, float]] = None, seed: int = 0,
-              n_features: Optional[int] = None) -> Neuron:
-        kw: Dict[str, Any] = dict(fixed)
-        if "threshold" not in kw:
-            kw["threshold"] = threshold
-        if uniform:
-            kw.setdefault("tau_range", (0.01, 0.05) if tau_range is None else tau_range)
-            kw.update(seed=seed, n_features=n_features)
-        return cls(**kw)
-
-    return ModelSpec(cls.__name__, cls, build, scale)
+    return ModelSpec(cls.__name__, cls, functools.partial(_build, cls, fixed), scale)
 
 
 #: The one registry of models, read by the generic tests, the benchmark, the gallery,
