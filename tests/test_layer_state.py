@@ -217,3 +217,91 @@ def test_ode_refusals_and_defaults():
 def test_izhikevich_preset_refusal_names_the_choices():
     with pytest.raises(ValueError, match=r"preset must be one of \['chattering', .*'regular_spiking'\], got 'nope'"):
         sn.Izhikevich.preset("nope")
+
+
+# ----------------------------------------------------------------------------- constructor contract
+# The reference's defaults (extended SpykeTorch ``neurons``), which ported code relies on;
+# where this package documents a different choice it says so in the class docstring
+# (Izhikevich's c = -65 mV reset and rest at its fixed point; AdEx and Izhikevich default
+# to layer-wide inhibition).
+REFERENCE_DEFAULTS = {
+    "IF": dict(tau_rc=0.02, ts=0.001, resting_potential=0.0, refractory_timesteps=2, C=0.281),
+    "LIF": dict(tau_rc=0.02, ts=0.001, resting_potential=0.0, refractory_timesteps=2, C=0.281),
+    "LIF_ode": dict(tau_rc=0.02, ts=0.001, resting_potential=0.0, refractory_timesteps=2, C=0.281),
+    "LIF_Simple": dict(tau_rc=0.02, ts=0.001, resting_potential=0.0, refractory_timesteps=2),
+    "EIF": dict(tau_rc=0.02, ts=0.001, delta_t=0.5, resting_potential=0.0, refractory_timesteps=2, C=0.281),
+    "EIF_Simple": dict(tau_rc=0.02, ts=0.001, delta_t=0.5, resting_potential=0.0, refractory_timesteps=2),
+    "QIF": dict(tau_rc=0.02, ts=0.001, a=0.001, resting_potential=0.0, refractory_timesteps=2, C=0.281),
+    "AdEx": dict(tau_rc=0.02, ts=0.001, delta_t=0.5, resting_potential=0.0, refractory_timesteps=2, C=0.281,
+                 a=0.6, b=0.7, tau_w=1.0, inhibition_mode="layer"),
+    "Izhikevich": dict(ts=0.001, a=0.02, b=0.2, c=-65.0, d=8.0, refractory_timesteps=2, inhibition_mode="layer"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFERENCE_DEFAULTS))
+def test_constructor_defaults_are_the_reference_ones(name):
+    layer = getattr(sn, name)(threshold=10.0 if name != "Izhikevich" else 30.0)
+    p = layer.get_params()
+    for key, value in REFERENCE_DEFAULTS[name].items():
+        assert p[key] == pytest.approx(value) if isinstance(value, float) else p[key] == value, key
+    assert p["inhibition_mode"] == REFERENCE_DEFAULTS[name].get("inhibition_mode", "feature")
+    assert p["per_neuron_thresh"] is None
+
+
+@pytest.mark.parametrize("name", ["IF", "LIF_Simple", "EIF_Simple", "QIF", "AdEx", "Izhikevich", "UniformIzhikevich",
+                                  "UniformAdEx", "UniformLIF", "AdaptiveLIF", "ResonateAndFire"])
+def test_constructors_forward_the_common_arguments(name):
+    pnt = torch.full((2, 3, 3), 7.0)
+    kw = dict(threshold=5.0, refractory_timesteps=4, inhibition_mode="neuron", per_neuron_thresh=pnt, ts=0.0005)
+    if name.startswith("Uniform"):
+        kw.update(tau_range=(0.02, 0.04), seed=1, n_features=2)
+    layer = getattr(sn, name)(**kw)
+    p = layer.get_params()
+    assert p["threshold"] == 5.0 and p["refractory_timesteps"] == 4 and p["inhibition_mode"] == "neuron"
+    assert p["ts"] == 0.0005
+    assert torch.equal(p["per_neuron_thresh"], pnt.double())
+
+
+@pytest.mark.parametrize("name,extra", [("EIF_Simple", dict(delta_t=0.25, resting_potential=-1.0, v_reset=-2.0)),
+                                        ("AdEx", dict(a=0.3, b=0.4, tau_w=0.5, C=0.5, delta_t=0.25)),
+                                        ("UniformIzhikevich", dict(b=0.25, c=-60.0, d=6.0, C=0.5)),
+                                        ("LIF_Simple", dict(resting_potential=-1.0, tau_rc=0.03))])
+def test_constructors_keep_their_model_arguments(name, extra):
+    kw = dict(threshold=30.0 if "Izhikevich" in name else 5.0, **extra)
+    if name.startswith("Uniform"):
+        kw.update(tau_range=(0.02, 0.04), seed=1, n_features=2)
+    p = getattr(sn, name)(**kw).get_params()
+    for key, value in extra.items():
+        assert p[key] == pytest.approx(value), key
+
+
+def test_per_neuron_gain_tensors_take_the_tensor_paths():
+    """A per-map capacitance (IF) and quadratic gain (QIF) step exactly like separate layers."""
+    x = 900.0 * torch.rand(1, 2, 3, 3, generator=torch.Generator().manual_seed(5), dtype=F64)
+    for cls, key, vals in [(sn.IF, "C", (0.2, 0.4)), (sn.QIF, "a", (0.01, 0.02))]:
+        both = cls(threshold=50.0, inhibition_mode="none", **{key: torch.tensor(vals, dtype=F64).view(2, 1, 1)})
+        got = [both.step(x).potentials for _ in range(3)][-1]
+        for c, v in enumerate(vals):
+            one = cls(threshold=50.0, inhibition_mode="none", **{key: v})
+            ref = [one.step(x[:, c:c + 1]).potentials for _ in range(3)][-1]
+            torch.testing.assert_close(got[:, c:c + 1], ref, rtol=1e-12, atol=1e-12)
+
+
+def test_load_state_accepts_zero_refractoriness_and_refuses_fractions():
+    layer = sn.LIF(threshold=1.0)
+    v = torch.zeros(1, 1, 2, 2, dtype=F64)
+    layer.load_state({"v": v, "refractory": torch.tensor([[[[0.0, 1.0], [2.0, 0.0]]]], dtype=F64)})
+    assert layer.get_state()["refractory"].flatten().tolist() == [0.0, 1.0, 2.0, 0.0]
+    with pytest.raises(ValueError, match=r"state\['refractory'\] must hold whole numbers of steps >= 0"):
+        layer.load_state({"v": v, "refractory": torch.full((1, 1, 2, 2), 0.5, dtype=F64)})
+    w = torch.ones(1, 1, 2, 2, dtype=torch.float32)
+    adex = sn.AdEx(threshold=1.0)
+    adex.load_state({"v": v, "w": w})
+    assert adex.get_state()["w"].dtype == F64 and float(adex.get_state()["w"].sum()) == 4.0
+
+
+def test_fresh_copy_of_a_compiled_layer_is_eager_and_does_not_copy_the_compiled_step():
+    layer = sn.LIF(threshold=10.0).compile()
+    assert layer.fused
+    copy = layer.fresh_copy()
+    assert not copy.fused and layer.fused
