@@ -13,7 +13,8 @@ stream of :func:`spyketorch.events.saccade_events`, 15 frames; a pixel spikes at
 when it has at least one event in that frame).
 
 Parameters: every model comes from :func:`spyketorch.neurons.all_models` (threshold 10),
-and the only tuned parameter is the input gain (:func:`spyketorch.network.calibrate_gain`):
+with the same lateral inhibition for all (``inhibition_mode="feature"``: a winner's map is
+refractory for 2 steps; AdEx and Izhikevich default to ``"layer"``), and the only tuned parameter is the input gain (:func:`spyketorch.network.calibrate_gain`):
 bisection so that, before learning, the same fraction of the layer's neurons fires at
 least once as in the accumulate-and-fire layer (threshold 10) on the same images.
 ``--model accumulate`` runs the demo's accumulate-and-fire layer itself (latency domain).
@@ -66,7 +67,7 @@ def encode_inputs(images: torch.Tensor, kind: str, cfg: demo.Config, batch: int 
 def step_spikes(x: torch.Tensor, kind: str, t_steps: int) -> torch.Tensor:
     """Spikes arriving at each step ``[B, T, 2, H, W]`` (float 0/1)."""
     if kind == "latency":
-        steps = torch.arange(t_steps).view(1, t_steps, 1, 1, 1)
+        steps = torch.arange(t_steps, device=x.device).view(1, t_steps, 1, 1, 1)
         return (x.long().unsqueeze(1) == steps).float()
     return x.float()
 
@@ -87,6 +88,9 @@ def build(name: str, cfg: demo.Config, seed: int) -> StepNetwork:
         layer = neurons.IF(threshold=strict_threshold(cfg.conv1_threshold), ts=1.0, C=1.0, refractory_timesteps=0)
     else:
         layer = neurons.all_models(threshold=cfg.conv1_threshold, seed=seed, n_features=cfg.conv1_features)[name]()
+        # one lateral inhibition for every model (AdEx and Izhikevich default to "layer", which
+        # clamps the whole layer to rest for 2 steps after each winner and scores 25 % / 46 %)
+        layer.inhibition_mode = "feature"
     block = NeuronConvBlock(conv, layer, padding=2, pool=(2, 2, 1), kwta=cfg.k1, inhibition_radius=cfg.r1)
     return StepNetwork([block])
 
