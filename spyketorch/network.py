@@ -25,6 +25,14 @@ potential until its first spike, so first-spike steps, potentials then, winners 
 updates coincide. ``fire`` is strict (:math:`V > \theta`) and the layers fire at
 :math:`u \ge \theta`; :func:`strict_threshold` gives the matching threshold.
 
+**Two ways to run a block, same results.** :meth:`NeuronConvBlock.begin` then one
+:meth:`NeuronConvBlock.step` per time step, for users who step the layers in their own loop;
+or :meth:`NeuronConvBlock.present` (what :meth:`StepNetwork.run` uses): in a feed-forward
+network the weights are constant during a presentation, so a block convolves all ``T`` steps
+of its input in one batched call (``T * B`` images), steps only its neuron layer ``T`` times,
+and pools the spikes of all steps in one call for the next block (the last block only
+min-pools its first-spike steps). Tests check that both give identical records.
+
 Per-sample reset: every presentation (:meth:`StepNetwork.run`) starts by resetting every
 neuron layer and tracker, so each sample of a batch starts from rest.
 """
@@ -99,6 +107,13 @@ class NeuronConvBlock(nn.Module):
         gain: input gain :math:`g` (``float``). Default: 1.0.
         pointwise: pointwise inhibition (one feature per position) before choosing winners.
             Default: ``True``.
+
+    Attributes:
+        track_values: record the potentials at the first spikes (needed for the winners;
+            ``False`` saves time when only spikes are read). Default: ``True``.
+        conv_steps: time steps per convolution call in :meth:`present` (``None``: all ``T``
+            in one call; a few steps per call keep the potentials in cache on a CPU).
+            Default: ``None``.
 
     Shape:
         step input ``[B, C_in, H, W]`` (0/1) -> pooled spikes ``[B, C, H'', W'']`` (0/1).
@@ -229,10 +244,9 @@ class NeuronConvBlock(nn.Module):
 
         The weights do not change during a presentation, so the convolution (and the pooling)
         of all ``T`` steps run as one batched call over ``T * B`` images; only the neuron layer
-        is stepped ``T`` times. The trackers are read off the stacked spikes afterwards: the
-        first-spike step of a neuron is the first ``t`` with :math:`S_t = 1`, and the first
-        step of a pooled output is the earliest first step in its window,
-        :math:`t^{pool}_j = \min_{i \in 	ext{window}(j)} t_i`, so the last block of a network
+        is stepped ``T`` times, its trackers updated in place. The first step of a pooled
+        output is the earliest first step in its window,
+        :math:`t^{pool}_j = \min_{i \in \text{window}(j)} t_i`, so the last block of a network
         needs no pooling per step.
 
         Args:
@@ -273,7 +287,10 @@ class NeuronConvBlock(nn.Module):
         kh, kw = self.conv.kernel_size
         shape = (b, self.conv.out_channels, x.shape[-2] - kh + 1, x.shape[-1] - kw + 1)
         dev = x.device
-        chunk = t_steps if self.conv_steps is None else min(self.conv_steps, t_steps)
+        cs = self.conv_steps
+        if cs is not None and (isinstance(cs, bool) or not isinstance(cs, int) or cs < 1):
+            raise ValueError(f"conv_steps must be None or a positive int, got {cs!r}")
+        chunk = t_steps if cs is None else min(cs, t_steps)
         # per-neuron trackers, updated in place each step on float 0/1 masks (no host sync, no
         # allocation): off is 1 until the neuron first fires, before counts the steps before its
         # first spike (= its first step, T if never), spk its spikes
@@ -376,6 +393,9 @@ class StepNetwork(nn.Module):
 
     Shape:
         input ``[B, T, C, H, W]`` 0/1 spikes arriving at each step (not accumulated).
+
+    :meth:`run` presents the batch block after block, each block over all ``T`` steps at once
+    (:meth:`NeuronConvBlock.present`).
 
     Example:
         >>> from spyketorch.neurons import IF
