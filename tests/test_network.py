@@ -221,6 +221,30 @@ def test_present_equals_per_step_api(name, conv_steps):
     assert (ref[1].spike_count > 0).all()
 
 
+def test_present_cpu_chunks_by_size(monkeypatch):
+    """conv_steps=None on the CPU groups the steps by CPU_CONV_ELEMENTS; every grouping gives the same record."""
+    import spyketorch.network as network
+
+    t_steps = 7
+    spikes = _events(_times(8, t=t_steps), t_steps).transpose(0, 1)
+    blk = NeuronConvBlock(_dyadic_conv(3), neurons.LIF(threshold=2.0), pool=(2, 2, 0), kwta=2, gain=500.0)
+    calls = []
+    real_conv = network.F.conv2d
+    monkeypatch.setattr(network.F, "conv2d", lambda x, w: calls.append(x.shape[0]) or real_conv(x, w))
+    ref, _ = blk.present(spikes)
+    assert calls == [t_steps * 4]  # tiny input: all steps in one call
+    monkeypatch.setattr(network, "CPU_CONV_ELEMENTS", 2 * 4 * 5 * 8 * 8 + 1)  # two steps per call
+    calls.clear()
+    got, _ = blk.present(spikes)
+    assert calls == [8, 8, 8, 4]
+    for a, b in zip(ref, got):
+        assert torch.equal(a, b)
+    assert (ref.post_times < t_steps).any() and (ref.post_times == t_steps).any()
+    blk.conv_steps = 0
+    with pytest.raises(ValueError):
+        blk.present(spikes)
+
+
 def test_present_without_values_and_pooling():
     """track_values off gives zero values and the same times; pooled=False returns no spikes."""
     t_steps = 6
