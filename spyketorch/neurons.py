@@ -105,6 +105,9 @@ class StepOutput(NamedTuple):
         winners: ``[B, k, 3]`` long tensor of ``(feature, row, col)``, best first,
             ``-1`` rows where fewer than ``k`` neurons won.
         winning_spikes: spikes of the winners only, ``[B, C, H, W]``.
+
+    ``thresholded``, ``dudt``, ``winners`` and ``winning_spikes`` are ``None`` when
+    :meth:`Neuron.step` was asked not to compute them.
     """
 
     spikes: Tensor
