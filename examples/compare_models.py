@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,14 @@ ACCUMULATE = ex.ACCUMULATE
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def describe(layer: torch.nn.Module) -> str:
+    """The layer's settings as its repr shows them, less those shared by every row; per-map tensors as ``per map``."""
+    text = re.sub(r"tensor\([^)]*\)", "per map", repr(layer))
+    inner = text[text.index("(") + 1 : -1] if text.endswith(")") else text
+    shared = ("inhibition_mode='feature'", "clamp_at_rest=True", "noise_std=0", "resting_potential=0")
+    return ", ".join(p for p in inner.split(", ") if p not in shared)
 
 
 def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: argparse.Namespace,
@@ -85,9 +94,7 @@ def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: 
         res["gain"] = calibrate_gain(snet, 0, cal, min(max(target, 1e-3), 0.999), lo=1e-2, hi=1e5,
                                      iters=args.calib_iters)
         res["calibrated_active"] = float((snet.run(cal)[0].post_times < t_steps).float().mean())
-        shared = ("inhibition_mode='feature'", "clamp_at_rest=True", "noise_std=0", "resting_potential=0")
-        res["parameters"] = ", ".join(p for p in repr(block.neuron).split("(", 1)[1].rstrip(")").split(", ")
-                                      if p not in shared)
+        res["parameters"] = describe(block.neuron)
         stdp = STDP(block.conv, cfg.learning_rate)
 
         def train_step(x: torch.Tensor) -> None:
