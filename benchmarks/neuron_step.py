@@ -1,29 +1,33 @@
-"""Time one step of every neuron layer.
+"""Time one step of every neuron layer: eager, fused (``layer.compile()``), and the derived
+Euler step, as microseconds and as ratios to one ``torch.add`` from the same run.
 
-Prints, for every model:
+For every model of the registry :data:`spyketorch.neurons.MODELS` (with its input scale)
+it prints, for the reference call without the winners list
+(``layer(x, return_winners=False, n_winners=5)``: integrate, floor, fire, k-WTA,
+inhibition and reset run, nothing is copied to the host):
 
-* microseconds per step at ``[1, 30, 24, 24]`` with ``n_winners=5`` for the reference
-  call without the winners list (``layer(x, return_winners=False, n_winners=5)``:
-  k-WTA and inhibition run, nothing is copied to the host), for the same call with
-  the winners list (one host copy), and for :meth:`Neuron.step` (every output,
-  winners as a tensor);
-* at ``[64, 30, 24, 24]`` the ratio of one step (the reference call without the
-  winners list, and :meth:`Neuron.step`) to one ``torch.add`` over the same tensor,
-  both measured in this run.
+* ``eager``/``fused``: microseconds per step at ``[1, 30, 24, 24]`` (``B1``) and
+  ``[64, 30, 24, 24]`` (``B64``), and the batch-64 step as a multiple of one
+  ``torch.add(x, x)`` over that tensor (``.../add``); ``add B1``/``add B64`` are the
+  ``torch.add`` times themselves;
+* ``compile s``: wall time of the fused layer's first call at batch 1 plus at batch 64
+  (``torch.compile`` traces and builds its kernels; inductor's on-disk cache makes a second
+  run of the script faster);
+* ``max|du|``: the fused step against the eager one over 20 steps of fresh random input at
+  batch 1: ``ok`` when spikes and refractory state are identical, with the largest
+  difference of the potentials (and ``w``), i.e. float rounding;
+* ``derived``: for the forward-Euler models that keep a hand-fused ``_integrate``, the same
+  step with the generic ``u + ts * rhs(u, w, I)`` instead (the base class's step, built here
+  by a subclass), so the gain of the hand-fused step is measured in the same run.
 
-Large CPU batches allocate several fresh multi-megabyte tensors per step; glibc
-returns freed memory to the OS between steps and the next step pays page faults.
-Setting ``MALLOC_TRIM_THRESHOLD_=1000000000 MALLOC_MMAP_THRESHOLD_=1000000000`` in the
-environment keeps that memory; the script prints whether they are set.
+Every group of figures (a model's eager, fused and derived steps and ``torch.add``) is timed
+in interleaved blocks and the median block is kept, so a busy neighbour on a shared machine
+moves all of them together; the ratios are the figures to compare, not the absolute times.
+``uptime``'s load average is printed at the start and the end.
 
-Every figure is also taken, in the same run, for the implementation before the model
-contract (``benchmarks/_neurons_before.py``, the ``neurons.py`` of commit 988aea0), so
-the two can be compared as ratios from one run ("before" columns; ``-`` for models it
-did not have). Models and their input scales come from the registry
-:data:`spyketorch.neurons.MODELS`.
-
-Timings are medians over blocks of steps, so a busy neighbour on the machine moves
-them less. Run: ``python benchmarks/neuron_step.py [--compile] [--no-before] [--models LIF EIF]``.
+Run: ``python benchmarks/neuron_step.py [--models LIF EIF] [--no-fused] [--before] [--threads N]``.
+``--before`` adds the eager step of the implementation before the model contract
+(``benchmarks/_neurons_before.py``, the ``neurons.py`` of commit 988aea0).
 """
 from __future__ import annotations
 
@@ -31,25 +35,22 @@ import argparse
 import importlib.util
 import os
 import statistics
-import time
-from typing import Callable, Dict, List
-
 import sys
+import time
+from typing import Callable, Dict, List, Optional
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's package
 import spyketorch.neurons as sn  # noqa: E402
 
-
-def make_layers() -> Dict[str, Callable[[], sn.Neuron]]:
-    """Every registered model (see :data:`spyketorch.neurons.MODELS`)."""
-    return sn.all_models()
+#: forward-Euler models whose step is written hand-fused next to their ``rhs``.
+HAND_FUSED_EULER = ("IF", "LIF_ode", "LIF_Simple", "EIF", "EIF_Simple", "QIF", "AdEx", "Izhikevich")
 
 
-def scale_for(name: str) -> float:
-    """Input scale giving a few spikes per step, from the registry."""
-    return sn.MODELS[name].input_scale
+def derived_euler(cls: type) -> type:
+    """``cls`` with the generic Euler step ``u + ts * rhs`` of the base class instead of its own."""
+    return type(f"{cls.__name__}Derived", (cls,), {"_integrate": sn.Neuron._integrate})
 
 
 def before_layers() -> Dict[str, Callable[[], object]]:
@@ -62,77 +63,125 @@ def before_layers() -> Dict[str, Callable[[], object]]:
     return mod.all_models()
 
 
-def median_us(fn: Callable[[], object], steps: int, blocks: int) -> float:
-    for _ in range(max(10, steps // 5)):
-        fn()
-    times: List[float] = []
-    for _ in range(blocks):
-        t0 = time.perf_counter()
-        for _ in range(steps):
+def interleaved_us(fns: Dict[str, Callable[[], object]], steps: int, blocks: int) -> Dict[str, float]:
+    """Median microseconds per call of each function, timed in alternating blocks."""
+    for fn in fns.values():
+        for _ in range(max(3, steps // 5)):
             fn()
-        times.append((time.perf_counter() - t0) / steps * 1e6)
-    return statistics.median(times)
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    for _ in range(blocks):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            times[k].append((time.perf_counter() - t0) / steps * 1e6)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def load() -> str:
+    try:
+        return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def check_fused(make: Callable[[], sn.Neuron], fused: sn.Neuron, scale: float, steps: int = 20) -> str:
+    """Fused against eager over ``steps`` fresh random inputs at batch 1 (same shape as timed)."""
+    eager = make()
+    fused.reset()
+    g = torch.Generator().manual_seed(1)
+    worst = 0.0
+    for _ in range(steps):
+        x = torch.rand(1, 30, 24, 24, generator=g) * scale
+        a = eager(x, return_winners=False, n_winners=5)
+        b = fused(x, return_winners=False, n_winners=5)
+        sa, sb = eager.get_state(), fused.get_state()
+        if not (torch.equal(a[0], b[0]) and torch.equal(sa["refractory"], sb["refractory"])):
+            return "DIFFERENT"
+        worst = max(worst, float((a[1] - b[1]).abs().max()))
+        if sa["w"] is not None:
+            worst = max(worst, float((sa["w"] - sb["w"]).abs().max()))
+    return f"ok {worst:.1e}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="*", default=None, help="subset of models")
-    parser.add_argument("--compile", action="store_true", help="also time layer.compile()")
-    parser.add_argument("--steps", type=int, default=400, help="steps per block at batch 1")
+    parser.add_argument("--no-fused", action="store_true", help="skip the fused (compiled) step")
+    parser.add_argument("--before", action="store_true", help="also time the implementation before the contract")
+    parser.add_argument("--steps", type=int, default=200, help="steps per block at batch 1")
+    parser.add_argument("--steps64", type=int, default=8, help="steps per block at batch 64")
     parser.add_argument("--blocks", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--no-before", action="store_true", help="skip the implementation before the contract")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    layers = make_layers()
+    layers = sn.all_models()
     names = args.models or list(layers)
+    old = before_layers() if args.before else {}
     x1 = torch.rand(1, 30, 24, 24)
     x64 = torch.rand(64, 30, 24, 24)
-    add_us = median_us(lambda: torch.add(x64, x64), 20, args.blocks)
     tuned = all(k in os.environ for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"))
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, glibc trim/mmap tunables "
-          f"{'set' if tuned else 'not set'}; torch.add at [64,30,24,24]: {add_us:.1f} us")
-    old = {} if args.no_before else before_layers()
-    header = (f"{'model':22s} {'tuple us':>9s} {'before':>7s} {'+list us':>9s} {'step us':>9s} {'before':>7s} "
-              f"{'B64 tuple/add':>13s} {'before':>7s} {'B64 step/add':>12s} {'before':>7s}")
-    if args.compile:
-        header += f" {'cmp tuple us':>12s} {'cmp B64 tuple/add':>17s}"
-    print(header)
+          f"{'set' if tuned else 'not set'}, {load()}")
+    print("per model: us per step at [1,30,24,24] and steps at [64,30,24,24] as multiples of one torch.add "
+          "over that tensor (timed interleaved with the model); n_winners=5, registry defaults")
+    header = (f"{'model':22s} {'add B1':>7s} {'eager B1':>8s} {'fused B1':>8s} {'add B64':>8s} {'eager B64':>9s} "
+              f"{'fused B64':>9s} {'eager/add':>9s} {'fused/add':>9s} {'compile s':>9s} {'fused vs eager':>15s} "
+              f"{'derived B1':>10s} {'derived/add':>11s}")
+    if old:
+        header += f" {'before B1':>9s} {'before/add':>10s}"
+    print(header, flush=True)
 
-    def timings(layer: object, xa: torch.Tensor, xb: torch.Tensor) -> List[float]:
-        t_tuple = median_us(lambda: layer(xa, return_winners=False, n_winners=5), args.steps, args.blocks)
-        layer.reset()
-        t_step = median_us(lambda: layer.step(xa, n_winners=5), args.steps, args.blocks)
-        layer.reset()
-        t64 = median_us(lambda: layer(xb, return_winners=False, n_winners=5), 10, args.blocks)
-        layer.reset()
-        s64 = median_us(lambda: layer.step(xb, n_winners=5), 10, args.blocks)
-        return [t_tuple, t_step, t64 / add_us, s64 / add_us]
+    def call(layer: object, x: torch.Tensor) -> Callable[[], object]:
+        return lambda: layer(x, return_winners=False, n_winners=5)
 
     for name in names:
-        s = scale_for(name)
-        xa, xb = x1 * s, x64 * s
-        layer = layers[name]()
-        t_tuple, t_step, r64, rs64 = timings(layer, xa, xb)
-        layer.reset()
-        t_list = median_us(lambda: layer(xa, n_winners=5), args.steps, args.blocks)
-        b = timings(old[name](), xa, xb) if name in old else None
+        spec = sn.MODELS[name]
+        make = layers[name]
+        xa, xb = x1 * spec.input_scale, x64 * spec.input_scale
+        eager = make()
+        fused: Optional[sn.Neuron] = None if args.no_fused else make().compile(dynamic=False)
+        derived = None
+        if name in HAND_FUSED_EULER:
+            derived = derived_euler(spec.cls)(**({"threshold": 30.0} if name == "Izhikevich" else {"threshold": 10.0}))
+        before = old[name]() if name in old else None
+        compile_s = 0.0
+        res: Dict[str, Dict[str, float]] = {}
+        for tag, x, add_x, steps in (("B1", xa, x1, args.steps), ("B64", xb, x64, args.steps64)):
+            fns: Dict[str, Callable[[], object]] = {"add": lambda a=add_x: torch.add(a, a), "eager": call(eager, x)}
+            if fused is not None:
+                fused.reset()
+                t0 = time.perf_counter()
+                fused(x, return_winners=False, n_winners=5)
+                compile_s += time.perf_counter() - t0
+                fns["fused"] = call(fused, x)
+            if derived is not None:
+                derived.reset()
+                fns["derived"] = call(derived, x)
+            if before is not None:
+                before.reset()
+                fns["before"] = call(before, x)
+            eager.reset()
+            res[tag] = interleaved_us(fns, steps, args.blocks)
+        b1, b64 = res["B1"], res["B64"]
 
-        def fmt(v: float, ndig: int = 1) -> str:
-            return f"{v:7.{ndig}f}"
+        def cell(d: Dict[str, float], key: str, width: int, ratio: bool = False) -> str:
+            if key not in d:
+                return f"{'-':>{width}s}"
+            return f"{d[key] / d['add']:{width}.2f}" if ratio else f"{d[key]:{width}.1f}"
 
-        bt = [fmt(b[0]), fmt(b[1]), fmt(b[2], 2), fmt(b[3], 2)] if b else ["      -"] * 4
-        line = (f"{name:22s} {t_tuple:9.1f} {bt[0]} {t_list:9.1f} {t_step:9.1f} {bt[1]} "
-                f"{r64:13.2f} {bt[2]} {rs64:12.2f} {bt[3]}")
-        if args.compile:
-            cl = layers[name]().compile(dynamic=False)
-            tc = median_us(lambda: cl(xa, return_winners=False, n_winners=5), args.steps, args.blocks)
-            cl.reset()
-            tc64 = median_us(lambda: cl(xb, return_winners=False, n_winners=5), 10, args.blocks)
-            line += f" {tc:12.1f} {tc64 / add_us:17.2f}"
+        same = "-" if fused is None else check_fused(make, fused, spec.input_scale)
+        line = (f"{name:22s} {b1['add']:7.1f} {cell(b1, 'eager', 8)} {cell(b1, 'fused', 8)} {b64['add']:8.1f} "
+                f"{cell(b64, 'eager', 9)} {cell(b64, 'fused', 9)} "
+                f"{cell(b64, 'eager', 9, True)} {cell(b64, 'fused', 9, True)} "
+                f"{(f'{compile_s:9.1f}' if fused is not None else f'{chr(45):>9s}')} {same:>15s} "
+                f"{cell(b1, 'derived', 10)} {cell(b64, 'derived', 11, True)}")
+        if old:
+            line += f" {cell(b1, 'before', 9)} {cell(b64, 'before', 10, True)}"
         print(line, flush=True)
+    print(load())
 
 
 if __name__ == "__main__":

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -294,8 +293,8 @@ def extract(fn, data: torch.Tensor, batch: int, desc: str, progress: bool) -> to
     """``fn`` over ``data`` in chunks; under ``torchrun`` each rank does its block and all get the whole result."""
     outs = []
     data = data[sd.shard(data.shape[0])]
-    with torch.no_grad():
-        for i in tqdm(range(0, data.shape[0], batch), desc=desc, disable=not progress, leave=False):
+    with torch.no_grad():  # an empty block (fewer items than ranks) still gives fn's empty result
+        for i in tqdm(range(0, max(data.shape[0], 1), batch), desc=desc, disable=not progress, leave=False):
             outs.append(fn(data[i : i + batch]))
     return sd.all_gather_cat(torch.cat(outs))
 
@@ -303,7 +302,7 @@ def extract(fn, data: torch.Tensor, batch: int, desc: str, progress: bool) -> to
 def train_readout(x: torch.Tensor, y: torch.Tensor, l2: float, iters: int, progress: bool) -> torch.nn.Linear:
     """Multinomial logistic regression (L2-regularised), full-batch L-BFGS."""
     torch.manual_seed(0)
-    lin = torch.nn.Linear(x.shape[1], 10)
+    lin = torch.nn.Linear(x.shape[1], 10, device=x.device)
     torch.nn.init.zeros_(lin.weight)
     torch.nn.init.zeros_(lin.bias)
     opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe")
@@ -428,15 +427,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
-    started_group = False
-    if "WORLD_SIZE" in os.environ and not sd.is_distributed():  # started by torchrun (or SLURM + torchrun)
-        torch.distributed.init_process_group(backend="gloo")
-        started_group = True
-    try:
+    with sd.process_group_from_env("cpu"):  # started by torchrun (or SLURM + torchrun): gloo group
         return _main(args)
-    finally:
-        if started_group:
-            torch.distributed.destroy_process_group()
 
 
 def _main(args: argparse.Namespace) -> Dict[str, float]:

@@ -8,7 +8,8 @@ tensors, ``state_dict`` hooks and copies. One rule per concept lives here.
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Dict, List, Literal, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +33,49 @@ class Param(NamedTuple):
     name: str
     default: Any
     rule: str = "real"
+
+
+@dataclass(frozen=True)
+class ModelTraits:
+    """How the shared step pipeline treats a model: one typed declaration per model class.
+
+    A model class sets ``TRAITS = ModelTraits(...)`` (a subclass may derive its own with
+    :func:`dataclasses.replace`); the base class reads nothing else to decide how to
+    construct, validate and step the layer.
+
+    Attributes:
+        ts_below: names of the time-constant parameters the time step must stay below
+            (the stability condition of a forward-Euler scheme, e.g. ``("tau_rc",)``):
+            construction and every change refuse ``ts >= min(parameter)``. Empty for exact
+            steps. Default: ``()``.
+        second_variable: the model has a second state variable ``w`` (adaptation,
+            recovery, the ``x`` of resonate-and-fire) advanced by its ``_adapt``.
+            Default: False.
+        spike_amplitude: ``"1/ts"`` or ``"1"`` (the ``_Simple`` models). Default: ``"1/ts"``.
+        floored: default of ``clamp_at_rest`` (the potential is floored at rest every
+            step). Default: True.
+        capped: the dynamics can diverge (exponential, quadratic terms), so the state is
+            clamped to a finite range every step. Default: False.
+        potentials_before_reset: the step returns the potentials before the reset
+            (EIF_Simple, as the reference). Default: False.
+
+    Example:
+        >>> ModelTraits(ts_below=("tau_rc",), capped=True).spike_amplitude
+        '1/ts'
+    """
+
+    ts_below: Tuple[str, ...] = ()
+    second_variable: bool = False
+    spike_amplitude: Literal["1/ts", "1"] = "1/ts"
+    floored: bool = True
+    capped: bool = False
+    potentials_before_reset: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ts_below, tuple) or not all(isinstance(n, str) for n in self.ts_below):
+            raise TypeError(f"ts_below must be a tuple of parameter names, got {self.ts_below!r}")
+        if self.spike_amplitude not in ("1/ts", "1"):
+            raise ValueError(f"spike_amplitude must be '1/ts' or '1', got {self.spike_amplitude!r}")
 
 
 def is_scalar(value: Any) -> bool:
@@ -97,9 +141,18 @@ def check_steps(value: Any) -> int:
 class LayerSettings(nn.Module):
     """Declared parameters (float64 buffers), settings and state of a layer; the subclass
     (:class:`spyketorch.neurons.Neuron`) sets them up in its ``__init__`` and provides
-    ``_validate``, ``_has_adaptation`` and the step."""
+    ``_validate`` and the step.
 
-    _has_adaptation: bool = False
+    Every change of a parameter, ``ts`` or the threshold calls ``_validate``, which checks
+    the relations between the parameters declared so far (a constructor declares them one
+    after another; the last declaration completes the check), so construction needs no
+    "ready" flag."""
+
+    #: whether the layer has a second state variable ``w`` (the subclass derives it from its traits).
+    has_second_variable: bool = False
+
+    def _validate(self) -> None:
+        """Check relations between the parameters declared so far (nothing by default)."""
 
     def _declare_params(self, owner: type, **values: ParamValue) -> None:
         """Register the :attr:`PARAMS` declared by class ``owner`` from the constructor's values."""
@@ -126,8 +179,7 @@ class LayerSettings(nn.Module):
             old = self._buffers.get(name)
             self._buffers[name] = t if old is None else t.to(old.device)
         self._coef = None
-        if self._ready:
-            self._validate()
+        self._validate()
 
     def __setattr__(self, name: str, value: Any) -> None:
         rules = self.__dict__.get("_param_rules")
@@ -168,8 +220,7 @@ class LayerSettings(nn.Module):
     def ts(self, value: float) -> None:
         self._ts = check_ts(value)
         self._coef = None
-        if self._ready:
-            self._validate()
+        self._validate()
 
     @property
     def threshold(self) -> Optional[float]:
@@ -180,8 +231,7 @@ class LayerSettings(nn.Module):
     def threshold(self, value: Optional[float]) -> None:
         self._threshold = check_threshold(value)
         self._coef = None
-        if self._ready:
-            self._validate()
+        self._validate()
 
     @property
     def refractory_timesteps(self) -> int:
@@ -266,7 +316,7 @@ class LayerSettings(nn.Module):
         w = state.get("w")
         self._buffers["v"] = v.clone()
         self._buffers["refractory"] = (torch.zeros_like(v) if r is None else r.to(v).clone())
-        if self._has_adaptation:
+        if self.has_second_variable:
             self._buffers["w"] = (torch.zeros_like(v) if w is None else w.to(v).clone())
 
     def get_params(self) -> Dict[str, Any]:
@@ -308,14 +358,13 @@ class LayerSettings(nn.Module):
         }
 
     def set_extra_state(self, state: Dict[str, Any]) -> None:
-        object.__setattr__(self, "_ready", False)
         self._ts = check_ts(state["ts"])
         self.threshold = state["threshold"]
         self.refractory_timesteps = state["refractory_timesteps"]
         self.inhibition_mode = state["inhibition_mode"]
         self.clamp_at_rest = state["clamp_at_rest"]
         self.noise_std = state.get("noise_std", 0.0)
-        self._finish_init()
+        self._validate()
 
     def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Any, strict: bool,
                               missing_keys: List[str], unexpected_keys: List[str],

@@ -32,14 +32,22 @@ Reward-modulated STDP (no stabiliser, weights clipped to the bounds):
     (a^+_p, a^-_p) & \text{decision wrong (punishment, anti-STDP)} \end{cases}
 
 and nothing changes when the layer is silent.
+
+:meth:`DecisionLayer.train_step` applies this rule sample after sample (the paper's
+order). :meth:`DecisionLayer.train_batch` is a mini-batch variant: every sample of the
+batch decides against the same weights and the sum of their updates is applied once
+(then clipped); with a :mod:`torch.distributed` process group the sum and the counts are
+all-reduced, so a batch split over ranks gives the update of the whole batch.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from . import distributed as _dist
 
 __all__ = ["earliest_inputs", "DecisionLayer"]
 
@@ -204,6 +212,77 @@ class DecisionLayer(nn.Module):
             row = torch.addcmul(wflat[f] + an, patches[i].index_select(1, p.view(1)).view(-1), ap - an)
             wflat[f] = torch.where(live, row.clamp_(self.lower_bound, self.upper_bound), wflat[f])
         return stats
+
+    @torch.no_grad()
+    def train_batch(self, times: Tensor, targets: Tensor, time_steps: int) -> Tensor:
+        r"""Decide a mini-batch against the same weights and apply the sum of its R-STDP updates.
+
+        .. math::
+            W \leftarrow \operatorname{clip}\Big(W + \sum_{b=1}^{B} \Delta W^{(b)},\ W_{lo}, W_{hi}\Big)
+
+        where :math:`\Delta W^{(b)}` is the update sample :math:`b` alone would make from
+        the current weights (on its winner's feature: :math:`a^+` on the synapses whose
+        input fired at :math:`t_0`, :math:`a^-` on the others; reward or punishment rates;
+        zero when silent). With one sample this is :meth:`train_step`; with more, later
+        samples do not see the earlier samples' updates and the clip is applied once
+        (a batched variant of the paper's sequential rule, not the same trajectory).
+
+        With a :mod:`torch.distributed` process group the summed update and the counts
+        are summed over all ranks (:func:`spyketorch.distributed.all_reduce_sum_`: two
+        collectives per call, every rank must call it, an empty block included): every
+        rank applies the update of the global batch and gets the global counts.
+
+        Args:
+            times: first-spike steps ``[B, C, H, W]`` (``B`` may be 0).
+            targets: classes ``[B]``.
+            time_steps: ``T``.
+
+        Returns:
+            ``[3]`` long tensor: the numbers of correct, wrong and silent decisions
+            (over all ranks with a process group).
+
+        Shape:
+            ``times`` ``[B, in_channels, H, W]``, ``targets`` ``[B]``; output ``[3]``.
+
+        Example:
+            >>> layer = DecisionLayer(1, 2, 3, [0, 1], generator=torch.Generator().manual_seed(0))
+            >>> _ = layer.weight.data.fill_(0.5)
+            >>> times = torch.full((2, 1, 3, 3), 15); times[:, 0, 1, 1] = 2   # same input twice
+            >>> layer.train_batch(times, torch.tensor([0, 1]), 15)   # feature 0 wins: right, then wrong
+            tensor([1, 1, 0])
+            >>> layer.weight[0, 0]   # centre: 0.004 - 0.004; the rest: -0.003 + 0.0005
+            tensor([[0.4975, 0.4975, 0.4975],
+                    [0.4975, 0.5000, 0.4975],
+                    [0.4975, 0.4975, 0.4975]])
+        """
+        if not isinstance(targets, Tensor) or targets.shape != (times.shape[0],):
+            raise ValueError(f"targets must be a [B] tensor, got {getattr(targets, 'shape', type(targets))}")
+        _, active = earliest_inputs(times, time_steps)
+        k = self.kernel_size
+        b, c, h, w = active.shape
+        if c != self.in_channels:
+            raise ValueError(f"times must have in_channels={self.in_channels} channels, got {c}")
+        ho, wo = h - k + 1, w - k + 1
+        if ho < 1 or wo < 1:
+            raise ValueError(f"input {h}x{w} is smaller than the kernel {k}x{k}")
+        dtype = self.weight.dtype
+        wflat = self.weight.view(self.out_channels, -1)
+        patches = F.unfold(active.to(dtype), k)                  # [B, C*k*k, Ho*Wo] 0/1
+        pot = torch.matmul(wflat, patches)                        # [B, F, Ho*Wo], all against the same W
+        idx = pot.flatten(1).argmax(dim=1)                        # first maximum: lowest (feature, position)
+        n_pos = ho * wo
+        f, p = idx // n_pos, idx % n_pos
+        live = active.flatten(1).any(dim=1)
+        right = self.decision_map[f] == targets.to(device=times.device, dtype=torch.long)
+        rates = self.rates[(~right).long()].to(dtype) * live.unsqueeze(1).to(dtype)   # [B, 2]: (a+, a-) or 0
+        fired = patches.gather(2, p.view(b, 1, 1).expand(b, patches.shape[1], 1)).squeeze(2) > 0
+        rows = torch.where(fired, rates[:, :1], rates[:, 1:])     # [B, C*k*k] each sample's winner-row update
+        delta = torch.zeros_like(wflat).index_add_(0, f, rows)
+        counts = torch.stack(((right & live).sum(), (~right & live).sum(), (~live).sum()))
+        _dist.all_reduce_sum_(delta)
+        _dist.all_reduce_sum_(counts)
+        wflat.add_(delta).clamp_(self.lower_bound, self.upper_bound)
+        return counts
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, "

@@ -12,15 +12,20 @@ script started with ``torchrun``. With a process group:
   (block sizes differ by at most one; nothing dropped, nothing repeated,
   unlike :class:`torch.utils.data.DistributedSampler` which pads by repeating
   samples), and :func:`all_gather_cat` puts the blocks back together in order.
+* :func:`process_group_from_env` starts (and ends) the default group in a script
+  launched by ``torchrun``: NCCL for a CUDA device, gloo otherwise.
 """
 from __future__ import annotations
 
-from typing import List, Optional
+import contextlib
+import os
+from typing import Iterator, List, Optional, Union
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["is_distributed", "rank", "world_size", "is_main_process", "all_reduce_sum_", "shard", "all_gather_cat"]
+__all__ = ["is_distributed", "rank", "world_size", "is_main_process", "all_reduce_sum_", "shard", "all_gather_cat",
+           "process_group_from_env"]
 
 
 def is_distributed() -> bool:
@@ -189,3 +194,42 @@ def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
     blocks = [torch.empty_like(padded) for _ in range(w)]
     dist.all_gather(blocks, padded)
     return torch.cat([b[:c] for b, c in zip(blocks, counts)])
+
+
+@contextlib.contextmanager
+def process_group_from_env(device: Union[str, torch.device] = "cpu") -> Iterator[torch.device]:
+    """Run a block inside the default process group when launched by ``torchrun``; yield this rank's device.
+
+    ``torchrun`` (or SLURM + ``torchrun``) sets ``WORLD_SIZE``, ``RANK``,
+    ``LOCAL_RANK`` and the rendezvous variables. If ``WORLD_SIZE`` is set and no
+    group exists yet, the default group is initialised on entry (backend NCCL
+    for a CUDA ``device``, gloo otherwise) and destroyed on exit. A bare
+    ``"cuda"`` becomes ``cuda:LOCAL_RANK`` (one GPU per process) and is made the
+    current CUDA device. Without ``WORLD_SIZE`` nothing is started and the
+    device is returned as given.
+
+    Args:
+        device: the device asked for (``"cpu"``, ``"cuda"``, ``"cuda:1"``...). Default: ``"cpu"``.
+
+    Example:
+        >>> with process_group_from_env("cpu") as dev:   # plain python: no group
+        ...     dev, is_distributed()
+        (device(type='cpu'), False)
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must name a torch device, got {device!r}") from e
+    launched = "WORLD_SIZE" in os.environ
+    if dev.type == "cuda" and dev.index is None and launched:
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if dev.type == "cuda" and dev.index is not None:
+        torch.cuda.set_device(dev)
+    started = launched and dist.is_available() and not is_distributed()
+    if started:
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    try:
+        yield dev
+    finally:
+        if started and is_distributed():
+            dist.destroy_process_group()

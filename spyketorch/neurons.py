@@ -23,8 +23,10 @@ runs the same pipeline, written once in :class:`Neuron`:
 8. **reset** of every neuron that spiked (``v_reset``) and the model's after-spike
    jump (e.g. adaptation :math:`w \mathrel{+}= b`).
 
-A model only adds its parameters, its right-hand side :meth:`Neuron.ode`, its
-``_integrate`` step and, if any, its adaptation update.
+A model only declares its parameters (``PARAMS``), its traits (``TRAITS``, a
+:class:`ModelTraits`), its right-hand side :meth:`Neuron.rhs`, its ``_integrate`` step and,
+if any, the step of its second variable. :meth:`Neuron.compile` runs the whole composed
+step through ``torch.compile`` (the opt-in fused path).
 
 The call contract follows the SpykeTorch ``neurons`` module::
 
@@ -52,13 +54,18 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from dataclasses import replace
+from typing import Any, Callable, ClassVar, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 
 from . import _stages as _st
-from ._model import INHIBITION_MODES, LayerSettings, Number, Param, ParamValue
+from ._constants import StepConstantsCache
+from ._fused import FusedStep
+from ._model import INHIBITION_MODES, LayerSettings, ModelTraits, Param, ParamValue
+from ._ode import OdeConveniences
+from ._ode import f64 as _f64
 from ._model import check_k, check_param, check_ts
 
 __all__ = [
@@ -85,6 +92,7 @@ __all__ = [
     "ResonateAndFire",
     "UniformResonateAndFire",
     "Param",
+    "ModelTraits",
     "ModelSpec",
     "MODELS",
     "INHIBITION_MODES",
@@ -179,15 +187,19 @@ class _RFC(NamedTuple):   # exact rotation: E cos, E sin; input gain; x after a 
     x_reset: Scalar
 
 
-class Neuron(LayerSettings):
+class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
     r"""Base class of all neuron layers: declared parameters, state and the step pipeline.
 
-    A model declares its parameters in ``PARAMS`` (a tuple of :class:`Param`), gives the
-    right-hand side of its equations in :meth:`rhs` (every derivative, given the state
-    *and the input*), and one step of them in :meth:`_integrate` (for Euler models
-    ``u + ts * rhs``, written fused) and, for two-variable models, :meth:`_adapt`
-    (the second variable after the step, with its after-spike jump). The pipeline
-    stages themselves are the pure functions of :mod:`spyketorch._stages`.
+    A model declares its parameters in ``PARAMS`` (a tuple of :class:`Param`), how the
+    pipeline treats it in ``TRAITS`` (a :class:`ModelTraits`), the right-hand side of its
+    equations in :meth:`rhs` (every derivative, given the state *and the input*), one step
+    of them in :meth:`_integrate` (default: forward Euler ``u + ts * rhs``; a model gives
+    an exact step, or a hand-fused Euler step where the benchmark shows a gain) and, for
+    two-variable models, :meth:`_adapt` (the second variable after the step, with its
+    after-spike jump). The pipeline stages are the pure functions of
+    :mod:`spyketorch._stages`; parameters, settings and state, the per-step constants, the
+    float64 ODE and the fused (compiled) step live in the mixins ``LayerSettings``,
+    ``StepConstantsCache``, ``OdeConveniences`` and ``FusedStep`` (private modules).
 
     Parameters are registered as float64 buffers, so ``.to(device)``, ``.double()``
     and ``state_dict()`` carry them; any of them may be a scalar or a tensor that
@@ -227,18 +239,15 @@ class Neuron(LayerSettings):
     PARAMS: Tuple[Param, ...] = ()
     #: parameters that follow the threshold when None (``thr - |thr|/4``).
     DERIVED: Tuple[str, ...] = ()
-    #: spike amplitude is ``1/ts`` unless the class sets this to False.
-    _scaled_spikes: bool = True
-    #: default of ``clamp_at_rest``.
-    _default_clamp_at_rest: bool = True
-    #: whether the dynamics can diverge (exponential/quadratic): cap the state.
-    _nonlinear: bool = False
-    #: whether the model has a second state variable ``w``.
-    _has_adaptation: bool = False
-    #: return the potentials before reset (EIF_Simple, as the reference).
-    _returns_pre_reset: bool = False
-    #: the model integrates with forward Euler and needs ``ts < tau_rc``.
-    _euler: bool = False
+    #: how the pipeline treats the model (see :class:`ModelTraits`).
+    TRAITS: ClassVar[ModelTraits] = ModelTraits()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not isinstance(cls.TRAITS, ModelTraits):
+            raise TypeError(f"{cls.__name__}.TRAITS must be a ModelTraits, got {type(cls.TRAITS).__name__}")
+        if cls.TRAITS.second_variable and cls._adapt is Neuron._adapt:
+            raise TypeError(f"{cls.__name__} declares a second variable but no _adapt step for it")
 
     def __init__(self, ts: float = 0.01, resting_potential: ParamValue = 0.0, v_reset: ParamValue = None,
                  threshold: Optional[float] = None, refractory_timesteps: int = 0,
@@ -246,7 +255,6 @@ class Neuron(LayerSettings):
                  check_finite: Optional[bool] = None, noise_std: float = 0.0,
                  noise_generator: Optional[torch.Generator] = None) -> None:
         super().__init__()
-        object.__setattr__(self, "_ready", False)
         self._param_names: List[str] = []
         self._param_rules: Dict[str, str] = {}
         self._coef: Optional[_st.Prepared] = None
@@ -255,7 +263,7 @@ class Neuron(LayerSettings):
         self._ts = check_ts(ts)
         self.refractory_timesteps = refractory_timesteps
         self.inhibition_mode = inhibition_mode
-        self.clamp_at_rest = self._default_clamp_at_rest if clamp_at_rest is None else bool(clamp_at_rest)
+        self.clamp_at_rest = self.TRAITS.floored if clamp_at_rest is None else bool(clamp_at_rest)
         self.check_finite = check_finite
         self.noise_std = noise_std
         if noise_generator is not None and not isinstance(noise_generator, torch.Generator):
@@ -268,108 +276,26 @@ class Neuron(LayerSettings):
         self._declare("per_neuron_thresh", None, "optional")
         for name in ("v", "refractory", "w"):  # state: not in state_dict (see get_state)
             self.register_buffer(name, None, persistent=False)
-        self._compiled: Any = None
+        self._compiled = None
 
     @property
     def has_second_variable(self) -> bool:
         """Whether the model has a second state variable ``w`` (adaptation, recovery, ...)."""
-        return self._has_adaptation
+        return self.TRAITS.second_variable
 
     @property
     def spike_amplitude(self) -> float:
         """Amplitude of a spike: ``1/ts``, or 1 for the ``_Simple`` models."""
-        return 1.0 / self._ts if self._scaled_spikes else 1.0
+        return 1.0 / self._ts if self.TRAITS.spike_amplitude == "1/ts" else 1.0
 
     def _validate(self) -> None:
-        """Check parameter relations (called after construction and on every change)."""
-        if self._euler:
-            tau = self._buffers.get("tau_rc")
+        """Check the relations between the parameters declared so far (on every change)."""
+        for name in self.TRAITS.ts_below:
+            tau = self._buffers.get(name)
             if tau is not None and not bool((tau > self._ts).all()):
                 raise ValueError(
                     f"ts={self._ts} is too large for the forward-Euler scheme of {type(self).__name__}: "
-                    f"it needs ts < tau_rc (min tau_rc = {float(tau.min()):g})")
-
-    def _finish_init(self) -> None:
-        object.__setattr__(self, "_ready", True)
-        self._validate()
-
-    # ------------------------------------------------------------------ parameters for the step
-    def _params(self, device: torch.device, dtype: torch.dtype) -> Any:
-        """The declared parameters (plus ``ts`` and derived ones) as a NamedTuple: Python
-        floats for scalars, tensors on ``device``/``dtype`` otherwise."""
-        values: Dict[str, Any] = {"ts": self._ts}
-        for name in self._param_names:
-            t = self._buffers.get(name)
-            values[name] = None if t is None else (float(t.item()) if t.numel() == 1 else t.to(device, dtype))
-        for name in self.DERIVED:
-            if values[name] is None:
-                thr = values["per_neuron_thresh"]
-                thr = (math.inf if self._threshold is None else self._threshold) if thr is None else thr
-                if isinstance(thr, float) and math.isinf(thr):
-                    raise ValueError(f"{name} is None and there is no threshold to derive it from; "
-                                     f"give {name} explicitly")
-                values[name] = thr - abs(thr) * 0.25
-        return _params_type(type(self), tuple(values))(**values)
-
-    def _effective_threshold(self, device: torch.device, dtype: torch.dtype) -> Union[float, Tensor]:
-        """Per-neuron thresholds if set, else the layer threshold (``inf`` for None)."""
-        t = self._buffers.get("per_neuron_thresh")
-        if t is not None:
-            return float(t.item()) if t.numel() == 1 else t.to(device, dtype)
-        return math.inf if self._threshold is None else self._threshold
-
-    def _reset_value(self, device: torch.device, dtype: torch.dtype) -> Union[float, Tensor]:
-        """Potential after a spike: ``v_reset``, or rest when it is None."""
-        p = self._params(device, dtype)
-        return p.resting_potential if p.v_reset is None else p.v_reset
-
-    @property
-    def reset_potential(self) -> Union[float, Tensor]:
-        """Potential after a spike (float64; a number when scalar)."""
-        return self._reset_value(torch.device("cpu"), torch.float64)
-
-    @property
-    def effective_threshold(self) -> Union[float, Tensor]:
-        """Per-neuron thresholds if set, else the layer threshold (``inf`` when None), float64."""
-        return self._effective_threshold(torch.device("cpu"), torch.float64)
-
-    def _coefficients(self, p: Any) -> Any:
-        """The model's per-step constants (a NamedTuple) from its parameters ``p``."""
-        return ()
-
-    def _prepare(self, x: Tensor) -> _st.Prepared:
-        key = (x.device, x.dtype)
-        if self._coef is not None and self._coef_key == key:
-            return self._coef
-        dev, dt = x.device, x.dtype
-        shape = tuple(x.shape[1:])
-        for name in self._param_names:
-            t = self._buffers.get(name)
-            if t is not None and t.numel() > 1:
-                try:
-                    ok = torch.broadcast_shapes(tuple(t.shape), shape) == shape
-                except RuntimeError:
-                    ok = False
-                if not ok:
-                    raise ValueError(f"{name} has shape {tuple(t.shape)}, which does not broadcast to one sample {shape}")
-        p = self._params(dev, dt)
-        rest = p.resting_potential
-        thr = self._effective_threshold(dev, dt)
-        cap = math.sqrt(torch.finfo(dt).max) / 16.0
-        base = _st.StepConstants(
-            rest=rest, rest_t=torch.as_tensor(rest, dtype=dt, device=dev),
-            v_reset=self._reset_value(dev, dt), thr=thr,
-            thr_min=thr if isinstance(thr, float) else float(self._buffers["per_neuron_thresh"].min().item()),
-            uniform_thr=isinstance(thr, float), cap=cap, log_cap=math.log(cap),
-            amp=self.spike_amplitude, big=4.0 * cap, nbig=-4.0 * cap, one=1.0,
-            fast_floor=self.clamp_at_rest and not isinstance(rest, Tensor),
-            clamp_at_rest=self.clamp_at_rest, nonlinear=self._nonlinear,
-            R=float(self._refractory_timesteps))
-        model = self._coefficients(p)
-        self._coef = _st.Prepared(base, _st.as_operands(base, dev, dt), model,
-                                  _st.as_operands(model, dev, dt), p)
-        self._coef_key = key
-        return self._coef
+                    f"it needs ts < {name} (min {name} = {float(tau.min()):g})")
 
     # ------------------------------------------------------------------ the model
     def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
@@ -398,25 +324,6 @@ class Neuron(LayerSettings):
         """How much the threshold is raised per neuron this step (None: not at all)."""
         return None
 
-    def _params64(self) -> Any:
-        return self._params(torch.device("cpu"), torch.float64)
-
-    def ode(self, u: Any, I: Any = 0.0, w: Any = None) -> Tensor:
-        r"""Right-hand side :math:`du/dt` (units of ``u`` per second) for potentials ``u``,
-        input ``I`` (and second variable ``w``), in float64: the first output of :meth:`rhs`."""
-        u, I = _f64(u), _f64(I)
-        if self._has_adaptation:
-            w = torch.zeros_like(u) if w is None else _f64(w)
-        else:
-            w = None
-        return self.rhs(u, w, I, self._params64())[0]
-
-    def ode_w(self, u: Any, w: Any, I: Any = 0.0) -> Tensor:
-        r""":math:`dw/dt` of the second variable per second, in float64 (second output of :meth:`rhs`)."""
-        if not self._has_adaptation:
-            raise ValueError(f"{type(self).__name__} has no second state variable")
-        return self.rhs(_f64(u), _f64(w), _f64(I), self._params64())[1]
-
     # ------------------------------------------------------------------ the pipeline
     def _check_input(self, potentials: Tensor) -> None:
         if not isinstance(potentials, Tensor):
@@ -437,7 +344,7 @@ class Neuron(LayerSettings):
             v = self._initial_v(x, c)
             self._buffers["v"] = v
             self._buffers["refractory"] = torch.zeros_like(x)
-            if self._has_adaptation:
+            if self.TRAITS.second_variable:
                 self._buffers["w"] = self._initial_w(v, c)
         elif v.shape != x.shape:
             raise ValueError(f"potentials changed shape from {tuple(v.shape)} to {tuple(x.shape)}; call reset() first")
@@ -456,7 +363,7 @@ class Neuron(LayerSettings):
         self._check_input(I)
         c = self._prepare(I)
         self._ensure_state(I, c)
-        kernel = self._compiled if self._compiled is not None else self._kernel
+        kernel = self._step_function(I)
         u_post, r_new, w_new, out = kernel(self._buffers["v"], self._buffers["refractory"], self._buffers["w"],
                                            I, c, self._shape_consts[1:], min(k, I.shape[1]), want)
         self._buffers["v"], self._buffers["refractory"], self._buffers["w"] = u_post, r_new, w_new
@@ -490,7 +397,7 @@ class Neuron(LayerSettings):
             r = _st.inhibit(r, spiked, win, mode, bo.R, bo.one, sc[1], sc[2])
         thresholded = u * spiked if want_thr else None
         dudt = u - u_prev if want_dudt else None
-        pre = u.clone() if self._returns_pre_reset else None
+        pre = u.clone() if self.TRAITS.potentials_before_reset else None
         u_post = _st.reset_(u, spiked, b.v_reset)  # in place: u is this step's own tensor
         B, C, H, W = I.shape
         out = StepOutput(
@@ -580,41 +487,16 @@ class Neuron(LayerSettings):
         lists = [[tuple(w) for w in sample if w[0] >= 0] for sample in winners.tolist()]
         return lists[0] if len(lists) == 1 else lists
 
-    def plot_ode(self, figure: Any = None, ax: Any = None, current: Optional[float] = None) -> Tuple[Any, Any]:
-        """Plot :math:`du/dt` against :math:`u` (with and without ``current``); see
-        :func:`spyketorch.plotting.plot_ode`. Returns ``(figure, axes)``."""
-        from .plotting import plot_ode as _plot_ode  # lazy: matplotlib only when plotting
-
-        return _plot_ode(self, figure=figure, ax=ax, current=current)
-
-    def compile(self, **kwargs: Any) -> "Neuron":  # type: ignore[override]
-        """Run the step stages through ``torch.compile`` (fuses their kernels).
-
-        The first calls compile (seconds to a minute); later steps are faster, most of
-        all for large batches. Keyword arguments go to ``torch.compile``. Returns self.
-        """
-        self._compiled = torch.compile(self._kernel, **kwargs)
-        return self
-
 
 # ---------------------------------------------------------------------- helpers
-_PARAMS_TYPES: Dict[Tuple[type, Tuple[str, ...]], type] = {}
-
-
-def _params_type(cls: type, names: Tuple[str, ...]) -> type:
-    """A NamedTuple type ``<Model>Params`` with the given fields (cached)."""
-    key = (cls, names)
-    t = _PARAMS_TYPES.get(key)
-    if t is None:
-        t = NamedTuple(f"{cls.__name__}Params", [(n, Any) for n in names])  # type: ignore[misc]
-        _PARAMS_TYPES[key] = t
-    return t
-
-
-def _f64(x: Any) -> Tensor:
-    return torch.as_tensor(x, dtype=torch.float64)
-
-
+# Hand-fused forward-Euler steps. IF, LIF_ode, LIF_Simple, EIF, EIF_Simple, QIF, AdEx and
+# Izhikevich write ``u + ts * rhs`` rearranged (constants folded in ``_coefficients``, ops in
+# place) instead of inheriting the generic ``Neuron._integrate``: benchmarks/neuron_step.py
+# ("derived" columns, 1 thread, load average 5-12 on 2 cores, two runs on 2026-12-04)
+# measured the generic step at 1.02-1.79x the hand-fused one at [1, 30, 24, 24] and
+# 1.26-1.85x at [64, 30, 24, 24], each model against its own step in the same run. tests/test_contract.py checks each equals u + ts * rhs to rounding, so
+# the equation itself is still written once (in ``rhs``). LIF, AdaptiveLIF and
+# ResonateAndFire integrate exactly (a different, closed-form step).
 def _lin(u: Tensor, I: Tensor, m: Any, mo: Any) -> Tensor:
     """``a*u + k*I + c0`` (fields ``a``, ``k``, ``c0`` of the model constants) with few kernels."""
     out = u * mo.a
@@ -670,7 +552,6 @@ class IF(Neuron):
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
         self._declare_params(IF, tau_rc=tau_rc, C=C)
         self.per_neuron_thresh = per_neuron_thresh
-        self._finish_init()
 
     PARAMS = (Param("tau_rc", 0.02, "positive"), Param("C", 0.281, "positive"))
 
@@ -747,7 +628,7 @@ class LIF_ode(LIF):
         (9, [(1, 2, 3)])
     """
 
-    _euler = True
+    TRAITS = ModelTraits(ts_below=("tau_rc",))
 
     def _coefficients(self, p: Any) -> _Lin:  # u + ts * rhs, rearranged
         g = p.ts / p.tau_rc
@@ -778,9 +659,7 @@ class LIF_Simple(Neuron):
         (6, [(1, 2, 2)])
     """
 
-    _scaled_spikes = False
-    _default_clamp_at_rest = False
-    _euler = True
+    TRAITS = ModelTraits(ts_below=("tau_rc",), spike_amplitude="1", floored=False)
 
     def __init__(self, threshold: Optional[float], tau_rc: ParamValue = 0.02, ts: float = 0.001,
                  resting_potential: ParamValue = 0.0, refractory_timesteps: int = 2,
@@ -790,7 +669,6 @@ class LIF_Simple(Neuron):
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
         self._declare_params(LIF_Simple, tau_rc=tau_rc)
         self.per_neuron_thresh = per_neuron_threshold if per_neuron_threshold is not None else per_neuron_thresh
-        self._finish_init()
 
     PARAMS = (Param("tau_rc", 0.02, "positive"),)
 
@@ -837,8 +715,7 @@ class EIF(Neuron):
         (11, [[2, 0, 1], [1, 0, 1], [3, 1, 1]])
     """
 
-    _nonlinear = True
-    _euler = True
+    TRAITS = ModelTraits(ts_below=("tau_rc",), capped=True)
 
     def __init__(self, threshold: Optional[float], tau_rc: ParamValue = 0.02, ts: float = 0.001,
                  delta_t: ParamValue = 0.5, theta_rh: ParamValue = None, resting_potential: ParamValue = 0.0,
@@ -848,7 +725,6 @@ class EIF(Neuron):
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
         self._declare_params(EIF, tau_rc=tau_rc, delta_t=delta_t, theta_rh=theta_rh, C=C)
         self.per_neuron_thresh = per_neuron_thresh
-        self._finish_init()
 
     PARAMS = (Param("tau_rc", 0.02, "positive"), Param("delta_t", 0.5, "positive"),
               Param("theta_rh", None, "optional"), Param("C", 0.281, "positive"))
@@ -916,9 +792,7 @@ class EIF_Simple(EIF):
         (6, [(1, 2, 2)])
     """
 
-    _scaled_spikes = False
-    _default_clamp_at_rest = False
-    _returns_pre_reset = True
+    TRAITS = replace(EIF.TRAITS, spike_amplitude="1", floored=False, potentials_before_reset=True)
 
     def __init__(self, threshold: Optional[float], tau_rc: ParamValue = 0.02, ts: float = 0.001,
                  delta_t: ParamValue = 0.5, theta_rh: ParamValue = None, resting_potential: ParamValue = 0.0,
@@ -966,8 +840,7 @@ class QIF(Neuron):
         (1, [(1, 2, 2)])
     """
 
-    _nonlinear = True
-    _euler = True
+    TRAITS = ModelTraits(ts_below=("tau_rc",), capped=True)
 
     def __init__(self, threshold: Optional[float], tau_rc: ParamValue = 0.02, ts: float = 0.001,
                  u_c: ParamValue = None, a: ParamValue = 0.001, resting_potential: ParamValue = 0.0,
@@ -977,7 +850,6 @@ class QIF(Neuron):
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
         self._declare_params(QIF, tau_rc=tau_rc, u_c=u_c, a=a, C=C)
         self.per_neuron_thresh = per_neuron_thresh
-        self._finish_init()
 
     PARAMS = (Param("tau_rc", 0.02, "positive"), Param("u_c", None, "optional"),
               Param("a", 0.001, "positive"), Param("C", 0.281, "positive"))
@@ -1028,7 +900,7 @@ class AdEx(EIF):
         (1, [[[1, 2, 2]]])
     """
 
-    _has_adaptation = True
+    TRAITS = replace(EIF.TRAITS, ts_below=("tau_rc", "tau_w"), second_variable=True)
 
     def __init__(self, threshold: Optional[float], tau_rc: ParamValue = 0.02, ts: float = 0.001,
                  delta_t: ParamValue = 0.5, theta_rh: ParamValue = None, resting_potential: ParamValue = 0.0,
@@ -1039,9 +911,7 @@ class AdEx(EIF):
                          resting_potential=resting_potential, refractory_timesteps=refractory_timesteps, C=C,
                          v_reset=v_reset, per_neuron_thresh=per_neuron_thresh, inhibition_mode=inhibition_mode,
                          **kwargs)
-        object.__setattr__(self, "_ready", False)
         self._declare_params(AdEx, a=a, b=b, tau_w=tau_w)
-        self._finish_init()
 
     PARAMS = (Param("a", 0.6), Param("b", 0.7), Param("tau_w", 1.0, "positive"))
 
@@ -1050,12 +920,6 @@ class AdEx(EIF):
         """Membrane resistance ``tau_rc / C``."""
         p = self._params64()
         return p.tau_rc / p.C
-
-    def _validate(self) -> None:
-        super()._validate()
-        tw = self._buffers.get("tau_w")
-        if tw is not None and not bool((tw > self._ts).all()):
-            raise ValueError(f"ts={self._ts} is too large for the forward-Euler scheme of AdEx: it needs ts < tau_w")
 
     def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
         du = EIF.rhs(self, u, None, I - w, p)[0]
@@ -1129,10 +993,7 @@ class Izhikevich(Neuron):
         11
     """
 
-    _scaled_spikes = True
-    _default_clamp_at_rest = False
-    _nonlinear = True
-    _has_adaptation = True
+    TRAITS = ModelTraits(second_variable=True, floored=False, capped=True)  # Euler, ts <= 1 ms (_validate)
 
     def __init__(self, threshold: Optional[float] = 30.0, tau_rc: ParamValue = 0.02, ts: float = 0.001,
                  a: ParamValue = 0.02, b: ParamValue = 0.2, c: ParamValue = -65.0, d: ParamValue = 8.0,
@@ -1149,7 +1010,6 @@ class Izhikevich(Neuron):
             resting_potential = self._fixed_point()
         self.resting_potential = resting_potential
         self.per_neuron_thresh = per_neuron_thresh
-        self._finish_init()
 
     PARAMS = (Param("tau_rc", 0.02, "positive"), Param("C", 0.281, "positive"), Param("a", 0.02),
               Param("b", 0.2), Param("c", -65.0), Param("d", 8.0))
@@ -1248,14 +1108,12 @@ class AdaptiveLIF(LIF):
     """
 
     PARAMS = (Param("beta", 1.0, "nonnegative"), Param("tau_adapt", 0.1, "positive"))
-    _has_adaptation = True
+    TRAITS = replace(LIF.TRAITS, second_variable=True)
 
     def __init__(self, threshold: Optional[float], tau_rc: ParamValue = 0.02, ts: float = 0.001,
                  beta: ParamValue = 1.0, tau_adapt: ParamValue = 0.1, **kwargs: Any) -> None:
         super().__init__(threshold, tau_rc, ts, **kwargs)
-        object.__setattr__(self, "_ready", False)
         self._declare_params(AdaptiveLIF, beta=beta, tau_adapt=tau_adapt)
-        self._finish_init()
 
     def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
         return LIF.rhs(self, u, None, I, p)[0], -w / p.tau_adapt
@@ -1302,8 +1160,7 @@ class ResonateAndFire(Neuron):
     """
 
     PARAMS = (Param("b", -5.0, "negative"), Param("omega", 2 * math.pi * 10.0, "positive"), Param("x_reset", 0.0))
-    _has_adaptation = True
-    _default_clamp_at_rest = False
+    TRAITS = ModelTraits(second_variable=True, floored=False)
 
     def __init__(self, threshold: Optional[float] = 1.0, b: ParamValue = -5.0,
                  omega: ParamValue = 2 * math.pi * 10.0, ts: float = 0.001, x_reset: ParamValue = 0.0,
@@ -1311,7 +1168,6 @@ class ResonateAndFire(Neuron):
         super().__init__(ts=ts, threshold=threshold, refractory_timesteps=refractory_timesteps, **kwargs)
         self._declare_params(ResonateAndFire, b=b, omega=omega, x_reset=x_reset)
         self.per_neuron_thresh = per_neuron_thresh
-        self._finish_init()
 
     def rhs(self, u: Tensor, w: Optional[Tensor], I: Tensor, p: Any) -> Tuple[Tensor, Optional[Tensor]]:
         y = u - p.resting_potential
@@ -1330,16 +1186,20 @@ class ResonateAndFire(Neuron):
     def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
         mo, rest = _st.ops(c.model, c.model_ops), _st.ops(c.base, c.base_ops).rest
         out = (u - rest) * mo.ec
-        return out.addcmul_(self._kicked(I, w, c), mo.es).add_(rest)
+        return _st.scale_add(out, self._kicked(I, w, c), c.model.es).add_(rest)
 
     def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
         mo, rest = _st.ops(c.model, c.model_ops), _st.ops(c.base, c.base_ops).rest
         x = self._kicked(I, w, c).mul_(mo.ec)
-        x.addcmul_(u_prev - rest, mo.es, value=-1.0)
+        _st.scale_add(x, u_prev - rest, -c.model.es)
         return _st.set_where(x, spiked, c.model.x_reset)
 
 
 # ---------------------------------------------------------------------- heterogeneous layers
+#: ``tau_rc`` of a heterogeneous layer until its time constants are sampled: larger than any
+#: time step, so the relations checked while the base model is built hold.
+_PLACEHOLDER_TAU = 1e300
+
 class HeterogeneousNeuron(Neuron):
     r"""Mixin for layers whose membrane time constant differs between feature maps.
 
@@ -1361,16 +1221,13 @@ class HeterogeneousNeuron(Neuron):
             raise TypeError(f"{name}() missing required argument: 'threshold'")
         if "tau_rc" in kwargs:
             raise TypeError(f"{name} samples tau_rc from tau_range; do not pass tau_rc")
-        object.__setattr__(self, "_hetero_pending", True)
-        super().__init__(threshold, 1.0, *args, **kwargs)  # the base model with a placeholder tau_rc
+        super().__init__(threshold, _PLACEHOLDER_TAU, *args, **kwargs)  # the base model; tau_rc sampled below
         self._finish_heterogeneous(tau_range, generator, seed, n_features)
 
     def _finish_heterogeneous(self, tau_range: Sequence[float], generator: Optional[torch.Generator],
                               seed: Optional[int], n_features: Optional[int]) -> None:
-        object.__setattr__(self, "_ready", False)
-        object.__setattr__(self, "_hetero_pending", False)
         self._init_heterogeneous(tau_range, generator, seed, n_features)
-        self._finish_init()
+        self._validate()
 
     def _init_heterogeneous(self, tau_range: Sequence[float], generator: Optional[torch.Generator],
                             seed: Optional[int], n_features: Optional[int]) -> None:
@@ -1379,7 +1236,7 @@ class HeterogeneousNeuron(Neuron):
         lo, hi = (float(v) for v in tau_range)
         if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi < lo:
             raise ValueError(f"tau_range must satisfy 0 < low <= high, got {tau_range!r}")
-        if self._euler and lo <= self._ts:
+        if "tau_rc" in self.TRAITS.ts_below and lo <= self._ts:
             raise ValueError(f"ts={self._ts} is too large for the forward-Euler scheme: it needs ts < tau_range[0]={lo}")
         self.tau_range = (lo, hi)
         if generator is not None and seed is not None:
@@ -1443,10 +1300,6 @@ class HeterogeneousNeuron(Neuron):
         if n is None:
             raise ValueError("n_features is unknown before the first call; pass it")
         self._sample(n)
-
-    def _validate(self) -> None:
-        if not self.__dict__.get("_hetero_pending", False) and self._buffers.get("tau_rc") is not None:
-            super()._validate()
 
     def _prepare(self, x: Tensor) -> _st.Prepared:
         taus = self._buffers.get("tau_rc")
@@ -1535,7 +1388,6 @@ class UniformIzhikevich(HeterogeneousNeuron, Izhikevich):
                  v_reset: ParamValue = None, per_neuron_thresh: ParamValue = None, inhibition_mode: str = "layer",
                  *, generator: Optional[torch.Generator] = None, seed: Optional[int] = None,
                  n_features: Optional[int] = None, **kwargs: Any) -> None:
-        object.__setattr__(self, "_hetero_pending", True)
         Izhikevich.__init__(self, threshold, 1.0, ts, a=0.02, b=b, c=c, d=d, resting_potential=resting_potential,
                             refractory_timesteps=refractory_timesteps, C=C, v_reset=v_reset,
                             per_neuron_thresh=per_neuron_thresh, inhibition_mode=inhibition_mode, **kwargs)
@@ -1569,7 +1421,6 @@ class UniformResonateAndFire(HeterogeneousNeuron, ResonateAndFire):
                  n_features: Optional[int] = None, **kwargs: Any) -> None:
         if "b" in kwargs or "tau_rc" in kwargs:
             raise TypeError("UniformResonateAndFire samples b from tau_range; do not pass b")
-        object.__setattr__(self, "_hetero_pending", True)
         ResonateAndFire.__init__(self, threshold, **kwargs)
         self._declare("tau_rc", None, "optional")
         self._finish_heterogeneous(tau_range, generator, seed, n_features)

@@ -267,3 +267,61 @@ def test_noise_is_reproducible_off_by_default_and_validated():
         sn.LIF(threshold=1.0, noise_generator=3)
     for spec in sn.MODELS.values():  # every layer takes the parameter
         assert spec.cls(threshold=1.0, noise_std=2.0).noise_std == 2.0, spec.name
+
+
+# ----------------------------------------------------------------------------- traits and construction
+def test_model_traits_are_one_typed_declaration_per_class():
+    assert sn.LIF.TRAITS == sn.ModelTraits()
+    assert sn.AdEx.TRAITS.ts_below == ("tau_rc", "tau_w") and sn.AdEx.TRAITS.second_variable
+    assert sn.EIF_Simple.TRAITS.potentials_before_reset and sn.EIF_Simple.TRAITS.spike_amplitude == "1"
+    assert not sn.EIF.TRAITS.potentials_before_reset  # a derived declaration leaves its parent alone
+    with pytest.raises(ValueError, match="spike_amplitude"):
+        sn.ModelTraits(spike_amplitude="2")
+    with pytest.raises(TypeError, match="ts_below"):
+        sn.ModelTraits(ts_below="tau_rc")
+    with pytest.raises(AttributeError):
+        sn.LIF.TRAITS.capped = True  # frozen
+
+
+def test_a_model_declaring_a_second_variable_needs_its_step():
+    with pytest.raises(TypeError, match="_adapt"):
+        class Broken(sn.LIF):  # noqa: F841
+            TRAITS = sn.ModelTraits(second_variable=True)
+    with pytest.raises(TypeError, match="TRAITS"):
+        class Untyped(sn.LIF):  # noqa: F841
+            TRAITS = {"capped": True}
+
+
+def test_euler_limit_is_checked_for_every_declared_time_constant_at_any_time():
+    with pytest.raises(ValueError, match="tau_w"):
+        sn.AdEx(threshold=1.0, tau_w=0.0005, ts=0.001)
+    layer = sn.AdEx(threshold=1.0)
+    with pytest.raises(ValueError, match="tau_w"):
+        layer.tau_w = 0.001           # on a change after construction too
+    with pytest.raises(ValueError, match="tau_rc"):
+        layer.ts = 0.05
+    # before its time constants are sampled, a heterogeneous layer still checks the others
+    with pytest.raises(ValueError, match="tau_w"):
+        sn.UniformAdEx(threshold=1.0, tau_w=0.0005, ts=0.001)
+    sn.UniformEIF(threshold=1.0, tau_range=(2.0, 3.0), ts=1.5)  # ts above 1 s but below every tau
+
+
+# ----------------------------------------------------------------------------- each equation once
+@pytest.mark.parametrize("name", ["IF", "LIF_ode", "LIF_Simple", "EIF", "EIF_Simple", "QIF", "AdEx", "Izhikevich"])
+def test_hand_fused_euler_step_is_u_plus_ts_times_rhs(name):
+    """The forward-Euler models keep a hand-fused step for speed (see benchmarks/neuron_step.py,
+    "derived" columns); it must be the step derived from the one right-hand side: every neuron,
+    random state u (and w) and input, no floor, no spike."""
+    g = torch.Generator().manual_seed(31)
+    thr = 1e6
+    extra = {"EIF": dict(theta_rh=3.0), "EIF_Simple": dict(theta_rh=3.0), "AdEx": dict(theta_rh=3.0),
+             "QIF": dict(u_c=2.0, a=0.5)}.get(name, {})  # the nonlinear terms matter in [0, 4]
+    layer = getattr(sn, name)(threshold=thr, clamp_at_rest=False, inhibition_mode="none", **extra)
+    base = -65.0 if name == "Izhikevich" else 0.0
+    u0 = base + 4.0 * torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64)
+    w0 = torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64) * 3.0
+    I = (torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64) - 0.3) * (20.0 if name == "Izhikevich" else 500.0)
+    layer.load_state({"v": u0, "w": w0})
+    got = layer.step(I, n_winners=0).potentials
+    expected = u0 + layer.ts * layer.ode(u0, I, w=w0 if layer.has_second_variable else None)
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)

@@ -101,6 +101,88 @@ def test_reward_moves_the_winner_toward_the_input_and_punishment_away():
         torch.testing.assert_close(w, expected)
 
 
+def _reference_single_update(conv0: snn.Convolution, times_i: torch.Tensor, target: int, rates):
+    """Update (W_after - W_before) and outcome of one sample through the spike-wave recipe, from conv0's weights."""
+    conv = snn.Convolution(conv0.in_channels, conv0.out_channels, conv0.kernel_size)
+    conv.weight.data.copy_(conv0.weight.data)
+    wave, pot, spk, win = _reference_winner(conv, times_i)
+    if not win:
+        return torch.zeros_like(conv.weight), 2
+    ok = win[0][0] // 2 == target
+    rule = snn.STDP(conv, rates[0] if ok else rates[1], use_stabilizer=False, lower_bound=0.2, upper_bound=0.8)
+    rule(wave, pot, spk, win)
+    return conv.weight.data - conv0.weight.data, 0 if ok else 1
+
+
+def test_batched_rstdp_equals_the_sum_of_single_sample_updates():
+    """train_batch == W0 + sum of the per-sample reference updates (each from W0), clipped once."""
+    rates = ((0.05, -0.03), (-0.05, 0.01))
+    layer = _layer(seed=6)
+    layer.weight.data.clamp_(0.3, 0.7)           # no per-sample clip: each update is the pure rate map
+    layer.set_rates(*rates)
+    conv0 = snn.Convolution(4, 20, 3)
+    conv0.weight.data.copy_(layer.weight.data)
+    times = _times(7, b=24, sparsity=0.8)
+    times[9] = T                                  # a silent sample
+    targets = torch.randint(0, 10, (24,), generator=torch.Generator().manual_seed(8))
+    total, counts = torch.zeros_like(conv0.weight), [0, 0, 0]
+    for i in range(24):
+        d, outcome = _reference_single_update(conv0, times[i], int(targets[i]), rates)
+        total += d
+        counts[outcome] += 1
+    feats = layer.winners(times, T)[:, 0]
+    live = feats[feats >= 0]
+    assert live.unique().numel() < live.numel()   # some feature wins twice: its updates add up
+    stats = layer.train_batch(times, targets, T)
+    assert stats.tolist() == counts and counts[0] > 0 and counts[1] > 0 and counts[2] == 1
+    expected = (conv0.weight.data + total).clamp(0.2, 0.8)
+    torch.testing.assert_close(layer.weight.data, expected, rtol=0, atol=1e-6)
+
+
+def test_batched_rstdp_of_one_sample_is_the_sequential_rule():
+    seq, bat = _layer(seed=9), _layer(seed=9)
+    times = _times(10, b=1, sparsity=0.6)
+    target = torch.tensor([int(bat.decide(times, T)[0])])   # rewarded
+    for tgt in (target, (target + 1) % 10):                 # then punished
+        assert seq.train_step(times, tgt, T).tolist() == bat.train_batch(times, tgt, T).tolist()
+        torch.testing.assert_close(bat.weight.data, seq.weight.data, rtol=0, atol=1e-7)
+    assert not torch.equal(bat.weight.data, _layer(seed=9).weight.data)
+
+
+def test_batched_rstdp_clips_the_sum_once_by_hand():
+    """Same input twice, rewarded then punished: the centre gets +0.004 - 0.004 = 0 (0.798 stays),
+    where the sequential rule clips 0.802 to 0.8 first and ends at 0.796."""
+    times = torch.full((2, 1, 3, 3), T, dtype=torch.uint8)
+    times[:, 0, 1, 1] = 4
+    targets = torch.tensor([0, 3])                 # feature 0 (class 0) wins: right, then wrong
+    ends = []
+    for method in ("train_batch", "train_step"):
+        layer = _layer(seed=11, c_in=1, feats=2, k=3)
+        layer.weight.data.fill_(0.5)
+        layer.weight.data[0, 0, 1, 1] = 0.798
+        layer.weight.data[1].fill_(0.3)            # feature 0 wins every time
+        assert getattr(layer, method)(times, targets, T).tolist() == [1, 1, 0]
+        ends.append(layer.weight.data.clone())
+        expected = torch.full((3, 3), 0.5 - 0.003 + 0.0005)
+        assert torch.equal(layer.weight.data[1], torch.full((1, 3, 3), 0.3))
+        torch.testing.assert_close(layer.weight.data[0, 0, [0, 2]], expected[[0, 2]], rtol=0, atol=1e-7)
+    assert abs(float(ends[0][0, 0, 1, 1]) - 0.798) < 1e-7
+    assert abs(float(ends[1][0, 0, 1, 1]) - 0.796) < 1e-7
+
+
+def test_batched_rstdp_empty_batch_and_bad_input():
+    layer = _layer(seed=12)
+    w0 = layer.weight.data.clone()
+    stats = layer.train_batch(torch.zeros(0, 4, 6, 6, dtype=torch.uint8), torch.zeros(0, dtype=torch.long), T)
+    assert stats.tolist() == [0, 0, 0] and torch.equal(layer.weight.data, w0)
+    with pytest.raises(ValueError, match="targets"):
+        layer.train_batch(_times(1, b=2), torch.zeros(3, dtype=torch.long), T)
+    with pytest.raises(ValueError, match="in_channels"):
+        layer.train_batch(_times(1, b=2, c=3), torch.zeros(2, dtype=torch.long), T)
+    with pytest.raises(ValueError, match="kernel"):
+        layer.train_batch(_times(1, b=2, hw=2), torch.zeros(2, dtype=torch.long), T)
+
+
 def test_decision_map_and_bad_input():
     layer = DecisionLayer(2, 200, 5, [c for c in range(10) for _ in range(20)])
     assert layer.decision_map[19] == 0 and layer.decision_map[20] == 1 and layer.decision_map[199] == 9

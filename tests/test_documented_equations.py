@@ -141,3 +141,58 @@ def test_trajectory_equals_the_documented_equations(name, with_v_reset):
     assert n_spikes > 0, "the input must make the reference spike"
     if FLOORED[name]:
         assert n_floored > 0, "the input must drive the reference below rest"
+
+
+# ----------------------------------------------------------------------------- the right-hand side
+def _documented_rhs(name: str, p: Dict[str, float], u, w, I):
+    """du/dt per second from each docstring: the Euler models' step is ``u + ts * du/dt``, so
+    their derivative is the reference step's increment over ``ts``; LIF's exact step
+    integrates ``(rest - u)/tau + I/C``."""
+    if name in ("LIF", "AdaptiveLIF"):
+        return (p["rest"] - u) / p["tau"] + I / p["C"]
+    return (_reference_potential(name, p, u, w, I) - u) / p["ts"]
+
+
+def _documented_rhs_w(name: str, p: Dict[str, float], u, w):
+    if name == "AdEx":
+        return (p["a"] * (u - p["rest"]) - w) / p["tau_w"]
+    if name == "Izhikevich":
+        return 1000.0 * p["a"] * (p["b"] * u - w)
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("name", ALL + ["AdaptiveLIF"])
+def test_ode_is_the_documented_right_hand_side(name):
+    """``layer.ode`` (what plots and analysis read) against the docstring equation, away from
+    the floor and the threshold, at random potentials, inputs and second variables."""
+    if name == "AdaptiveLIF":
+        layer = sn.AdaptiveLIF(threshold=THR, tau_rc=0.03, C=0.5, ts=TS, resting_potential=REST)
+        p = dict(tau=0.03, C=0.5, ts=TS, rest=REST)
+    else:
+        layer, p = _build(name)
+    g = torch.Generator().manual_seed(3)
+    u = p["rest"] + 8.0 * torch.rand(50, generator=g, dtype=F64)
+    I = -50.0 + 300.0 * torch.rand(50, generator=g, dtype=F64)
+    w = 2.0 * torch.rand(50, generator=g, dtype=F64)
+    has_w = name in ("AdEx", "Izhikevich")
+    got = layer.ode(u, I, w=w if has_w else None)
+    torch.testing.assert_close(got, _documented_rhs(name, p, u, w if has_w else torch.zeros_like(u), I),
+                               rtol=1e-9, atol=1e-6)
+    if has_w:
+        torch.testing.assert_close(layer.ode_w(u, w, I), _documented_rhs_w(name, p, u, w), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["UniformLIF", "UniformLIF_Simple", "UniformEIF", "UniformQIF", "UniformAdEx"])
+def test_ode_of_uniform_models_uses_each_maps_time_constant(name):
+    """The sampled per-map ``tau_rc`` enters the right-hand side: ode of the Uniform layer at
+    map c equals ode of the homogeneous model built with that map's tau."""
+    layer = getattr(sn, name)(threshold=THR, tau_range=(0.01, 0.05), seed=4, n_features=3, ts=TS)
+    base = getattr(sn, name[len("Uniform"):])
+    u = torch.full((3, 1, 1), 3.0, dtype=F64)
+    I = torch.full((3, 1, 1), 40.0, dtype=F64)
+    got = layer.ode(u, I)
+    taus = layer.taus.flatten().tolist()
+    assert len(set(taus)) == 3
+    for c, tau in enumerate(taus):
+        ref = base(threshold=THR, tau_rc=tau, ts=TS).ode(u[c], I[c])
+        torch.testing.assert_close(got[c], ref, rtol=1e-12, atol=1e-12)

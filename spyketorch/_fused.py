@@ -1,0 +1,94 @@
+"""The opt-in fused step of a neuron layer: the composed pipeline through ``torch.compile``
+(private module).
+
+:class:`FusedStep` is the part of :class:`spyketorch.neurons.Neuron` that compiles its step
+(every stage, composed, with the model's own integrate and adapt steps) into fused
+kernels. The eager step stays the reference: the fused one runs the same code, so it
+gives the same spikes, winners and refractory state, and potentials equal to float
+rounding (tested in ``tests/test_neurons.py``).
+
+Two details make the compiled step usable for many layers and small inputs:
+
+* each call of :meth:`FusedStep.compile` compiles its own copy of the step function, so
+  the compiled code of one layer never counts against another's recompile limit
+  (``torch.compile`` caches per function code object);
+* inputs smaller than :data:`SMALL` elements run a single-threaded build (the threshold
+  below which ATen's own element-wise ops stay on one thread): on a busy CPU a
+  multi-threaded kernel on a few thousand elements waits for the slowest thread far
+  longer than it computes.
+"""
+from __future__ import annotations
+
+import types
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+#: Inputs with fewer elements than this run the single-threaded compiled step.
+SMALL = 32768
+
+
+def _own_copy(method: Any) -> Callable[..., Any]:
+    """``method`` bound to its object again, through a new code object (a separate compile cache)."""
+    fn = method.__func__
+    code = fn.__code__.replace()
+    copy = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    return types.MethodType(copy, method.__self__)
+
+
+class FusedStep:
+    """Mixin of :class:`spyketorch.neurons.Neuron`: the opt-in compiled step."""
+
+    _compiled: Optional[Tuple[Optional[Callable[..., Any]], Callable[..., Any]]]
+
+    def compile(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Run the whole step (every stage, composed) through ``torch.compile``: the fused path.
+
+        The first call for each input shape, device and dtype compiles (seconds to a
+        minute on a small CPU); later steps run the fused kernels. Results equal the eager
+        step's (spikes, winners and refractory state exactly, potentials to float
+        rounding). Keyword arguments go to ``torch.compile`` (``options`` to inductor);
+        inputs under 32768 elements use a single-threaded build unless ``options`` sets
+        ``"cpp.threads"``. :meth:`eager` undoes it.
+
+        Args:
+            **kwargs: arguments of ``torch.compile`` (e.g. ``dynamic=False``, ``mode``,
+                ``options``).
+
+        Returns:
+            the layer itself.
+
+        Example:
+            >>> from spyketorch.neurons import LIF
+            >>> layer = LIF(threshold=10.0).compile(dynamic=False)  # compiles on the first step
+            >>> layer.fused
+            True
+            >>> layer.eager().fused
+            False
+        """
+        options: Dict[str, Any] = dict(kwargs.pop("options", None) or {})
+        small = None
+        if "cpp.threads" not in options:
+            small = torch.compile(_own_copy(self._kernel), options={**options, "cpp.threads": 1}, **kwargs)
+        large = torch.compile(_own_copy(self._kernel), options=options or None, **kwargs)
+        self._compiled = (small, large)
+        return self
+
+    def eager(self) -> Any:
+        """Go back to the eager step (drops the compiled one). Returns the layer itself."""
+        self._compiled = None
+        return self
+
+    @property
+    def fused(self) -> bool:
+        """Whether the step runs through ``torch.compile`` (see :meth:`compile`)."""
+        return self._compiled is not None
+
+    def _step_function(self, x: Tensor) -> Callable[..., Any]:
+        """The step to run on input ``x``: the eager ``_kernel`` or its compiled build."""
+        if self._compiled is None:
+            return self._kernel
+        small, large = self._compiled
+        return small if small is not None and x.numel() < SMALL else large
