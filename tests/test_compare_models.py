@@ -19,10 +19,10 @@ def cmp():
 
 
 def test_markdown_gap_and_status(cmp):
-    rows = [dict(model="accumulate", input="latency", parameters="p", gain=1.0, test_active=0.5, test_accuracy=0.6,
+    rows = [dict(model="accumulate", input="latency", parameters="p", gain=1.0, active_features=0.5, test_accuracy=0.6,
                  wall_s=3.0, stdp_images_per_s=10.0, mean_spikes_per_image=100.0, silent_test_images=0.0, status="ok"),
             dict(model="LIF", input="latency", parameters="q", gain=700.0, calibrated_active=0.51, target_active=0.5,
-                 test_active=0.4, test_accuracy=0.625, wall_s=5.0, stdp_images_per_s=8.0,
+                 active_features=0.4, test_accuracy=0.625, wall_s=5.0, stdp_images_per_s=8.0,
                  mean_spikes_per_image=200.0, silent_test_images=0.25, status="ok")]
     lines = cmp.markdown(rows).splitlines()
     assert len(lines) == 4
@@ -42,6 +42,6 @@ def test_runner_writes_json_and_table(cmp, tmp_path):
         assert 0.0 <= r["test_accuracy"] <= 1.0 and r["mean_spikes_per_image"] > 0
         assert r["train_images"] == 40 and r["test_images"] == 20 and r["device"] == "cpu"
     # every model with the same (feature) lateral inhibition, shown nowhere as a difference
-    assert all("inhibition_mode" not in r["parameters"] for r in saved[1:])
+    assert all("inhibition_mode" not in r["parameters"] and r["status"] == "ok" for r in saved[1:])
     with pytest.raises(SystemExit):
         cmp.main(["--models", "NoSuchModel", "--out", str(tmp_path)])
