@@ -14,8 +14,8 @@ when it has at least one event in that frame).
 
 Parameters: every model comes from :func:`spyketorch.neurons.all_models` (threshold 10),
 with the same lateral inhibition for all (``inhibition_mode="feature"``: a winner's map is
-refractory for 2 steps; AdEx and Izhikevich default to ``"layer"``), and the only tuned parameter is the input gain (:func:`spyketorch.network.calibrate_gain`):
-bisection so that, before learning, the same fraction of the layer's neurons fires at
+refractory for 2 steps; AdEx and Izhikevich default to ``"layer"``), and the only tuned
+parameter is the input gain (:func:`spyketorch.network.calibrate_gain`): bisection so that, before learning, the same fraction of the layer's neurons fires at
 least once as in the accumulate-and-fire layer (threshold 10) on the same images.
 ``--model accumulate`` runs the demo's accumulate-and-fire layer itself (latency domain).
 
