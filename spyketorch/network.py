@@ -325,7 +325,7 @@ class NeuronConvBlock(nn.Module):
                 before.add_(off)
                 spk.add_(f)
         post = before.long()
-        count = spk.view(b, -1).sum(1).to(dt)
+        count = spk.flatten(1).sum(1).to(dt)  # (flatten: an empty batch gives [0])
         out_times = self._pool_times(post, t_steps)
         nxt = None
         if pooled:

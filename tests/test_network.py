@@ -260,6 +260,9 @@ def test_present_without_values_and_pooling():
     assert none is None
     assert torch.equal(rec.post_times, full.post_times) and torch.equal(rec.spike_count, full.spike_count)
     assert not rec.post_values.any() and full.post_values.any()
+    empty, pooled = blk.present(torch.zeros(t_steps, 0, 2, 10, 10))  # an empty batch (a rank's empty shard)
+    assert pooled.shape == (t_steps, 0, 5, 4, 4) and empty.spike_count.shape == (0,)
+    assert empty.post_times.shape == (0, 5, 8, 8) and empty.output_times.shape == (0, 5, 4, 4)
     with pytest.raises(ValueError):
         blk.present(torch.zeros(3, 2, 6, 6))
     with pytest.raises(TypeError):
