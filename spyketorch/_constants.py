@@ -9,11 +9,12 @@ the base pipeline's :class:`spyketorch._stages.StepConstants` and the model's ow
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, NamedTuple, Tuple, Union
+from typing import Any, Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
+from . import _model as _m
 from . import _stages as _st
 
 _PARAMS_TYPES: Dict[Tuple[type, Tuple[str, ...]], type] = {}
@@ -44,8 +45,8 @@ class StepConstantsCache:
                 thr = values["per_neuron_thresh"]
                 thr = (math.inf if self._threshold is None else self._threshold) if thr is None else thr
                 if isinstance(thr, float) and math.isinf(thr):
-                    raise ValueError(f"{name} is None and there is no threshold to derive it from; "
-                                     f"give {name} explicitly")
+                    raise ValueError(f"{name}=None follows the threshold, but threshold is None (and no "
+                                     f"per_neuron_thresh is set): give threshold, per_neuron_thresh or {name}")
                 values[name] = thr - abs(thr) * 0.25
         return params_type(type(self), tuple(values))(**values)
 
@@ -75,9 +76,12 @@ class StepConstantsCache:
         """The model's per-step constants (a NamedTuple) from its parameters ``p``."""
         return ()
 
-    def _prepare(self, x: Tensor) -> _st.Prepared:
-        """The constants of a step on ``x``'s device and dtype (cached)."""
-        key = (x.device, x.dtype)
+    def _prepare(self, x: Tensor, out_dtype: Optional[torch.dtype] = None) -> _st.Prepared:
+        """The constants of a step on ``x``'s device and dtype (cached), for outputs in
+        ``out_dtype`` (default: ``x``'s dtype; a half dtype when ``x`` is its float32 copy).
+        Parameters and settings the dtypes cannot represent raise ``ValueError`` here."""
+        out_dtype = x.dtype if out_dtype is None else out_dtype
+        key = (x.device, x.dtype, out_dtype)
         if self._coef is not None and self._coef_key == key:
             return self._coef
         dev, dt = x.device, x.dtype
@@ -92,9 +96,13 @@ class StepConstantsCache:
                 if not ok:
                     raise ValueError(f"{name} has shape {tuple(t.shape)}, which does not broadcast to one sample {shape}")
         p = self._params(dev, dt)
+        name = type(self).__name__
+        given = dict(p._asdict(), threshold=self._threshold)
+        _m.check_params_fit(name, given, dt, out_dtype)
+        _m.check_dtype_range(name, self._ts, self.spike_amplitude, self._refractory_timesteps, dt, out_dtype)
         rest = p.resting_potential
         thr = self._effective_threshold(dev, dt)
-        cap = math.sqrt(torch.finfo(dt).max) / 16.0
+        cap = _m.state_cap(dt, out_dtype)
         base = _st.StepConstants(
             rest=rest, rest_t=torch.as_tensor(rest, dtype=dt, device=dev),
             v_reset=self._reset_value(dev, dt), thr=thr,
@@ -105,7 +113,8 @@ class StepConstantsCache:
             clamp_at_rest=self.clamp_at_rest, nonlinear=self.TRAITS.capped,
             R=float(self._refractory_timesteps))
         model = self._coefficients(p)
-        self._coef = _st.Prepared(base, _st.as_operands(base, dev, dt), model,
-                                  _st.as_operands(model, dev, dt), p)
+        model_ops = _st.as_operands(model, dev, dt)
+        _m.check_constants_finite(name, model_ops, getattr(model, "_fields", ()), dt, given)
+        self._coef = _st.Prepared(base, _st.as_operands(base, dev, dt), model, model_ops, p)
         self._coef_key = key
         return self._coef

@@ -8,6 +8,7 @@ tensors, ``state_dict`` hooks and copies. One rule per concept lives here.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -99,6 +100,8 @@ def as_param_tensor(name: str, value: Any) -> Tensor:
             raise TypeError(f"{name} must be a number or a tensor: {exc}") from None
     else:
         raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
     if not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return t
@@ -121,7 +124,10 @@ def check_param(name: str, value: Any, rule: str) -> Tensor:
 def check_ts(ts: Any) -> float:
     if isinstance(ts, Tensor):
         raise TypeError(f"ts must be a number, got {type(ts).__name__}")
-    return _v.positive(ts, "ts")
+    ts = _v.positive(ts, "ts")
+    if not math.isfinite(1.0 / ts):
+        raise ValueError(f"ts={ts!r} is too small: the spike amplitude 1/ts overflows float64")
+    return ts
 
 
 def check_threshold(value: Any) -> Optional[float]:
@@ -305,17 +311,40 @@ class LayerSettings(nn.Module):
         return {k: (None if self._buffers[k] is None else self._buffers[k].clone()) for k in ("v", "refractory", "w")}
 
     def load_state(self, state: Dict[str, Optional[Tensor]]) -> None:
-        """Restore a state returned by :meth:`get_state` (shapes must agree with each other)."""
+        """Restore a state returned by :meth:`get_state`.
+
+        ``state['v']`` is a finite floating ``[B, C, H, W]`` tensor (float16/bfloat16 are kept
+        in float32, as the layer does); ``refractory`` (steps: whole numbers >= 0) and ``w``
+        (finite) are None or of the same shape. Anything else raises ``ValueError``/``TypeError``
+        naming the entry, and the layer keeps its state.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict as returned by get_state(), got {type(state).__name__}")
         v = state.get("v")
         if v is None:
             self.reset()
             return
         if not isinstance(v, Tensor) or v.dim() != 4:
-            raise ValueError("state['v'] must be a [B, C, H, W] tensor")
+            got = f"shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
+            raise ValueError(f"state['v'] must be a [B, C, H, W] tensor, got {got}")
+        _v.float_tensor(v, "state['v']")
+        _v.finite_tensor(v, "state['v']")
+        v = v.to(compute_dtype(v.dtype))
         r = state.get("refractory")
         w = state.get("w")
+        for key, t in (("refractory", r), ("w", w)):
+            if t is not None:
+                _v.real_tensor(t, f"state[{key!r}]")
+                if t.shape != v.shape:
+                    raise ValueError(f"state[{key!r}] has shape {tuple(t.shape)}, state['v'] {tuple(v.shape)}: "
+                                     f"they must agree")
+                _v.finite_tensor(t, f"state[{key!r}]")
+        if r is not None:
+            r = r.to(v)
+            if not bool(((r >= 0) & (r == r.round())).all()):
+                raise ValueError("state['refractory'] must hold whole numbers of steps >= 0")
         self._buffers["v"] = v.clone()
-        self._buffers["refractory"] = (torch.zeros_like(v) if r is None else r.to(v).clone())
+        self._buffers["refractory"] = (torch.zeros_like(v) if r is None else r.clone())
         if self.has_second_variable:
             self._buffers["w"] = (torch.zeros_like(v) if w is None else w.to(v).clone())
 
@@ -371,10 +400,14 @@ class LayerSettings(nn.Module):
                               error_msgs: List[str]) -> None:  # type: ignore[override]
         # Parameters may change between scalar, tensor and None: shape our buffers
         # like the incoming ones before the generic loader copies values in.
+        # the values bypass the setters: each must obey its rule (the relations are checked
+        # after loading), all checked before anything is changed
+        checked = {name: check_param(name, state_dict[prefix + name], self._param_rules[name])
+                   for name in self._param_names if prefix + name in state_dict}
         for name in self._param_names:
             key = prefix + name
             if key in state_dict:
-                src = state_dict[key]
+                src = checked[name]
                 cur = self._buffers.get(name)
                 dev = cur.device if cur is not None else torch.device("cpu")
                 self._buffers[name] = torch.empty(src.shape, dtype=torch.float64, device=dev)
@@ -383,6 +416,7 @@ class LayerSettings(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
         self._coef = None
+        self._validate()
 
     def _apply(self, fn: Any, recurse: bool = True) -> "LayerSettings":  # type: ignore[override]
         out = super()._apply(fn, recurse)
@@ -392,3 +426,150 @@ class LayerSettings(nn.Module):
 
 def check_k(n_winners: Any) -> int:
     return _v.n_winners(n_winners)
+
+
+# ---------------------------------------------------------------------------- half precision
+#: Input dtypes whose layer state is kept, and whose step is computed, in float32: float16
+#: (largest value 65504) cannot hold the state of the nonlinear models, bfloat16 (8 significant
+#: bits) cannot count refractory steps past 256, neither holds a refractory count past 2048.
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype a layer keeps its state in and steps in for inputs of ``dtype``."""
+    return torch.float32 if dtype in HALF_DTYPES else dtype
+
+
+def state_cap(dtype: torch.dtype, out_dtype: torch.dtype) -> float:
+    """Largest state magnitude kept: squares of it stay finite in ``dtype`` (the nonlinear
+    models), and the potentials and their change over a step stay finite in ``out_dtype``."""
+    cap = math.sqrt(torch.finfo(dtype).max) / 16.0
+    return min(cap, torch.finfo(out_dtype).max / 4.0)
+
+
+def check_dtype_range(layer: str, ts: float, amplitude: float, refractory_timesteps: int,
+                      dtype: torch.dtype, out_dtype: torch.dtype) -> None:
+    """Refuse settings the dtypes cannot represent (checked once per device and dtype).
+
+    The spike amplitude (``1/ts``) must be finite in the output dtype and the refractory
+    count an exact integer in the state dtype (``2**24`` steps for float32).
+    """
+    top = torch.finfo(out_dtype).max
+    if not amplitude <= top:
+        raise ValueError(
+            f"ts={ts:g} is too small for {out_dtype} input to {layer}: the spike amplitude 1/ts = {amplitude:g} "
+            f"exceeds the largest {out_dtype} ({top:g}); use ts >= {1.0 / top:.3g} or a wider dtype")
+    exact = 2.0 / torch.finfo(dtype).eps  # every integer up to this is exact
+    if refractory_timesteps > exact:
+        raise ValueError(
+            f"refractory_timesteps={refractory_timesteps} is too large for {layer} with {dtype} state: "
+            f"counts above {int(exact)} are not exact; use float64 input")
+
+
+def _fits(v: Any, top: float) -> bool:
+    if isinstance(v, Tensor):
+        return not (v.is_floating_point() and v.numel()) or bool(torch.isfinite(v).all())
+    return not isinstance(v, float) or abs(v) <= top
+
+
+def check_params_fit(layer: str, params: Dict[str, Any], dtype: torch.dtype, out_dtype: torch.dtype) -> None:
+    """Refuse parameters finite in float64 that overflow the state dtype ``dtype`` (e.g.
+    ``resting_potential=1e300`` with float32 input) or, for half-precision input, exceed the
+    state cap of :func:`state_cap` (the largest potential the output dtype returns).
+    ``params`` maps names to values on the device: Python floats for scalars, tensors
+    already in ``dtype``. One host sync, once per device and dtype."""
+    top = torch.finfo(dtype).max
+    limit = state_cap(dtype, out_dtype) if out_dtype in HALF_DTYPES else top
+
+    def fits(v: Any) -> bool:
+        if isinstance(v, Tensor):
+            return _fits(v, top) and (limit == top or not v.numel() or bool((v.abs() <= limit).all()))
+        return not isinstance(v, float) or abs(v) <= limit
+
+    bad = [k for k, v in params.items() if v is not None and not fits(v)]
+    if bad:
+        what = (f"overflow {dtype} (largest finite value {top:g})" if limit == top
+                else f"exceed {limit:g}, the largest state kept for {out_dtype} input")
+        raise ValueError(f"{', '.join(bad)} of {layer} {what}; use a wider dtype or smaller values")
+
+
+def check_constants_finite(layer: str, operands: Sequence[Any], fields: Sequence[str], dtype: torch.dtype,
+                           params: Dict[str, Any]) -> None:
+    """Refuse per-step constants (``operands``, tensors in ``dtype`` named ``fields``) that
+    overflow ``dtype`` although every parameter fits (e.g. ``ts/C`` with ``C=1e-300``); the
+    message lists the parameters (``params``) they come from."""
+    top = torch.finfo(dtype).max
+    bad = [f for f, v in zip(fields, operands) if not _fits(v, top)]
+    if bad:
+        shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}=tensor{tuple(v.shape)}"
+                          for k, v in params.items() if v is not None)
+        raise ValueError(f"the parameters of {layer} ({shown}) give per-step constants {bad} that are not finite "
+                         f"in {dtype}; use a wider dtype or parameters of a smaller range")
+
+
+# ---------------------------------------------------------------------------- checked arguments
+def izhikevich_reset(c: Any, v_reset: Any) -> Any:
+    """The reset potential ``c`` of an Izhikevich layer given ``c`` and/or its alias ``v_reset``
+    (both checked; None and None: -65 mV)."""
+    if v_reset is not None:
+        rv = as_param_tensor("v_reset", v_reset)
+        if c is None:
+            return v_reset
+        rc = as_param_tensor("c", c)
+        if rc.shape != rv.shape or not torch.equal(rc, rv):
+            raise ValueError(f"c={c!r} and v_reset={v_reset!r} disagree: both are the reset potential of the "
+                             f"Izhikevich model (c defaults to -65.0); give c, or v_reset with c=None")
+    return -65.0 if c is None else c
+
+
+def alias_param(value: Any, alias_value: Any, name: str, alias: str) -> Any:
+    """A parameter given under its name or its alias (not both); checked under the name used."""
+    if alias_value is None:
+        return value
+    if value is not None:
+        raise TypeError(f"give either {name} or {alias}, not both")
+    as_param_tensor(alias, alias_value)
+    return alias_value
+
+
+def tau_range(value: Any, ts: float, euler: bool, layer: str) -> Tuple[float, float]:
+    """The ``(low, high)`` range of sampled time constants: ``0 < low <= high`` and, for a
+    forward-Euler model, ``ts < low``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise TypeError(f"tau_range must be a (low, high) pair, got {value!r}")
+    lo, hi = _v.real_pair(value, "tau_range")
+    if not 0 < lo <= hi:
+        raise ValueError(f"tau_range must satisfy 0 < low <= high, got {tuple(value)!r}")
+    check_euler_taus(lo, ts, euler, layer, "tau_range[0]")
+    return lo, hi
+
+
+def check_euler_taus(tau_min: float, ts: float, euler: bool, layer: str, name: str) -> None:
+    """A forward-Euler model needs ``ts`` below its smallest time constant ``tau_min`` (named ``name``)."""
+    if euler and not ts < tau_min:
+        raise ValueError(f"ts={ts:g} is too large for the forward-Euler scheme of {layer}: "
+                         f"it needs ts < {name} = {tau_min:g}")
+
+
+def seed_generator(generator: Any, seed: Any) -> Optional[torch.Generator]:
+    """The CPU generator the sampled parameters are drawn from: ``generator``, one seeded
+    with ``seed`` (an int in ``[0, 2**64)``), or None (torch's global generator)."""
+    if generator is not None and seed is not None:
+        raise ValueError("give either generator or seed, not both")
+    if seed is not None:
+        s = _v.non_negative_int(seed, "seed")
+        if s >= 2 ** 64:
+            raise ValueError(f"seed must be an int in [0, 2**64), got {s}")
+        return torch.Generator().manual_seed(s)
+    return check_generator(generator)
+
+
+def check_generator(generator: Any) -> Optional[torch.Generator]:
+    if generator is None:
+        return None
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if generator.device.type != "cpu":
+        raise ValueError(f"generator must be a CPU generator (time constants are drawn on the CPU), "
+                         f"got one on {generator.device}")
+    return generator

@@ -17,7 +17,7 @@ order of the reference's iterative argmax and of ``functional.get_k_winners``).
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Optional, TypeVar, Union
+from typing import Any, NamedTuple, Optional, Sequence, TypeVar, Union
 
 import torch
 from torch import Tensor
@@ -215,6 +215,16 @@ def winning_spikes(win: Optional[Winners], like: Tensor, amp: float) -> Tensor:
         assert win.loc is not None
         ws.scatter_(1, win.feat * (H * W) + win.loc, win.valid.to(like.dtype) * amp)
     return ws.view(B, C, H, W)
+
+
+def cast_floats(nt: NT, dtype: torch.dtype, in_range: Sequence[str] = ()) -> NT:
+    """The same NamedTuple with every floating tensor converted to ``dtype``; values beyond
+    its range are clamped to its largest finite magnitude, except in the fields ``in_range``
+    (known to fit: converted only). Other fields are kept."""
+    top = torch.finfo(dtype).max
+    return type(nt)(*[(v.to(dtype) if f in in_range else v.clamp(-top, top).to(dtype))
+                      if isinstance(v, Tensor) and v.is_floating_point() else v
+                      for f, v in zip(nt._fields, nt)])
 
 
 def capped_exp(z: Tensor, log_cap: float) -> Tensor:

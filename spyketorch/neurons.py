@@ -39,7 +39,9 @@ never leaves the device.
 
 Differences from the reference implementation (on purpose, and documented on
 each class): inputs are batches ``[B, C, H, W]`` of any size and every sample is
-independent; state lives on the input's device and dtype; refractoriness is an
+independent; state lives on the input's device and dtype (float16 and bfloat16 inputs
+are stepped in float32, whose range and precision hold every model's state and the
+refractory count, and the outputs returned in the input's dtype); refractoriness is an
 integer count of steps (the reference's seconds counter could keep a neuron one
 step too long through rounding); LIF really resets and integrates the exact
 exponential decay; ``_Simple`` models decay toward rest; the ``Uniform*`` layers
@@ -60,12 +62,14 @@ from typing import Any, Callable, ClassVar, Dict, List, NamedTuple, Optional, Se
 import torch
 from torch import Tensor
 
+from . import _model as _m
 from . import _stages as _st
 from ._constants import StepConstantsCache
 from ._fused import FusedStep
 from ._model import INHIBITION_MODES, LayerSettings, ModelTraits, Param, ParamValue
 from ._ode import OdeConveniences
 from ._ode import f64 as _f64
+from . import _validation as _v
 from ._model import check_k, check_param, check_ts
 
 __all__ = [
@@ -110,8 +114,8 @@ class StepOutput(NamedTuple):
             :class:`EIF_Simple` returns the potentials before reset, as the reference.
         thresholded: potentials of the neurons that fired (before reset), 0 elsewhere.
         dudt: change of the potential over the step, before reset, ``[B, C, H, W]``.
-        winners: ``[B, k, 3]`` long tensor of ``(feature, row, col)``, best first,
-            ``-1`` rows where fewer than ``k`` neurons won.
+        winners: ``[B, K, 3]`` long tensor of ``(feature, row, col)``, best first,
+            ``K = min(k, C)``, ``-1`` rows where fewer than ``K`` neurons won.
         winning_spikes: spikes of the winners only, ``[B, C, H, W]``.
 
     ``thresholded``, ``dudt``, ``winners`` and ``winning_spikes`` are ``None`` when
@@ -210,6 +214,11 @@ class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
     Membrane state is created lazily on the first call with the input's shape,
     device and dtype (parameters are cast once to that dtype); a later call with
     another shape, device or dtype raises ``ValueError`` until :meth:`reset`.
+    float16 and bfloat16 inputs are stepped in float32 (state and refractory count in
+    float32, so they fire on the same steps as float32 input) and the outputs are
+    returned in the input's dtype. Settings the dtype cannot represent (a spike
+    amplitude ``1/ts`` above its largest value, per-step constants that overflow it, a
+    refractory count past its exact integers) raise ``ValueError`` at the first call.
 
     Args:
         ts: time step in seconds. Default: 0.01.
@@ -361,16 +370,17 @@ class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
         """Validate, create state, run :meth:`_kernel` and store the new state."""
         I = potentials.detach() if isinstance(potentials, Tensor) and potentials.requires_grad else potentials
         self._check_input(I)
-        c = self._prepare(I)
+        in_dtype, cdt = I.dtype, _m.compute_dtype(I.dtype)  # half precision: state and step in float32
+        if cdt != in_dtype:
+            I = I.to(cdt)
+        c = self._prepare(I, in_dtype)
         self._ensure_state(I, c)
         kernel = self._step_function(I)
         u_post, r_new, w_new, out = kernel(self._buffers["v"], self._buffers["refractory"], self._buffers["w"],
                                            I, c, self._shape_consts[1:], min(k, I.shape[1]), want)
         self._buffers["v"], self._buffers["refractory"], self._buffers["w"] = u_post, r_new, w_new
-        if want[3] and k > I.shape[1]:
-            out = out._replace(winners=torch.cat(
-                (out.winners, out.winners.new_full((I.shape[0], k - I.shape[1], 3), -1)), dim=1))
-        return out
+        # spikes are 0 or the amplitude, which the first call checked against the dtype
+        return out if cdt == in_dtype else _st.cast_floats(out, in_dtype, ("spikes", "winning_spikes"))
 
     def _kernel(self, u_prev: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, c: _st.Prepared,
                 sc: Tuple[Tensor, Tensor, Tensor], kk: int,
@@ -426,7 +436,8 @@ class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
 
         Returns:
             StepOutput: ``(spikes, potentials, thresholded, dudt, winners, winning_spikes)``
-            with ``winners`` as a ``[B, k, 3]`` long tensor, ``-1`` padded.
+            with ``winners`` as a ``[B, K, 3]`` long tensor, ``K = min(n_winners, C)`` (at most
+            one winner per map), ``-1`` rows where fewer won.
 
         Shape:
             input ``[B, C, H, W]``; every output ``[B, C, H, W]`` except ``winners``.
@@ -668,7 +679,8 @@ class LIF_Simple(Neuron):
         super().__init__(ts=ts, resting_potential=resting_potential, threshold=threshold,
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
         self._declare_params(LIF_Simple, tau_rc=tau_rc)
-        self.per_neuron_thresh = per_neuron_threshold if per_neuron_threshold is not None else per_neuron_thresh
+        self.per_neuron_thresh = _m.alias_param(per_neuron_thresh, per_neuron_threshold, "per_neuron_thresh",
+                                                "per_neuron_threshold")
 
     PARAMS = (Param("tau_rc", 0.02, "positive"),)
 
@@ -799,7 +811,7 @@ class EIF_Simple(EIF):
                  refractory_timesteps: int = 2, v_reset: ParamValue = None,
                  per_neuron_threshold: ParamValue = None, inhibition_mode: str = "feature",
                  per_neuron_thresh: ParamValue = None, **kwargs: Any) -> None:
-        pnt = per_neuron_threshold if per_neuron_threshold is not None else per_neuron_thresh
+        pnt = _m.alias_param(per_neuron_thresh, per_neuron_threshold, "per_neuron_thresh", "per_neuron_threshold")
         super().__init__(threshold=threshold, tau_rc=tau_rc, ts=ts, delta_t=delta_t, theta_rh=theta_rh,
                          resting_potential=resting_potential, refractory_timesteps=refractory_timesteps,
                          C=1.0, v_reset=v_reset, per_neuron_thresh=pnt, inhibition_mode=inhibition_mode, **kwargs)
@@ -976,12 +988,14 @@ class Izhikevich(Neuron):
         threshold: spike cut-off in mV. Default: 30.0.
         tau_rc: unused. Default: 0.02.
         ts: time step in seconds. Default: 0.001.
-        a, b, c, d: model parameters. Defaults: 0.02, 0.2, -65.0, 8.0.
+        a, b, c, d: model parameters (``c``: the reset potential; None: ``v_reset``).
+            Defaults: 0.02, 0.2, -65.0, 8.0.
         resting_potential: potential of refractory neurons and initial state; None =
             fixed point. Default: None.
         refractory_timesteps: Default: 2.
         C: unused. Default: 0.281.
-        v_reset: used as ``c`` when ``c`` is None. Default: None.
+        v_reset: the reset potential under its generic name: used when ``c`` is None, and
+            otherwise must equal ``c`` (``ValueError``). Default: None.
         per_neuron_thresh: Default: None.
         inhibition_mode: Default: ``"layer"``.
 
@@ -1000,8 +1014,7 @@ class Izhikevich(Neuron):
                  resting_potential: ParamValue = None, refractory_timesteps: int = 2, C: ParamValue = 0.281,
                  v_reset: ParamValue = None, per_neuron_thresh: ParamValue = None,
                  inhibition_mode: str = "layer", **kwargs: Any) -> None:
-        if c is None:
-            c = v_reset if v_reset is not None else -65.0
+        c = _m.izhikevich_reset(c, v_reset)
         super().__init__(ts=ts, resting_potential=0.0, threshold=threshold, v_reset=None,
                          refractory_timesteps=refractory_timesteps, inhibition_mode=inhibition_mode, **kwargs)
         self._declare_params(Izhikevich, tau_rc=tau_rc, C=C, a=a, b=b, c=c, d=d)
@@ -1231,23 +1244,10 @@ class HeterogeneousNeuron(Neuron):
 
     def _init_heterogeneous(self, tau_range: Sequence[float], generator: Optional[torch.Generator],
                             seed: Optional[int], n_features: Optional[int]) -> None:
-        if not isinstance(tau_range, (list, tuple)) or len(tau_range) != 2:
-            raise TypeError(f"tau_range must be a (low, high) pair, got {tau_range!r}")
-        lo, hi = (float(v) for v in tau_range)
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi < lo:
-            raise ValueError(f"tau_range must satisfy 0 < low <= high, got {tau_range!r}")
-        if "tau_rc" in self.TRAITS.ts_below and lo <= self._ts:
-            raise ValueError(f"ts={self._ts} is too large for the forward-Euler scheme: it needs ts < tau_range[0]={lo}")
-        self.tau_range = (lo, hi)
-        if generator is not None and seed is not None:
-            raise ValueError("give either generator or seed, not both")
-        if seed is not None:
-            generator = torch.Generator().manual_seed(int(seed))
-        self._generator = generator
+        self.tau_range = _m.tau_range(tau_range, self._ts, "tau_rc" in self.TRAITS.ts_below, type(self).__name__)
+        self._generator = _m.seed_generator(generator, seed)
         if n_features is not None:
-            if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features <= 0:
-                raise ValueError(f"n_features must be a positive int, got {n_features!r}")
-            self._sample(n_features)
+            self._sample(_v.positive_int(n_features, "n_features"))
         else:
             self._buffers["tau_rc"] = None
 
@@ -1275,6 +1275,7 @@ class HeterogeneousNeuron(Neuron):
     def set_taus(self, taus: Union[float, Tensor]) -> None:
         """Set the time constants (and what they imply) by hand, e.g. one value for every map."""
         t = check_param("taus", taus, "positive")
+        _m.check_euler_taus(float(t.min()), self._ts, "tau_rc" in self.TRAITS.ts_below, type(self).__name__, "min(taus)")
         self._buffers["tau_rc"] = t
         for name, value in self._from_taus(t).items():
             self._buffers[name] = value
@@ -1287,7 +1288,7 @@ class HeterogeneousNeuron(Neuron):
 
     @generator.setter
     def generator(self, value: Optional[torch.Generator]) -> None:
-        self._generator = value
+        self._generator = _m.check_generator(value)
 
     @property
     def taus(self) -> Optional[Tensor]:
@@ -1301,13 +1302,24 @@ class HeterogeneousNeuron(Neuron):
             raise ValueError("n_features is unknown before the first call; pass it")
         self._sample(n)
 
-    def _prepare(self, x: Tensor) -> _st.Prepared:
+    def _validate(self) -> None:
+        euler = "tau_rc" in self.TRAITS.ts_below
+        # the checks of the base model run at construction, sampled or not; the forward-Euler
+        # bound is stated on what the user gave (tau_range, or taus given to set_taus)
+        if "tau_range" in self.__dict__:
+            _m.check_euler_taus(self.tau_range[0], self._ts, euler, type(self).__name__, "tau_range[0]")
+        taus = self._buffers.get("tau_rc")
+        if taus is not None:
+            _m.check_euler_taus(float(taus.min()), self._ts, euler, type(self).__name__, "min(taus)")
+        super()._validate()
+
+    def _prepare(self, x: Tensor, out_dtype: Optional[torch.dtype] = None) -> _st.Prepared:
         taus = self._buffers.get("tau_rc")
         if taus is None or (taus.dim() == 3 and taus.shape[0] != x.shape[1]):
             if taus is not None:
                 raise ValueError(f"this layer sampled tau_rc for {taus.shape[0]} feature maps, got {x.shape[1]}")
             self._sample(x.shape[1])
-        return super()._prepare(x)
+        return super()._prepare(x, out_dtype)
 
 
 _UNIFORM_DOC = r"""Heterogeneous :class:`{base}`: ``tau_rc`` drawn per feature map from ``tau_range``.

@@ -148,7 +148,8 @@ class RectifiedSAM(nn.Module):
             (None: a nondeterministic seed). Default: None.
 
     Shape:
-        input ``[B, C, H, W]``; every output ``[B, C, H, W]`` except ``winners`` ``[B, k, 3]``.
+        input ``[B, C, H, W]``; every output ``[B, C, H, W]`` except ``winners`` ``[B, K, 3]``,
+        ``K = min(n_winners, C)``.
 
     Example:
         >>> layer = RectifiedSAM(lambda_0=100.0, theta=0.0, tau=0.01, dt=0.001, b=2.0, seed=0)
@@ -365,7 +366,7 @@ class RectifiedSAM(nn.Module):
         kk = min(k, C)
         ws = torch.zeros_like(counts)
         if kk == 0 or H * W == 0:
-            return torch.full((B, k, 3), -1, dtype=torch.long, device=g.device), ws
+            return torch.full((B, kk, 3), -1, dtype=torch.long, device=g.device), ws
         score = torch.where(fired, g, torch.full_like(g, -math.inf)).reshape(B, C, H * W)
         best, loc_all = score.max(dim=2)  # [B, C]
         order = torch.sort(best, dim=1, descending=True, stable=True).indices[:, :kk]  # ties: lowest map
@@ -377,8 +378,6 @@ class RectifiedSAM(nn.Module):
         flat = (order * (H * W) + loc)
         vals = torch.gather(counts.reshape(B, -1), 1, flat) * valid
         ws.reshape(B, -1).scatter_(1, flat, vals)
-        if k > kk:
-            winners = torch.cat((winners, winners.new_full((B, k - kk, 3), -1)), dim=1)
         return winners, ws
 
     def step(self, potentials: Tensor, n_winners: int = 1) -> StepOutput:

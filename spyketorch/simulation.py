@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import torch
 from torch import Tensor, nn
 
+from . import _validation as _v
 from . import neurons as sn
 from .analysis import copy_layer, scalar_rest, single_neuron, w_nullcline
 from .sam import STOCHASTIC_MODELS, RectifiedSAM
@@ -74,8 +75,10 @@ InputSpec = Union[Tensor, Callable[[int], Tensor], None]
 def _input_source(inputs: InputSpec, stimulus: Optional[Callable[[int], Tensor]], steps: Optional[int],
                   sequence: Optional[bool]) -> Tuple[Callable[[int], Tensor], int]:
     """Turn the input specification into ``f(t) -> Tensor`` and the number of steps."""
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    if steps is not None:
+        steps = _v.non_negative_int(steps, "steps")
+    if sequence is not None and not isinstance(sequence, bool):
+        raise TypeError(f"sequence must be None, True or False, got {type(sequence).__name__}")
     base: Optional[Callable[[int], Tensor]]
     n: Optional[int] = steps
     if inputs is None:
@@ -308,8 +311,15 @@ def simulate(
     """
     from tqdm.auto import tqdm
 
-    if isinstance(equilibration_steps, bool) or not isinstance(equilibration_steps, int) or equilibration_steps < 0:
-        raise ValueError(f"equilibration_steps must be a non-negative int, got {equilibration_steps!r}")
+    equilibration_steps = _v.non_negative_int(equilibration_steps, "equilibration_steps")
+    n_winners = _v.n_winners(n_winners)
+    if spikes_dtype is not None and not isinstance(spikes_dtype, torch.dtype):
+        raise TypeError(f"spikes_dtype must be a torch.dtype or None, got {type(spikes_dtype).__name__}")
+    if equilibration_input is not None and not isinstance(equilibration_input, Tensor):
+        _v.finite_real(equilibration_input, "equilibration_input")
+    if record is not None and not isinstance(record, str):
+        if not isinstance(record, (list, tuple)) or not all(isinstance(r, str) for r in record):
+            raise TypeError(f"record must be a name, a sequence of names, 'all' or None, got {record!r}")
     fn, n = _input_source(inputs, stimulus, steps, sequence)
     is_layer = _is_layer(network)
     if not is_layer and not callable(network):
@@ -764,13 +774,20 @@ def tune_threshold(
     """
     from tqdm.auto import tqdm
 
-    if not (isinstance(target_rate, (int, float)) and target_rate > 0 and math.isfinite(target_rate)):
-        raise ValueError(f"target_rate must be a positive number of Hz, got {target_rate!r}")
-    if tol <= 0:
-        raise ValueError(f"tol must be > 0, got {tol!r}")
+    if not isinstance(layer, sn.Neuron):
+        raise TypeError(f"layer must be a spyketorch Neuron layer, got {type(layer).__name__}")
+    _v.positive(target_rate, "target_rate")
+    tol = _v.positive(tol, "tol")
+    iters = _v.non_negative_int(iters, "iters")
+    if steps is not None:
+        _v.positive_int(steps, "steps")
+    if not isinstance(per_feature, bool):
+        raise TypeError(f"per_feature must be True or False, got {type(per_feature).__name__}")
     if not per_feature and layer.per_neuron_thresh is not None:
         raise ValueError("layer has per_neuron_thresh set; use per_feature=True or clear it (per_neuron_thresh = None)")
     fn, n = _input_source(inputs, stimulus, steps, None)
+    if n == 0:
+        raise ValueError("inputs is a sequence of 0 steps: a rate needs at least one step")
     x0 = fn(0)
     C = x0.shape[-3] if x0.dim() >= 3 else 1
     K = C if per_feature else 1
@@ -941,6 +958,13 @@ def load_layer(path: Union[str, os.PathLike],
     Returns:
         Neuron: the rebuilt layer.
 
+    Raises:
+        ValueError: naming the file and what is wrong with it: not readable by
+            ``torch.load`` (empty, truncated, random bytes, text), not a layer file, a
+            newer format, an unknown class, a missing entry, or parameters or a state
+            that the layer refuses (e.g. a NaN state, a negative ``tau_rc``, ``C=0``).
+        FileNotFoundError: there is no file at ``path``.
+
     Example:
         >>> import os, tempfile
         >>> path = os.path.join(tempfile.mkdtemp(), "layer.pt")
@@ -948,25 +972,59 @@ def load_layer(path: Union[str, os.PathLike],
         >>> load_layer(path).tau_range
         (0.01, 0.05)
     """
-    payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {type(path).__name__}")
+    try:
+        payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise  # no file to read: the OS error names it
+    except Exception as exc:  # truncated, empty, random or text: torch/pickle/zip/OS errors of many types
+        raise ValueError(f"{path} is not a readable spyketorch layer file (torch.load failed: "
+                         f"{type(exc).__name__}: {_one_line(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise ValueError(f"{path} is not a spyketorch layer file")
-    if payload.get("version", 0) > _VERSION:
-        raise ValueError(f"{path} has format version {payload['version']}, newer than this spyketorch ({_VERSION})")
+    version = payload.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"{path} has an invalid format version {version!r}")
+    if version > _VERSION:
+        raise ValueError(f"{path} has format version {version}, newer than this spyketorch ({_VERSION})")
+    if "class" not in payload:
+        raise ValueError(f"{path} names no layer class (missing key 'class')")
     name = payload["class"]
-    stochastic = STOCHASTIC_MODELS.get(name) if isinstance(name, str) else None
+    if not isinstance(name, str) or (name not in sn.MODELS and name not in STOCHASTIC_MODELS):
+        raise ValueError(f"unknown neuron class {name!r} in {path}: not one of spyketorch.neurons.MODELS "
+                         f"or spyketorch.sam.STOCHASTIC_MODELS")
+    try:
+        return _layer_from_payload(payload, name, path, map_location)
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        what = f"missing entry {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {_one_line(exc)}"
+        raise ValueError(f"{path} does not hold a valid {name} layer ({what})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line, at most 300 characters."""
+    text = " ".join(str(exc).split())
+    return (text[:297] + "...") if len(text) > 300 else (text or "no message")
+
+
+def _layer_from_payload(payload: Dict[str, Any], name: Any, path: Any,
+                        map_location: Union[str, torch.device, None]) -> Union[sn.Neuron, RectifiedSAM]:
+    """Rebuild the layer of a checked file payload (errors are reported by :func:`load_layer`)."""
+    stochastic = STOCHASTIC_MODELS.get(name)
     if stochastic is not None:
         return stochastic.cls.from_payload(payload["layer"], map_location)
-    spec = sn.MODELS.get(name) if isinstance(name, str) else None
-    if spec is None:
-        raise ValueError(f"unknown neuron class {name!r} in {path}")
-    cls = spec.cls
+    cls = sn.MODELS[name].cls
     attrs = payload.get("attrs", {})
+    if not isinstance(attrs, dict):
+        raise TypeError(f"attrs must be a dict, got {type(attrs).__name__}")
+    sd = payload["state_dict"]
+    if not isinstance(sd, dict):
+        raise TypeError(f"state_dict must be a dict, got {type(sd).__name__}")
     kwargs: Dict[str, Any] = {}
     if issubclass(cls, sn.HeterogeneousNeuron):
         kwargs["tau_range"] = attrs["tau_range"]
     layer = cls(threshold=1.0, **kwargs)
-    layer.load_state_dict(payload["state_dict"], strict=True)
+    layer.load_state_dict(sd, strict=True)
     layer.check_finite = attrs.get("check_finite")
     if isinstance(layer, sn.HeterogeneousNeuron):
         gs = attrs.get("generator_state")
@@ -977,7 +1035,10 @@ def load_layer(path: Union[str, os.PathLike],
         layer.to(map_location)
     state = payload.get("state")
     if state is not None:
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict, got {type(state).__name__}")
         if map_location is not None:
-            state = {k: (None if v is None else v.to(map_location)) for k, v in state.items()}
+            state = {k: (v.to(map_location) if isinstance(v, Tensor) else v) for k, v in state.items()}
         layer.load_state(state)
     return layer
+

@@ -310,11 +310,14 @@ def test_per_neuron_threshold_ranking_uses_potential_not_margin():
     assert o.winners[0, 0].tolist() == [0, 0, 0]
 
 
-def test_more_winners_than_maps_are_padded():
+def test_more_winners_than_maps_are_cut_to_the_maps():
+    # at most one winner per map: K = min(n_winners, C), as functional.get_k_winners, so a
+    # huge n_winners allocates nothing by it
     layer = sn.IF(threshold=1.0)
     o = layer.step(torch.full((2, 2, 3, 3), 5000.0), n_winners=4)
-    assert o.winners.shape == (2, 4, 3)
-    assert (o.winners[:, 2:] == -1).all() and (o.winners[:, :2] >= 0).all()
+    assert o.winners.shape == (2, 2, 3) and o.winners.tolist() == [[[0, 0, 0], [1, 0, 0]]] * 2
+    layer.reset()
+    assert torch.equal(layer.step(torch.full((2, 2, 3, 3), 5000.0), n_winners=10**15).winners, o.winners)
 
 
 # ----------------------------------------------------------------------------- validation
