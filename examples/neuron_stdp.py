@@ -13,8 +13,9 @@ stream of :func:`spyketorch.events.saccade_events`, 15 frames; a pixel spikes at
 when it has at least one event in that frame).
 
 Parameters: every model comes from :func:`spyketorch.neurons.all_models` (threshold 10),
-and the only tuned parameter is the input gain (:func:`spyketorch.network.calibrate_gain`):
-bisection so that, before learning, the same fraction of the layer's neurons fires at
+with the same lateral inhibition for all (``inhibition_mode="feature"``: a winner's map is
+refractory for 2 steps; AdEx and Izhikevich default to ``"layer"``), and the only tuned
+parameter is the input gain (:func:`spyketorch.network.calibrate_gain`): bisection so that, before learning, the same fraction of the layer's neurons fires at
 least once as in the accumulate-and-fire layer (threshold 10) on the same images.
 ``--model accumulate`` runs the demo's accumulate-and-fire layer itself (latency domain).
 
@@ -104,6 +105,9 @@ def build(name: str, cfg: demo.Config, seed: int, device: torch.device = torch.d
         layer = neurons.IF(threshold=strict_threshold(cfg.conv1_threshold), ts=1.0, C=1.0, refractory_timesteps=0)
     else:
         layer = neurons.all_models(threshold=cfg.conv1_threshold, seed=seed, n_features=cfg.conv1_features)[name]()
+        # one lateral inhibition for every model (AdEx and Izhikevich default to "layer", which
+        # clamps the whole layer to rest for 2 steps after each winner and scores 25 % / 46 %)
+        layer.inhibition_mode = "feature"
     block = NeuronConvBlock(conv, layer, padding=2, pool=(2, 2, 1), kwta=cfg.k1, inhibition_radius=cfg.r1)
     return StepNetwork([block]).to(device)
 

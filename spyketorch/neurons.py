@@ -117,6 +117,9 @@ class StepOutput(NamedTuple):
         winners: ``[B, K, 3]`` long tensor of ``(feature, row, col)``, best first,
             ``K = min(k, C)``, ``-1`` rows where fewer than ``K`` neurons won.
         winning_spikes: spikes of the winners only, ``[B, C, H, W]``.
+
+    ``thresholded``, ``dudt``, ``winners`` and ``winning_spikes`` are ``None`` when
+    :meth:`Neuron.step` was asked not to compute them.
     """
 
     spikes: Tensor
@@ -397,7 +400,7 @@ class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
         spiked = _st.fire(u, thr)
         w_new = self._adapt(u_prev, u, spiked, w, I, c) if w is not None else None
         win = None
-        if kk > 0:
+        if kk > 0 and (refractory or want_winners or want_ws):  # otherwise nothing reads the winners
             need_loc = want_winners or want_ws or mode == "location"
             win = _st.k_winners(u, spiked, kk, b, bo.thr_min, b.uniform_thr and shift is None, need_loc, sc[0])
         if refractory:
@@ -416,12 +419,20 @@ class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
             winning_spikes=_st.winning_spikes(win, u_post, b.amp) if want_ws else None)  # type: ignore[arg-type]
         return u_post, r, w_new, out
 
-    def step(self, potentials: Tensor, n_winners: int = 1) -> StepOutput:
+    def step(self, potentials: Tensor, n_winners: int = 1, *, thresholded: bool = True, dudt: bool = True,
+             winners: bool = True, winning_spikes: bool = True) -> StepOutput:
         """Advance one time step and return every output as tensors (no host sync).
+
+        The keyword flags skip outputs the caller does not read (their fields are ``None``);
+        the state after the step is the same whatever they are.
 
         Args:
             potentials: input potentials ``[B, C, H, W]`` (floating dtype).
             n_winners: number of winners ``k`` per sample. Default: 1.
+            thresholded: compute ``thresholded``. Default: True.
+            dudt: compute ``dudt``. Default: True.
+            winners: compute ``winners``. Default: True.
+            winning_spikes: compute ``winning_spikes``. Default: True.
 
         Returns:
             StepOutput: ``(spikes, potentials, thresholded, dudt, winners, winning_spikes)``
@@ -437,7 +448,8 @@ class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
             >>> out.winners.shape
             torch.Size([8, 2, 3])
         """
-        return self._advance(potentials, check_k(n_winners), (True, True, True, True))
+        return self._advance(potentials, check_k(n_winners),
+                             (bool(thresholded), bool(dudt), bool(winning_spikes), bool(winners)))
 
     def forward(self, potentials: Tensor, return_thresholded_potentials: bool = False, return_dudt: bool = False,
                 return_winners: bool = True, n_winners: int = 1,

@@ -168,3 +168,120 @@ def test_short_stdp_run_learns_above_chance():
     # measured: untrained 40.7 %, trained 52.7 % (150 test digits: one digit is 0.67 %)
     assert trained > 0.4
     assert trained > untrained + 0.08, (untrained, trained)
+
+
+def _stepped(blocks, spikes):
+    """Reference: the per-step API (begin + one step() per time step), block after block in time."""
+    t_steps = spikes.shape[1]
+    ex = spikes[:, 0]
+    for blk in blocks:
+        blk.begin(ex, t_steps)
+        ex = torch.zeros_like(blk.record().output_times, dtype=spikes.dtype)
+    for t in range(t_steps):
+        x = spikes[:, t]
+        for blk in blocks:
+            x = blk.step(x)
+    return [blk.record() for blk in blocks]
+
+
+@pytest.mark.parametrize("name,conv_steps", [("IF", None), ("LIF", 1), ("AdEx", None), ("AdEx", 4),
+                                              ("Izhikevich", None), ("UniformQIF", 4)])
+def test_present_equals_per_step_api(name, conv_steps):
+    """All steps at once (one convolution and pooling over T * B) == begin + step() per time step.
+
+    Two blocks, so the pooled spikes of every step feed the second block; event input (several
+    spikes per pixel); records of both blocks identical, winners too.
+    """
+    t_steps = 9
+    g = torch.Generator().manual_seed(11)
+    spikes = (torch.rand(3, t_steps, 2, 12, 12, generator=g) < 0.3).float()
+    make = neurons.all_models(threshold=2.0, n_features=5)[name]
+    make2 = neurons.all_models(threshold=2.0, n_features=4)[name]
+    g1, g2 = (10.0, 20.0) if name == "Izhikevich" else (100.0, 200.0)  # both layers partly active
+
+    def blocks():
+        return [NeuronConvBlock(_dyadic_conv(6), make(), padding=1, pool=(2, 2, 1), kwta=2, inhibition_radius=1,
+                                gain=g1),
+                NeuronConvBlock(_dyadic_conv(7, cin=5, cout=4), make2(), padding=1, pool=(3, 2, 1), kwta=1, gain=g2)]
+
+    ref_blocks = blocks()
+    ref = _stepped(ref_blocks, spikes)
+    net = StepNetwork(blocks())
+    for blk in net.blocks:
+        blk.conv_steps = conv_steps
+    got = net.run(spikes)
+    for r, gt, rb, gb in zip(ref, got, ref_blocks, net.blocks):
+        for a, b in zip(r, gt):
+            assert a.dtype == b.dtype and torch.equal(a, b)
+        assert torch.equal(rb.winners(r)[0], gb.winners(gt)[0])
+        assert gb.record() is gt
+    for r in ref:  # neither silent nor saturated: the comparison means something
+        assert (r.post_times < t_steps).any() and (r.post_times == t_steps).any()
+        assert (r.output_times < t_steps).any()
+    assert (ref[1].spike_count > 0).all()
+
+
+def test_present_cpu_chunks_by_size(monkeypatch):
+    """conv_steps=None on the CPU groups the steps by CPU_CONV_ELEMENTS; every grouping gives the same record."""
+    import spyketorch.network as network
+
+    t_steps = 7
+    spikes = _events(_times(8, t=t_steps), t_steps).transpose(0, 1)
+    blk = NeuronConvBlock(_dyadic_conv(3), neurons.LIF(threshold=2.0), pool=(2, 2, 0), kwta=2, gain=500.0)
+    calls = []
+    real_conv = network.F.conv2d
+    monkeypatch.setattr(network.F, "conv2d", lambda x, w: calls.append(x.shape[0]) or real_conv(x, w))
+    ref, _ = blk.present(spikes)
+    assert calls == [t_steps * 4]  # tiny input: all steps in one call
+    monkeypatch.setattr(network, "CPU_CONV_ELEMENTS", 2 * 4 * 5 * 8 * 8 + 1)  # two steps per call
+    calls.clear()
+    got, _ = blk.present(spikes)
+    assert calls == [8, 8, 8, 4]
+    for a, b in zip(ref, got):
+        assert torch.equal(a, b)
+    assert (ref.post_times < t_steps).any() and (ref.post_times == t_steps).any()
+    blk.conv_steps = 0
+    with pytest.raises(ValueError):
+        blk.present(spikes)
+
+
+def test_present_without_values_and_pooling():
+    """track_values off gives zero values and the same times; pooled=False returns no spikes."""
+    t_steps = 6
+    times = _times(2, t=t_steps)
+    blk = NeuronConvBlock(_dyadic_conv(3), neurons.LIF(threshold=2.0), pool=(2, 2, 0), kwta=2, gain=500.0)
+    full, pooled = blk.present(_events(times, t_steps).transpose(0, 1))
+    assert pooled.shape == (t_steps, 4, 5, 4, 4)
+    # first pooled step from the pooled spikes themselves
+    first = torch.where(pooled.bool().any(0), pooled.argmax(0), t_steps)
+    assert torch.equal(first, full.output_times)
+    blk.track_values = False
+    rec, none = blk.present(_events(times, t_steps).transpose(0, 1), pooled=False)
+    assert none is None
+    assert torch.equal(rec.post_times, full.post_times) and torch.equal(rec.spike_count, full.spike_count)
+    assert not rec.post_values.any() and full.post_values.any()
+    empty, pooled = blk.present(torch.zeros(t_steps, 0, 2, 10, 10))  # an empty batch (a rank's empty shard)
+    assert pooled.shape == (t_steps, 0, 5, 4, 4) and empty.spike_count.shape == (0,)
+    assert empty.post_times.shape == (0, 5, 8, 8) and empty.output_times.shape == (0, 5, 4, 4)
+    with pytest.raises(ValueError):
+        blk.present(torch.zeros(3, 2, 6, 6))
+    with pytest.raises(TypeError):
+        blk.present([0.0])
+
+
+def test_step_output_flags_leave_the_state_alone():
+    """Skipping outputs of Neuron.step changes nothing else (same state, spikes, potentials)."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(6, 2, 4, 5, 5, generator=g) * 3000
+    for name in ("LIF", "AdEx", "AdaptiveLIF"):
+        a = neurons.all_models(n_features=4)[name]()
+        b = neurons.all_models(n_features=4)[name]()
+        inhibited = False
+        for t in range(x.shape[0]):
+            oa = a.step(x[t], n_winners=2)
+            ob = b.step(x[t], n_winners=2, thresholded=False, dudt=False, winners=False, winning_spikes=False)
+            assert torch.equal(oa.spikes, ob.spikes) and torch.equal(oa.potentials, ob.potentials)
+            assert ob.thresholded is None and ob.dudt is None and ob.winners is None and ob.winning_spikes is None
+            assert torch.equal(a.v, b.v) and torch.equal(a.refractory, b.refractory)
+            inhibited = inhibited or bool(a.refractory.any())
+        assert inhibited  # the per-step k-WTA did inhibit (refractory steps), in both

@@ -1,0 +1,135 @@
+"""Every registered neuron model in the per-time-step STDP network: same data, same readout (issue 9).
+
+For each input (``latency`` and/or ``events``) and each model of
+:data:`spyketorch.neurons.MODELS` (plus ``accumulate``, the accumulate-and-fire layer of the
+latency-domain demo), this runs ``run_model`` of ``examples/neuron_stdp.py``: layer 1 of
+``examples/mnist_stdp.py`` trained with STDP, its pooled spikes read out by the same linear
+readout. It writes ``compare.json`` (every figure) and ``compare.md`` (the table) into ``--out``.
+
+How parameters are chosen: each model is ``neurons.all_models(threshold=10)``'s (Izhikevich
+keeps its 30 mV cut-off, ``Uniform*`` draw their time constants with the seed), with the same
+lateral inhibition for every model (``inhibition_mode="feature"``, refractory 2 steps); the
+only tuned parameter is the input gain, bisected (``network.calibrate_gain``) so that before
+learning the same fraction of layer-1 neurons fires at least once as in the accumulate-and-fire
+layer on the same calibration images. A row is flagged ``silent`` when more than half of the
+test images give no spike, ``saturated`` when more than 95 % of the pooled outputs fire on
+test images.
+
+Device: ``--device cuda`` codes the digits and runs the networks, STDP, feature extraction
+and readout on the GPU (nothing leaves the device per time step).
+
+Usage::
+
+    python examples/compare_models.py --out out/compare --train-limit 1000 --test-limit 500
+    python examples/compare_models.py --device cuda --data-root ../shared/data --out out/full
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's spyketorch first
+import mnist_stdp as demo  # noqa: E402
+import neuron_stdp as ex  # noqa: E402
+
+from spyketorch import neurons  # noqa: E402
+
+ACCUMULATE = ex.ACCUMULATE
+
+
+def describe(layer: torch.nn.Module) -> str:
+    """The layer's settings as its repr shows them, less those shared by every row; per-map tensors as ``per map``."""
+    text = re.sub(r"tensor\([^)]*\)", "per map", repr(layer))
+    inner = text[text.index("(") + 1 : -1] if text.endswith(")") else text
+    shared = ("inhibition_mode='feature'", "clamp_at_rest=True", "noise_std=0", "resting_potential=0")
+    return ", ".join(p for p in inner.split(", ") if p not in shared)
+
+
+def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: argparse.Namespace) -> Dict[str, Any]:
+    """One model on one input: ``neuron_stdp.run_model`` (calibrate, STDP, features, readout) plus the
+    row's parameters and status."""
+    res: Dict[str, Any] = ex.run_model(name, kind, data, cfg, args.batch_size, args.seed, args.calib_images,
+                                       args.calib_iters, readout=args.readout)
+    if name == ACCUMULATE:
+        res["parameters"] = f"threshold {cfg.conv1_threshold:g} (fire, no reset, no leak)"
+    else:
+        res["parameters"] = describe(ex.build(name, cfg, args.seed).blocks[0].neuron)
+    res["status"] = ("silent" if res["silent_test_images"] > 0.5 else
+                     "saturated" if res["active_features"] > 0.95 else "ok")
+    return res
+
+
+def markdown(results: List[Dict[str, Any]]) -> str:
+    """The README table: one row per model and input, gap to the accumulate-and-fire layer."""
+    base = {r["input"]: r["test_accuracy"] for r in results if r["model"] == ACCUMULATE}
+    lines = ["| model | input | parameters | gain (tuned) | active before STDP (target) | pooled outputs active (test) "
+             "| test acc. | gap to accumulate | wall s | STDP img/s | mean spikes / image | silent test images "
+             "| status |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        gap = f"{100 * (r['test_accuracy'] - base[r['input']]):+.2f}" if r["input"] in base else "—"
+        act = (f"{100 * r['calibrated_active']:.1f} % ({100 * r['target_active']:.1f} %)"
+               if "calibrated_active" in r else "—")
+        lines.append(f"| {r['model']} | {r['input']} | {r['parameters']} | {r['gain']:.4g} | {act} "
+                     f"| {100 * r['active_features']:.1f} % | {100 * r['test_accuracy']:.2f} % | {gap} "
+                     f"| {r['wall_s']:.0f} | {r['stdp_images_per_s']:.1f} | {r['mean_spikes_per_image']:.0f} "
+                     f"| {100 * r['silent_test_images']:.1f} % | {r['status']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default="all",
+                    help=f"comma-separated names ({ACCUMULATE}, {', '.join(neurons.MODELS)}) or 'all' (default)")
+    ap.add_argument("--input", choices=("latency", "events", "both"), default="both")
+    ap.add_argument("--device", default="cpu", help="torch device of the networks (default cpu)")
+    ap.add_argument("--data-root", default=None, help="torchvision MNIST root; default: the shipped subset")
+    ap.add_argument("--train-limit", type=int, default=None, help="first N training digits (STDP and readout)")
+    ap.add_argument("--test-limit", type=int, default=None, help="first N test digits")
+    ap.add_argument("--stdp-limit", type=int, default=None, help="STDP on N of the training digits (default all)")
+    ap.add_argument("--batch-size", type=int, default=32, help="STDP mini-batch (default 32)")
+    ap.add_argument("--readout", choices=("softmax", "ridge"), default="softmax",
+                    help="softmax: the demo's L-BFGS softmax regression (default); ridge: closed form")
+    ap.add_argument("--calib-images", type=int, default=32, help="images of the gain calibration (default 32)")
+    ap.add_argument("--calib-iters", type=int, default=12, help="bisection steps of the calibration (default 12)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--out", default="out/compare", help="directory of compare.json and compare.md")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    names = [ACCUMULATE] + list(neurons.MODELS) if args.models == "all" else args.models.split(",")
+    for n in names:
+        if n != ACCUMULATE and n not in neurons.MODELS:
+            ap.error(f"unknown model {n!r}")
+    kinds = ["latency", "events"] if args.input == "both" else [args.input]
+    cfg = demo.Config(seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: List[Dict[str, Any]] = []
+    for kind in kinds:
+        data = ex.prepare(argparse.Namespace(data_root=args.data_root, train_limit=args.train_limit,
+                                             test_limit=args.test_limit, stdp_limit=args.stdp_limit), cfg, kind, device)
+        for name in names:
+            res = run_one(name, kind, data, cfg, args)
+            res.update(device=str(device), threads=torch.get_num_threads(), train_images=int(data["train_in"].shape[0]),
+                       test_images=int(data["test_in"].shape[0]))
+            results.append(res)
+            print(f"[{name} / {kind}] gain {res['gain']:.4g}  test accuracy: {100 * res['test_accuracy']:.2f}%  "
+                  f"mean spikes per image: {res['mean_spikes_per_image']:.0f}  wall time: {res['wall_s']:.1f}s  "
+                  f"({res['status']})", flush=True)
+            (out / "compare.json").write_text(json.dumps(results, indent=1))
+            (out / "compare.md").write_text(markdown(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()

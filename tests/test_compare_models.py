@@ -1,0 +1,47 @@
+"""The model comparison runner (examples/compare_models.py) on a handful of shipped digits."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "compare_models.py"
+
+
+@pytest.fixture(scope="module")
+def cmp():
+    spec = importlib.util.spec_from_file_location("compare_models_example", EXAMPLE)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_markdown_gap_and_status(cmp):
+    rows = [dict(model="accumulate", input="latency", parameters="p", gain=1.0, active_features=0.5, test_accuracy=0.6,
+                 wall_s=3.0, stdp_images_per_s=10.0, mean_spikes_per_image=100.0, silent_test_images=0.0, status="ok"),
+            dict(model="LIF", input="latency", parameters="q", gain=700.0, calibrated_active=0.51, target_active=0.5,
+                 active_features=0.4, test_accuracy=0.625, wall_s=5.0, stdp_images_per_s=8.0,
+                 mean_spikes_per_image=200.0, silent_test_images=0.25, status="ok")]
+    lines = cmp.markdown(rows).splitlines()
+    assert len(lines) == 4
+    assert "| +2.50 |" in lines[3] and "| 51.0 % (50.0 %) |" in lines[3] and "| 25.0 % |" in lines[3]
+    assert "| +0.00 |" in lines[2] and "| — |" in lines[2]
+
+
+def test_runner_writes_json_and_table(cmp, tmp_path):
+    res = cmp.main(["--models", "accumulate,AdEx", "--input", "latency", "--train-limit", "40",
+                    "--test-limit", "20", "--stdp-limit", "16", "--batch-size", "8", "--calib-images", "4",
+                    "--calib-iters", "3", "--readout", "ridge", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "compare.json").read_text())
+    assert [r["model"] for r in saved] == ["accumulate", "AdEx"] == [r["model"] for r in res]
+    table = (tmp_path / "compare.md").read_text().splitlines()
+    assert len(table) == 2 + 2
+    for r in saved:
+        assert 0.0 <= r["test_accuracy"] <= 1.0 and r["mean_spikes_per_image"] > 0
+        assert r["train_images"] == 40 and r["test_images"] == 20 and r["device"] == "cpu"
+    # every model with the same (feature) lateral inhibition, shown nowhere as a difference
+    assert all("inhibition_mode" not in r["parameters"] and r["status"] == "ok" for r in saved[1:])
+    with pytest.raises(SystemExit):
+        cmp.main(["--models", "NoSuchModel", "--out", str(tmp_path)])
