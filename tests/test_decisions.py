@@ -310,7 +310,7 @@ def test_uniform_qif_uses_its_taus():
 
 
 def test_uniform_adex_uses_its_taus():
-    a, thr, tau_w, C = 0.6, 10.0, 1.0, 0.281
+    a, thr, tau_w = 0.6, 10.0, 1.0
     layer = st.UniformAdEx(threshold=thr, tau_range=(0.005, 0.05), a=a, tau_w=tau_w, seed=1, n_features=4)
     u2, state = _two_steps(layer, 1000.0)
     taus = _taus(layer)

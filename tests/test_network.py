@@ -6,7 +6,7 @@ import torch
 
 import spyketorch.functional as sf
 from spyketorch import neurons
-from spyketorch.network import NeuronConvBlock, StepNetwork, calibrate_gain, rstdp_update, strict_threshold, winner_steps
+from spyketorch.network import NeuronConvBlock, StepNetwork, rstdp_update, strict_threshold, winner_steps
 from spyketorch.snn import RSTDP, STDP, Convolution
 
 
