@@ -1,20 +1,14 @@
 """The model comparison runner (examples/compare_models.py) on a handful of shipped digits."""
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from _examples import load_example
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "compare_models.py"
 
 
 @pytest.fixture(scope="module")
 def cmp():
-    spec = importlib.util.spec_from_file_location("compare_models_example", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
+    mod = load_example("compare_models.py", "compare_models_example")
     return mod
 
 

@@ -1,9 +1,6 @@
 """DecisionLayer (R-STDP earliest-spike layer) against the spike-wave ops it replaces."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +9,7 @@ import spyketorch.functional as sf
 import spyketorch.snn as snn
 import spyketorch.utils as su
 from spyketorch.decision import DecisionLayer, earliest_inputs
+from _examples import load_example
 
 T = 15
 
@@ -196,15 +194,11 @@ def test_decision_map_and_bad_input():
         layer.train_step(torch.zeros(2, 2, 5, 5, dtype=torch.uint8), torch.zeros(3, dtype=torch.long), 15)
 
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mozafari_rstdp.py"
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("mozafari_example", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
+    mod = load_example("mozafari_rstdp.py", "mozafari_example")
     return mod
 
 

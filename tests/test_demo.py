@@ -1,15 +1,12 @@
 """End-to-end test of the MNIST STDP demo (examples/mnist_stdp.py) on a few dozen digits."""
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 import spyketorch.functional as sf
 import spyketorch.utils as su
+from _examples import load_example
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mnist_stdp.py"
 
 
 @pytest.fixture(autouse=True)
@@ -19,10 +16,7 @@ def _seed():
 
 @pytest.fixture(scope="module")
 def demo():
-    spec = importlib.util.spec_from_file_location("mnist_stdp_demo", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
+    mod = load_example("mnist_stdp.py", "mnist_stdp_demo")
     return mod
 
 

@@ -11,25 +11,19 @@ layer 2 42.5 % vs 23 %, both 59.5 % vs 26.5 %; the asserted margins (15, 10, 20 
 are several times the test-set noise (about 3.5 points for 200 digits), and with the
 STDP rates forced to 0 all three assertions fail (trained == untrained).
 """
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 import spyketorch.utils as su
+from _examples import load_example
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mnist_stdp.py"
 N_TRAIN, N_TEST, RAMP = 200, 200, 25
 
 
 @pytest.fixture(scope="module")
 def demo():
-    spec = importlib.util.spec_from_file_location("mnist_stdp_learning", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
+    mod = load_example("mnist_stdp.py", "mnist_stdp_learning")
     return mod
 
 

@@ -17,7 +17,6 @@ trains a smaller decision layer (2 features per digit) with 10x rates on the sam
 features: measured 21.3 % on 300 test digits (chance 10 %; the binomial standard deviation
 is 1.7 points); untrained, and with the rates at 0, it decides 10.0 %.
 """
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -26,18 +25,15 @@ import torch
 
 from spyketorch.decision import DecisionLayer
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mozafari_rstdp.py"
 N_TRAIN, N_TEST, RAMP = 300, 300, 25
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_learning import ridge_accuracy  # noqa: E402
+from _examples import load_example  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def moz():
-    spec = importlib.util.spec_from_file_location("mozafari_rstdp_learning", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
+    mod = load_example("mozafari_rstdp.py", "mozafari_rstdp_learning")
     return mod
 
 
