@@ -260,6 +260,7 @@ def train_rstdp(net: MozafariNet, x3: torch.Tensor, y: torch.Tensor, x3_test: to
                   f"(wrong {100 * te[1]:.2f}%, silent {100 * te[2]:.2f}%)")
         if ckpt is not None and sd.is_main_process():
             torch.save({"decision": net.decision.state_dict(), "state": state}, ckpt)
+            save_curve(hist, ckpt.parent / "rstdp_curve.png")  # a stopped run keeps its curve so far
     return state
 
 
