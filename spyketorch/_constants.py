@@ -33,6 +33,13 @@ def params_type(cls: type, names: Tuple[str, ...]) -> type:
 class StepConstantsCache:
     """Mixin of :class:`spyketorch.neurons.Neuron`: parameters and constants for the step."""
 
+    def __getstate__(self) -> Dict[str, Any]:
+        """Pickle without the per-device constant caches (rebuilt on the next step), whose
+        NamedTuple types are made per model at run time and cannot be pickled."""
+        state = dict(self.__dict__)
+        state.update(_coef=None, _coef_key=None)
+        return state
+
     def _params(self, device: torch.device, dtype: torch.dtype) -> Any:
         """The declared parameters (plus ``ts`` and derived ones) as a NamedTuple: Python
         floats for scalars, tensors on ``device``/``dtype`` otherwise."""
