@@ -1,5 +1,6 @@
-"""Time one step of every neuron layer: eager, fused (``layer.compile()``), and the derived
-Euler step, as microseconds and as ratios to one ``torch.add`` from the same run.
+"""Time one step of every neuron layer: eager, fused (``layer.compile()``), native
+(``layer.native()``, the C kernel) and the derived Euler step, as microseconds and as ratios
+to one ``torch.add`` from the same run.
 
 For every model of the registry :data:`spyketorch.neurons.MODELS` (with its input scale)
 it prints, for the reference call without the winners list
@@ -10,6 +11,8 @@ inhibition and reset run, nothing is copied to the host):
   ``[64, 30, 24, 24]`` (``B64``), and the batch-64 step as a multiple of one
   ``torch.add(x, x)`` over that tensor (``.../add``); ``add B1``/``add B64`` are the
   ``torch.add`` times themselves;
+* ``native``: the same for ``layer.native()`` (``native B1`` in us, ``native/add`` at
+  batch 64), checked against the eager step like the fused one (``native vs eager``);
 * ``compile s``: wall time of the fused layer's first call at batch 1 plus at batch 64
   (``torch.compile`` traces and builds its kernels; inductor's on-disk cache makes a second
   run of the script faster);
@@ -25,7 +28,7 @@ in interleaved blocks and the median block is kept, so a busy neighbour on a sha
 moves all of them together; the ratios are the figures to compare, not the absolute times.
 ``uptime``'s load average is printed at the start and the end.
 
-Run: ``python benchmarks/neuron_step.py [--models LIF EIF] [--no-fused] [--before] [--threads N]``.
+Run: ``python benchmarks/neuron_step.py [--models LIF EIF] [--no-fused] [--no-native] [--before] [--threads N]``.
 ``--before`` adds the eager step of the implementation before the model contract
 (``benchmarks/_neurons_before.py``, the ``neurons.py`` of commit 988aea0).
 """
@@ -86,7 +89,8 @@ def load() -> str:
 
 
 def check_fused(make: Callable[[], sn.Neuron], fused: sn.Neuron, scale: float, steps: int = 20) -> str:
-    """Fused against eager over ``steps`` fresh random inputs at batch 1 (same shape as timed)."""
+    """Fused (compiled or native) against eager over ``steps`` fresh random inputs at batch 1
+    (same shape as timed)."""
     eager = make()
     fused.reset()
     g = torch.Generator().manual_seed(1)
@@ -108,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="*", default=None, help="subset of models")
     parser.add_argument("--no-fused", action="store_true", help="skip the fused (compiled) step")
+    parser.add_argument("--no-native", action="store_true", help="skip the native (C kernel) step")
     parser.add_argument("--before", action="store_true", help="also time the implementation before the contract")
     parser.add_argument("--steps", type=int, default=200, help="steps per block at batch 1")
     parser.add_argument("--steps64", type=int, default=8, help="steps per block at batch 64")
@@ -129,7 +134,7 @@ def main() -> None:
           "over that tensor (timed interleaved with the model); n_winners=5, registry defaults")
     header = (f"{'model':22s} {'add B1':>7s} {'eager B1':>8s} {'fused B1':>8s} {'add B64':>8s} {'eager B64':>9s} "
               f"{'fused B64':>9s} {'eager/add':>9s} {'fused/add':>9s} {'compile s':>9s} {'fused vs eager':>15s} "
-              f"{'derived B1':>10s} {'derived/add':>11s}")
+              f"{'derived B1':>10s} {'derived/add':>11s} {'native B1':>9s} {'native/add':>10s} {'native vs eager':>15s}")
     if old:
         header += f" {'before B1':>9s} {'before/add':>10s}"
     print(header, flush=True)
@@ -143,6 +148,7 @@ def main() -> None:
         xa, xb = x1 * spec.input_scale, x64 * spec.input_scale
         eager = make()
         fused: Optional[sn.Neuron] = None if args.no_fused else make().compile(dynamic=False)
+        native: Optional[sn.Neuron] = None if args.no_native else make().native()
         derived = None
         if name in HAND_FUSED_EULER:
             derived = derived_euler(spec.cls)(**({"threshold": 30.0} if name == "Izhikevich" else {"threshold": 10.0}))
@@ -160,6 +166,9 @@ def main() -> None:
             if derived is not None:
                 derived.reset()
                 fns["derived"] = call(derived, x)
+            if native is not None:
+                native.reset()
+                fns["native"] = call(native, x)
             if before is not None:
                 before.reset()
                 fns["before"] = call(before, x)
@@ -177,7 +186,9 @@ def main() -> None:
                 f"{cell(b64, 'eager', 9)} {cell(b64, 'fused', 9)} "
                 f"{cell(b64, 'eager', 9, True)} {cell(b64, 'fused', 9, True)} "
                 f"{(f'{compile_s:9.1f}' if fused is not None else f'{chr(45):>9s}')} {same:>15s} "
-                f"{cell(b1, 'derived', 10)} {cell(b64, 'derived', 11, True)}")
+                f"{cell(b1, 'derived', 10)} {cell(b64, 'derived', 11, True)} "
+                f"{cell(b1, 'native', 9)} {cell(b64, 'native', 10, True)} "
+                f"{('-' if native is None else check_fused(make, native, spec.input_scale)):>15s}")
         if old:
             line += f" {cell(b1, 'before', 9)} {cell(b64, 'before', 10, True)}"
         print(line, flush=True)

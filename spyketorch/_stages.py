@@ -80,6 +80,35 @@ def ops(values: NT, operands: NT) -> NT:
     return values if _compiling() else operands
 
 
+class StepOutput(NamedTuple):
+    """Everything one step of a neuron layer produces, as tensors on the input's device.
+
+    Attributes:
+        spikes: spike tensor ``[B, C, H, W]``; ``1/ts`` where a neuron fired (1 for
+            the ``_Simple`` models), 0 elsewhere.
+        potentials: membrane potentials after the step (after reset), ``[B, C, H, W]``.
+            :class:`~spyketorch.neurons.EIF_Simple` returns the potentials before reset, as the reference.
+        thresholded: potentials of the neurons that fired (before reset), 0 elsewhere.
+        dudt: change of the potential over the step, before reset, ``[B, C, H, W]``.
+        winners: ``[B, K, 3]`` long tensor of ``(feature, row, col)``, best first,
+            ``K = min(k, C)``, ``-1`` rows where fewer than ``K`` neurons won.
+        winning_spikes: spikes of the winners only, ``[B, C, H, W]``.
+
+    ``thresholded``, ``dudt``, ``winners`` and ``winning_spikes`` are ``None`` when
+    :meth:`spyketorch.neurons.Neuron.step` was asked not to compute them.
+    """
+
+    spikes: Tensor
+    potentials: Tensor
+    thresholded: Tensor
+    dudt: Tensor
+    winners: Tensor
+    winning_spikes: Tensor
+
+
+StepOutput.__module__ = "spyketorch.neurons"  # its public home (re-exported there)
+
+
 # ---------------------------------------------------------------------------- stages
 def set_where(x: Tensor, mask: Tensor, value: Scalar) -> Tensor:
     """New tensor: ``value`` where the float 0/1 ``mask`` is 1, ``x`` elsewhere (exact)."""

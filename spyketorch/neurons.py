@@ -26,7 +26,8 @@ runs the same pipeline, written once in :class:`Neuron`:
 A model only declares its parameters (``PARAMS``), its traits (``TRAITS``, a
 :class:`ModelTraits`), its right-hand side :meth:`Neuron.rhs`, its ``_integrate`` step and,
 if any, the step of its second variable. :meth:`Neuron.compile` runs the whole composed
-step through ``torch.compile`` (the opt-in fused path).
+step through ``torch.compile`` and :meth:`Neuron.native` through a hand-written C kernel on
+the CPU (the opt-in fused paths).
 
 The call contract follows the SpykeTorch ``neurons`` module::
 
@@ -66,6 +67,8 @@ from . import _model as _m
 from . import _stages as _st
 from ._constants import StepConstantsCache
 from ._fused import FusedStep
+from ._native import NativeStep
+from ._stages import StepOutput
 from ._model import INHIBITION_MODES, LayerSettings, ModelTraits, Param, ParamValue
 from ._ode import OdeConveniences
 from ._ode import f64 as _f64
@@ -102,32 +105,6 @@ __all__ = [
     "INHIBITION_MODES",
     "all_models",
 ]
-
-
-class StepOutput(NamedTuple):
-    """Everything one step of a neuron layer produces, as tensors on the input's device.
-
-    Attributes:
-        spikes: spike tensor ``[B, C, H, W]``; ``1/ts`` where a neuron fired (1 for
-            the ``_Simple`` models), 0 elsewhere.
-        potentials: membrane potentials after the step (after reset), ``[B, C, H, W]``.
-            :class:`EIF_Simple` returns the potentials before reset, as the reference.
-        thresholded: potentials of the neurons that fired (before reset), 0 elsewhere.
-        dudt: change of the potential over the step, before reset, ``[B, C, H, W]``.
-        winners: ``[B, K, 3]`` long tensor of ``(feature, row, col)``, best first,
-            ``K = min(k, C)``, ``-1`` rows where fewer than ``K`` neurons won.
-        winning_spikes: spikes of the winners only, ``[B, C, H, W]``.
-
-    ``thresholded``, ``dudt``, ``winners`` and ``winning_spikes`` are ``None`` when
-    :meth:`Neuron.step` was asked not to compute them.
-    """
-
-    spikes: Tensor
-    potentials: Tensor
-    thresholded: Tensor
-    dudt: Tensor
-    winners: Tensor
-    winning_spikes: Tensor
 
 
 # ---------------------------------------------------------------------- model constants (typed)
@@ -191,7 +168,7 @@ class _RFC(NamedTuple):   # exact rotation: E cos, E sin; input gain; x after a 
     x_reset: Scalar
 
 
-class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
+class Neuron(StepConstantsCache, OdeConveniences, FusedStep, NativeStep, LayerSettings):
     r"""Base class of all neuron layers: declared parameters, state and the step pipeline.
 
     A model declares its parameters in ``PARAMS`` (a tuple of :class:`Param`), how the
@@ -343,8 +320,7 @@ class Neuron(StepConstantsCache, OdeConveniences, FusedStep, LayerSettings):
             raise ValueError(f"potentials must be [B, C, H, W] (4-D), got shape {tuple(potentials.shape)}")
         cf = self.check_finite
         if cf or (cf is None and potentials.device.type == "cpu"):
-            # one reduction; the exact check only runs if the sum is not finite (it can overflow)
-            if not math.isfinite(float(potentials.sum())) and not bool(torch.isfinite(potentials).all()):
+            if not self._all_finite(potentials):
                 raise ValueError("potentials contain NaN or inf")
 
     def _ensure_state(self, x: Tensor, c: _st.Prepared) -> None:
@@ -576,6 +552,9 @@ class IF(Neuron):
         k = c.model.k
         return torch.add(u, I, alpha=k) if not isinstance(k, Tensor) else torch.addcmul(u, I, k)
 
+    def _affine(self, c: _st.Prepared) -> Tuple[Any, Any, Any]:
+        return 1.0, c.model.k, 0.0
+
 
 class LIF(IF):
     r"""Leaky integrate-and-fire layer with the exact exponential decay toward rest.
@@ -620,6 +599,9 @@ class LIF(IF):
 
     def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
         return _lin(u, I, c.model, _st.ops(c.model, c.model_ops))
+
+    def _affine(self, c: _st.Prepared) -> Tuple[Any, Any, Any]:
+        return c.model.a, c.model.k, c.model.c0
 
 
 class LIF_ode(LIF):
@@ -698,6 +680,9 @@ class LIF_Simple(Neuron):
 
     def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
         return _lin(u, I, c.model, _st.ops(c.model, c.model_ops))
+
+    def _affine(self, c: _st.Prepared) -> Tuple[Any, Any, Any]:
+        return c.model.a, c.model.k, c.model.c0
 
 
 class EIF(Neuron):
