@@ -98,7 +98,8 @@ def first_times(x: torch.Tensor, kind: str, t_steps: int) -> torch.Tensor:
     return torch.where(s.any(dim=1), first, torch.full_like(first, t_steps)).to(torch.uint8)
 
 
-def build(name: str, cfg: demo.Config, seed: int, device: torch.device = torch.device("cpu")) -> StepNetwork:
+def build(name: str, cfg: demo.Config, seed: int, device: torch.device = torch.device("cpu"),
+          native: bool = False) -> StepNetwork:
     torch.manual_seed(seed)
     conv = Convolution(2, cfg.conv1_features, cfg.conv1_kernel, cfg.weight_mean, cfg.weight_std)
     if name == "IF_exact":  # the IF layer that reproduces the accumulate-and-fire layer exactly
@@ -108,18 +109,21 @@ def build(name: str, cfg: demo.Config, seed: int, device: torch.device = torch.d
         # one lateral inhibition for every model (AdEx and Izhikevich default to "layer", which
         # clamps the whole layer to rest for 2 steps after each winner and scores 25 % / 46 %)
         layer.inhibition_mode = "feature"
+    if native:  # the C step on CPU inputs (same spikes; other devices step eagerly)
+        layer.native()
     block = NeuronConvBlock(conv, layer, padding=2, pool=(2, 2, 1), kwta=cfg.k1, inhibition_radius=cfg.r1)
     return StepNetwork([block]).to(device)
 
 
 def run_model(name: str, kind: str, data: Dict[str, torch.Tensor], cfg: demo.Config, batch: int,
               seed: int = 0, calib: int = 32, calib_iters: int = 12, progress: bool = False,
-              readout: str = "softmax", out_dir: Optional[Path] = None) -> Dict[str, float]:
+              readout: str = "softmax", out_dir: Optional[Path] = None, native: bool = False) -> Dict[str, float]:
     """Calibrate, train with STDP, read out; returns the measured figures.
 
     ``batch`` is the STDP mini-batch per process (the global batch is ``batch`` x world
     size under ``torchrun``); the tensors of ``data`` may live on any device (the
     network follows them). With ``out_dir``, rank 0 saves the layer's weights there.
+    ``native`` steps the neuron layer with its native C step (``layer.native()``).
     """
     t_start = time.perf_counter()
     t_steps = cfg.time_steps
@@ -143,7 +147,7 @@ def run_model(name: str, kind: str, data: Dict[str, torch.Tensor], cfg: demo.Con
             return feats, (t1 < t_steps).flatten(1).sum(1).float()  # spikes: one per firing neuron
         res["gain"] = 1.0
     else:
-        snet = build(name, cfg, seed, device)
+        snet = build(name, cfg, seed, device, native)
         block = snet.blocks[0]
         conv = block.conv
         # target activity: the accumulate-and-fire layer (= exact IF) on the calibration images
@@ -279,6 +283,8 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, float]]:
     ap.add_argument("--out-dir", default=None, help="save each trained layer here (default: nothing saved)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ap.add_argument("--native", action="store_true",
+                    help="step the neuron layer with its native C kernel (layer.native(); CPU; same spikes)")
     args = ap.parse_args(argv)
     names = args.model.split(",")
     if args.model == "all":
@@ -308,7 +314,7 @@ def _main(args: argparse.Namespace, names: List[str], device: torch.device) -> L
         data = prepare(args, cfg, kind, device)
         for name in names:
             res = run_model(name, kind, data, cfg, args.batch_size, args.seed, args.calib_images, args.calib_iters,
-                            progress=progress, readout=args.readout, out_dir=out_dir)
+                            progress=progress, readout=args.readout, out_dir=out_dir, native=args.native)
             results.append(res)
             say(f"[{name} / {kind}] gain {res['gain']:.4g}")
             say(f"test accuracy: {100 * res['test_accuracy']:.2f}%")

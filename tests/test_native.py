@@ -191,3 +191,17 @@ def test_missing_compiler_is_a_clear_error(monkeypatch, tmp_path):
             sn.LIF(threshold=10.0).native()
     finally:
         _native.library.cache_clear()
+
+
+def test_neuron_stdp_example_with_native_layers_learns_the_same():
+    """``examples/neuron_stdp.py --native``: the same gain, features, accuracy and spike
+    counts as the eager step (LIF integrates inside the native pass)."""
+    from _examples import load_example
+
+    ex = load_example("neuron_stdp.py", "neuron_stdp_native_test")
+    argv = ["--model", "LIF", "--train-limit", "48", "--test-limit", "24", "--batch-size", "16", "--calib-images",
+            "8", "--calib-iters", "4", "--readout", "ridge", "--no-progress"]
+    eager, native = ex.main(argv)[0], ex.main(argv + ["--native"])[0]
+    for key in ("gain", "test_accuracy", "mean_spikes_per_image", "silent_test_images"):
+        assert native[key] == eager[key], key
+    assert eager["mean_spikes_per_image"] > 0
