@@ -116,15 +116,14 @@ def library() -> Tuple[Any, Any]:
         raise RuntimeError(f"{so} is not the native step this package expects; delete it to rebuild")
     out = []
     for sfx in ("f32", "f64"):
-        p1, sel, rs, fin = (getattr(lib, f"st_{n}_{sfx}") for n in ("pass1", "select", "reset", "finite"))
-        p1.argtypes = [_p, _p, _p, _p, _p, _p, _p, _p, _d, _i, _i]
+        p1, sel, rs = (getattr(lib, f"st_{n}_{sfx}") for n in ("pass1", "select", "reset"))
+        p1.argtypes = [_p, _p, _p, _p, _p, _p, _p, _p, _p, _d, _i, _i]
         sel.argtypes = [_p, _p, _i, _d, _p, _p, _p, _p, _p, _p, _i]
         rs.argtypes = [_p, _p, _p]
-        fin.argtypes = [_p, _i, _i, _i]
         for f in (sel, rs):
             f.restype = None
-        p1.restype = fin.restype = _i
-        out.append((p1, sel, rs, fin))
+        p1.restype = _i
+        out.append((p1, sel, rs))
     return out[0], out[1]
 
 
@@ -185,6 +184,9 @@ class _Plan:
         self.best_ptr = self.best.data_ptr()
         self.scratch: Dict[int, Tuple[Tensor, Tensor]] = {}  # k -> winners' maps and validity nobody returns
         self.native = C <= MAX_MAPS and x.dtype in (torch.float32, torch.float64)
+        # the refractory counter is written into a second buffer and the two swap every
+        # step, so that a refused (non-finite) input leaves the layer's counter untouched
+        self.r_spare = torch.empty(self.shape, dtype=x.dtype) if self.cfg.r_mode else None
 
     def winners_scratch(self, kk: int) -> Tuple[Tensor, Tensor]:
         """Reused ``[B, kk]`` buffers for the winners when the step does not return them."""
@@ -214,8 +216,9 @@ class NativeStep:
 
         One reduction (its sum; the exact element-wise test only when the sum is not
         finite, since a sum can overflow). A native layer on a float32/float64 CPU input
-        leaves the check to its kernel, which scans the input before it writes anything
-        (so a refused input still changes no state).
+        leaves the check to its kernel, which tests every element in its pass and writes
+        the new state into buffers that it discards on a refused input (so a refused input
+        still changes no state).
         """
         if (self._compiled is not None and self._compiled[1] == NATIVE and x.device.type == "cpu"  # type: ignore[attr-defined]
                 and x.dtype in (torch.float32, torch.float64) and x.shape[1] <= MAX_MAPS):
@@ -239,7 +242,7 @@ class NativeStep:
             return self._kernel(u_prev, r, w, I, c, sc, kk, want)  # type: ignore[attr-defined]
         want_thr, want_dudt, want_ws, want_winners = want
         b = c.base
-        pass1, select, reset, _ = plan.fns
+        pass1, select, reset = plan.fns
         I = I.contiguous()
         if plan.affine is not None and self._noise_std == 0.0:  # type: ignore[attr-defined]
             u, up = torch.empty_like(I), u_prev.data_ptr()
@@ -259,10 +262,13 @@ class NativeStep:
         cfg.uniform_score = b.uniform_thr and shift is None
         spk = torch.empty_like(I)
         check = self.check_finite is not False  # type: ignore[attr-defined]  # None: checked on the CPU
-        if pass1(plan.ref, up, I.data_ptr(), u.data_ptr(), r.data_ptr(), spk.data_ptr(),
+        r_new = r if plan.r_spare is None else plan.r_spare
+        if pass1(plan.ref, up, I.data_ptr(), u.data_ptr(), r.data_ptr(), r_new.data_ptr(), spk.data_ptr(),
                  plan.best_ptr if need_win else None, None if thr_step is None else thr_step.data_ptr(),
                  1.0 if defer else b.amp, not defer, check):
-            raise ValueError("potentials contain NaN or inf")
+            raise ValueError("potentials contain NaN or inf")  # nothing of the layer's state was written
+        if r_new is not r:
+            plan.r_spare, r = r, r_new
         win = None
         if need_win:
             B = I.shape[0]

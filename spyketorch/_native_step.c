@@ -37,26 +37,12 @@ struct cfg {
     i64 parallel_min;            /* elements from which the pass uses nthreads */
 };
 
-/* ------------------------------------------------------------------------- finite */
-/* 1 when every element of x is finite (x * 0 is 0 for finite x, NaN otherwise). */
-#define FINITE(T, NAME)                                                                        \
-i64 NAME(const T *x, i64 n, i64 nthreads, i64 parallel_min) {                                  \
-    T acc = 0;                                                                                 \
-    const int nt = n >= parallel_min ? (int)nthreads : 1;                                      \
-    _Pragma("omp parallel for simd num_threads(nt) reduction(+:acc) schedule(static)")         \
-    for (i64 i = 0; i < n; ++i) acc += x[i] * (T)0;                                            \
-    return acc == (T)0;                                                                        \
-}
-
-FINITE(float, st_finite_f32)
-FINITE(double, st_finite_f64)
-#define FIN_st_pass1_f32 st_finite_f32
-#define FIN_st_pass1_f64 st_finite_f64
-
 /* ---------------------------------------------------------------------------- pass 1 */
 /* integrate (affine, when u_prev) -> refractory clamp -> floor/cap -> fire -> per-map best
- * score -> refractory decay -> reset (when do_reset); first, when check, the input must be
- * finite (else nothing is written and 1 is returned). u: output (input too when !u_prev);
+ * score -> refractory decay (from r into r_out, which may be r) -> reset (when do_reset).
+ * Returns 1 when check is set and the input I holds a NaN or an infinity (then the caller
+ * discards u, spk and r_out: with r_out != r the layer's state is untouched). u: output
+ * (input too when !u_prev);
  * spk: amp where a neuron spiked, else 0; best: per-map highest score (or NULL).
  * One map per call of the inline body; GI/EI/UP/RS are literals at every call site, so
  * each combination compiles to its own (vectorised) loop. */
@@ -86,7 +72,8 @@ FINITE(double, st_finite_f64)
         const T sc = x - big_ns * ((T)1 - s);                                                  \
         m_ = sc > m_ ? sc : m_;                                                                \
         const T d = rv - r_dec, lim = R_neu * s + r_floor;                                     \
-        if (RW) rr[i] = d > lim ? d : lim;                                                     \
+        if (RW) ro[i] = d > lim ? d : lim;                                                     \
+        chk += ii[i] * (T)0;                                                                   \
         ss[i] = s * amp;                                                                       \
         uu[i] = RS ? x - x * s + vr_[i * GI] * s : x;                                          \
     }
@@ -96,17 +83,18 @@ FINITE(double, st_finite_f64)
  * counter is written), as literals: each
  * combination is its own small function, which the compiler vectorises. */
 #define MAPFN(T, FMA, NAME, GI, EI, UP, RS, RW)                                                  \
-static __attribute__((noinline)) void NAME##_##GI##EI##UP##RS##RW(                                \
-        const T *restrict up, const T *restrict ii, T *restrict uu, T *restrict rr,            \
-        T *restrict ss, const T *restrict a_, const T *restrict k_, const T *restrict c0_,     \
+static __attribute__((noinline)) int NAME##_##GI##EI##UP##RS##RW(                                \
+        const T *restrict up, const T *restrict ii, T *restrict uu, const T *restrict rr,      \
+        T *restrict ro, T *restrict ss, const T *restrict a_, const T *restrict k_, const T *restrict c0_,     \
         const T *restrict re_, const T *restrict vr_, const T *restrict th_, i64 HW,           \
         T lo_rest, T lo_cap, T hi, T r_dec, T R_neu, T r_floor, T big_ns, T amp, T rc_on,      \
         T *best) {                                                                             \
-    T m_ = (T)-INFINITY;                                                                       \
+    T m_ = (T)-INFINITY, chk = 0;                                                              \
     const T tmax = TMAX(T);                                                                    \
-    _Pragma("omp simd reduction(max:m_)")                                                      \
+    _Pragma("omp simd reduction(max:m_) reduction(+:chk)")                                     \
     for (i64 e_ = 0; e_ < HW; ++e_) P1_ELEM(T, FMA, e_, GI, EI, UP, RS, RW)                                \
     if (best) *best = m_;                                                                      \
+    return chk == (T)0;                                                                        \
 }
 
 #define MAPFNS(T, FMA, NAME) \
@@ -137,10 +125,10 @@ static __attribute__((noinline)) void NAME##_##GI##EI##UP##RS##RW(              
 
 #define PASS1(T, FMA, NAME)                                                                    \
 MAPFNS(T, FMA, NAME)                                                                           \
-i64 NAME(const struct cfg *g, const T *u_prev, const T *I, T *u, T *r, T *spk, T *best,      \
-         const T *thr_step, double amp_d, i64 do_reset, i64 check) {                            \
+i64 NAME(const struct cfg *g, const T *u_prev, const T *I, T *u, const T *r, T *r_out, T *spk, \
+         T *best, const T *thr_step, double amp_d, i64 do_reset, i64 check) {                   \
     const i64 C = g->C, HW = g->HW, maps = g->B * g->C;                                        \
-    if (check && !FIN_##NAME(I, maps * HW, g->nthreads, g->parallel_min)) return 1;           \
+    i64 finite = 0;                                                                            \
     const T *THR = thr_step ? thr_step : (const T *)g->thr;                                    \
     const i64 tbs = thr_step ? C * HW : g->thr_bstride;                                        \
     const int gi = g->per_elem ? 1 : 0, ei = (g->per_elem || thr_step) ? 1 : 0;               \
@@ -154,7 +142,7 @@ i64 NAME(const struct cfg *g, const T *u_prev, const T *I, T *u, T *r, T *spk, T
     const T big_ns = g->uniform_score ? (T)0 : (T)g->big;                                      \
     const int nt = (maps * HW >= g->parallel_min) ? (int)g->nthreads : 1;                      \
     const int combo = gi * 16 + ei * 8 + up * 4 + rs * 2 + (rm != 0);                                           \
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")                               \
+    _Pragma("omp parallel for num_threads(nt) schedule(static) reduction(+:finite)")           \
     for (i64 m = 0; m < maps; ++m) {                                                           \
         const i64 b = m / C, c = m % C, off = m * HW, po = gi ? c * HW : c;                    \
         const T *a_ = (const T *)g->a + po, *k_ = (const T *)g->k + po;                        \
@@ -191,12 +179,13 @@ i64 NAME(const struct cfg *g, const T *u_prev, const T *I, T *u, T *r, T *spk, T
         default: break;                                                                        \
         }                                                                                      \
     }                                                                                          \
-    return 0;                                                                                  \
+    return check && finite != maps;                                                            \
 }
 
 #define CASE(T, NAME, GI, EI, UP, RS, RW)                                                      \
     case GI * 16 + EI * 8 + UP * 4 + RS * 2 + RW:                                              \
-        NAME##_##GI##EI##UP##RS##RW(upm, I + off, u + off, r + off, spk + off, a_, k_, c0_, re_,   \
+        finite += NAME##_##GI##EI##UP##RS##RW(upm, I + off, u + off, r + off, r_out + off, spk + off, \
+            a_, k_, c0_, re_,                                                                  \
             vr_, th_, HW, lo_rest, lo_cap, hi, r_dec, R_neu, r_floor, big_ns, amp, rc_on, bm);  \
         break;
 
