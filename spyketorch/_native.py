@@ -4,12 +4,15 @@
 (``_native_step.c``, built with the system C compiler on first use and cached): one
 pass over the potentials runs the stages after the model's integration (refractory
 clamp, floor and cap, fire, the per-map best score of the k-WTA, the refractory decay
-and, when nothing reads the potentials before it, the reset), integrating inside the
-same pass when the model declares an affine step (:meth:`NativeStep._affine`:
-IF, LIF, LIF_ode, LIF_Simple, AdaptiveLIF and their Uniform variants). A second small
-call picks the winners per sample and puts them into refractoriness. Every other model
-integrates with its own eager ``_integrate`` and adapts with its own ``_adapt``, so the
-model code is still written once, in PyTorch.
+and, when nothing reads the potentials before it, the reset). Models that declare one
+of the kernel's integrators (:meth:`NativeStep._native_integrator`) integrate, and
+advance their second variable, inside the same pass, one feature map at a time while it
+sits in cache: the affine ones (IF, LIF, LIF_ode, LIF_Simple), QIF, Izhikevich,
+ResonateAndFire, AdaptiveLIF and their Uniform variants. These integrators are the
+models' hand-fused steps written once more in C, operation for operation as their eager
+``_integrate``/``_adapt`` (themselves tested against ``rhs``). The exponential models
+(EIF, EIF_Simple, AdEx) integrate and adapt with their own eager ops around the pass. A
+second small call picks the winners per sample and puts them into refractoriness.
 
 The eager pipeline (:mod:`spyketorch._stages`) stays the reference: the native step
 gives the same spikes, winners and refractory state, and potentials equal to float
@@ -55,6 +58,8 @@ PARALLEL_MIN = 32768
 MAX_MAPS = 4096
 
 _INHIBIT = {"feature": 1, "location": 2, "layer": 3}
+#: The integrators of ``_native_step.c`` (``cfg.kind``), by the name a model declares.
+KINDS = {"affine": 1, "quadratic": 2, "izhikevich": 3, "resonate": 4, "adaptive_lif": 5}
 _p = ctypes.c_void_p
 _i = ctypes.c_int64
 _d = ctypes.c_double
@@ -66,7 +71,7 @@ class _Cfg(ctypes.Structure):
     _fields_ = [("B", _i), ("C", _i), ("HW", _i), ("a", _p), ("k", _p), ("c0", _p), ("rest", _p), ("thr", _p),
                 ("vreset", _p), ("per_elem", _i), ("thr_bstride", _i), ("floor_mode", _i), ("cap", _d),
                 ("refr_clamp", _i), ("r_mode", _i), ("R", _d), ("uniform_score", _i), ("big", _d),
-                ("nthreads", _i), ("parallel_min", _i)]
+                ("nthreads", _i), ("parallel_min", _i), ("kind", _i), ("kc", _p * 8)]
 
 
 def _cache_dir() -> Path:
@@ -117,7 +122,7 @@ def library() -> Tuple[Any, Any]:
     out = []
     for sfx in ("f32", "f64"):
         p1, sel, rs = (getattr(lib, f"st_{n}_{sfx}") for n in ("pass1", "select", "reset"))
-        p1.argtypes = [_p, _p, _p, _p, _p, _p, _p, _p, _p, _d, _i, _i]
+        p1.argtypes = [_p, _p, _p, _p, _p, _p, _p, _p, _p, _d, _i, _i, _p, _p]
         sel.argtypes = [_p, _p, _i, _d, _p, _p, _p, _p, _p, _p, _i]
         rs.argtypes = [_p, _p, _p]
         for f in (sel, rs):
@@ -162,13 +167,18 @@ class _Plan:
         B, C, H, W = x.shape
         b = c.base
         self.prepared, self.shape, self.dtype = c, tuple(x.shape), x.dtype
-        self.affine = layer._affine(c)
+        spec = layer._native_integrator(c)
+        kind, coef = (KINDS[spec[0]], tuple(spec[1])) if spec is not None else (0, ())
         consts = dict(rest=b.rest, thr=b.thr, vreset=b.v_reset)
-        a, k, c0 = self.affine if self.affine is not None else (0.0, 0.0, 0.0)
+        a, k, c0 = coef[:3] if kind in (1, 5) else (0.0, 0.0, 0.0)
         consts.update(a=a, k=k, c0=c0)
         per_elem = not all(_per_map(v) for v in consts.values())
+        if kind >= 2 and (per_elem or not all(_per_map(v) for v in coef)):
+            kind, coef = 0, ()  # the model's loops take constants per map: integrate eagerly instead
+        self.kind = kind
         self.arrays = {n: _flat(v.cpu() if isinstance(v, Tensor) else v, C, H, W, per_elem, x.dtype)
                        for n, v in consts.items()}
+        self.coef = [_flat(v.cpu() if isinstance(v, Tensor) else v, C, H, W, False, x.dtype) for v in coef]
         mode = layer._inhibition_mode
         refractory = b.R > 0 and mode != "none"
         self.refractory, self.mode = refractory, mode
@@ -177,7 +187,8 @@ class _Plan:
                         per_elem=int(per_elem), thr_bstride=0,
                         floor_mode=1 if b.clamp_at_rest else (2 if b.nonlinear else 0), cap=b.cap,
                         refr_clamp=int(refractory), r_mode=(2 if mode == "neuron" else 1) if refractory else 0,
-                        R=b.R, uniform_score=1, big=b.big, nthreads=1, parallel_min=PARALLEL_MIN)
+                        R=b.R, uniform_score=1, big=b.big, nthreads=1, parallel_min=PARALLEL_MIN, kind=kind,
+                        kc=(_p * 8)(*([t.data_ptr() for t in self.coef] + [None] * (8 - len(self.coef)))))
         self.ref = ctypes.byref(self.cfg)
         self.fns = library()[0 if x.dtype == torch.float32 else 1]
         self.best = torch.empty(B * C, dtype=x.dtype)  # scratch of the k-WTA, reused every step
@@ -187,6 +198,10 @@ class _Plan:
         # the refractory counter is written into a second buffer and the two swap every
         # step, so that a refused (non-finite) input leaves the layer's counter untouched
         self.r_spare = torch.empty(self.shape, dtype=x.dtype) if self.cfg.r_mode else None
+        # likewise the second variable of the models whose adapt step runs here
+        self.w_spare = torch.empty(self.shape, dtype=x.dtype) if kind >= 2 and layer.TRAITS.second_variable else None
+        # the adaptive threshold, written by the kernel's adaptive_lif loop (per neuron)
+        self.thr_buf = torch.empty(self.shape, dtype=x.dtype) if kind == KINDS["adaptive_lif"] else None
 
     def winners_scratch(self, kk: int) -> Tuple[Tensor, Tensor]:
         """Reused ``[B, kk]`` buffers for the winners when the step does not return them."""
@@ -201,13 +216,17 @@ class NativeStep:
 
     _native_plan: Optional[_Plan] = None
 
-    def _affine(self, c: _st.Prepared) -> Optional[Tuple[Any, Any, Any]]:
-        """``(a, k, c0)`` when the model's step is ``u' = a u + k I + c0`` (None otherwise).
+    def _native_integrator(self, c: _st.Prepared) -> Optional[Tuple[str, Tuple[Any, ...]]]:
+        """The model's step as one of the native kernel's integrators, or None.
 
-        A model whose ``_integrate`` is affine in ``u`` and ``I`` returns its coefficients
-        here (floats, or tensors that broadcast to one sample), so the native step can
-        integrate inside its single pass; a model that overrides ``_integrate`` must
-        override this too (``tests/test_native.py`` checks that both agree).
+        ``("affine", (a, k, c0))`` for ``u' = a u + k I + c0`` (integrated inside the generic
+        pass); ``("quadratic", (q, k, rest, uc))``, ``("izhikevich", (dt, k004, five, c140, ga,
+        b, d))``, ``("resonate", (ec, es, k, x_reset))`` or ``("adaptive_lif", (a, k, c0, ea, beta))``
+        for the models whose integrate and adapt steps ``_native_step.c`` also writes out
+        (floats, or tensors that broadcast to one sample). None: the model integrates and
+        adapts with its own eager ops around the native pass. A model that overrides
+        ``_integrate`` or ``_adapt`` must override this too (``tests/test_native.py``
+        compares every registered model with the eager step).
         """
         return None
 
@@ -244,31 +263,42 @@ class NativeStep:
         b = c.base
         pass1, select, reset = plan.fns
         I = I.contiguous()
-        if plan.affine is not None and self._noise_std == 0.0:  # type: ignore[attr-defined]
+        own = plan.kind >= 1 and self._noise_std == 0.0  # type: ignore[attr-defined]
+        cfg = plan.cfg
+        cfg.kind = plan.kind if own else 0
+        native_w = own and w is not None  # the second variable advances in the kernel too
+        if own:
             u, up = torch.empty_like(I), u_prev.data_ptr()
         else:
             u = self._integrate(u_prev, I, w, c)  # type: ignore[attr-defined]
             if self._noise_std > 0.0:  # type: ignore[attr-defined]
                 u = _st.add_noise(u, self._noise_std * math.sqrt(self._ts), self.noise_generator)  # type: ignore[attr-defined]
             u, up = u.contiguous(), None
-        shift = self._threshold_shift(w, c)  # type: ignore[attr-defined]
-        thr_step = None if shift is None else torch.add(shift, b.thr).contiguous()
+        if native_w and plan.thr_buf is not None:  # the kernel raises the threshold itself
+            shift, thr_step, uniform = None, plan.thr_buf, False
+        else:
+            shift = self._threshold_shift(w, c)  # type: ignore[attr-defined]
+            thr_step = None if shift is None else torch.add(shift, b.thr).contiguous()
+            uniform = b.uniform_thr and shift is None
         need_win = kk > 0 and (plan.refractory or want_winners or want_ws)
         need_loc = want_winners or want_ws or plan.mode == "location"
-        defer = (w is not None or want_thr or want_dudt or need_loc
+        defer = ((w is not None and not native_w) or want_thr or want_dudt or need_loc
                  or self.TRAITS.potentials_before_reset)  # type: ignore[attr-defined]
-        cfg = plan.cfg
         cfg.nthreads = torch.get_num_threads()
-        cfg.uniform_score = b.uniform_thr and shift is None
+        cfg.uniform_score = uniform
         spk = torch.empty_like(I)
         check = self.check_finite is not False  # type: ignore[attr-defined]  # None: checked on the CPU
         r_new = r if plan.r_spare is None else plan.r_spare
+        w_new = plan.w_spare if native_w else None
         if pass1(plan.ref, up, I.data_ptr(), u.data_ptr(), r.data_ptr(), r_new.data_ptr(), spk.data_ptr(),
                  plan.best_ptr if need_win else None, None if thr_step is None else thr_step.data_ptr(),
-                 1.0 if defer else b.amp, not defer, check):
+                 1.0 if defer else b.amp, not defer, check,
+                 w.data_ptr() if native_w else None, w_new.data_ptr() if native_w else None):
             raise ValueError("potentials contain NaN or inf")  # nothing of the layer's state was written
         if r_new is not r:
             plan.r_spare, r = r, r_new
+        if native_w:
+            plan.w_spare = w
         win = None
         if need_win:
             B = I.shape[0]
@@ -280,9 +310,9 @@ class NativeStep:
             select(plan.ref, plan.best_ptr, kk, b.thr_min, feat.data_ptr(), valid.data_ptr(), u.data_ptr(),
                    spk.data_ptr(), None if loc is None else loc.data_ptr(), r.data_ptr(), plan.inhibit)
             win = _st.Winners(feat, valid, loc)
-        w_new = thresholded = dudt = pre = None
+        thresholded = dudt = pre = None
         if defer:
-            if w is not None:
+            if w is not None and not native_w:
                 w_new = self._adapt(u_prev, u, spk, w, I, c)  # type: ignore[attr-defined]
             thresholded = u * spk if want_thr else None
             dudt = u - u_prev if want_dudt else None

@@ -35,6 +35,9 @@ struct cfg {
     double big;
     i64 nthreads;
     i64 parallel_min;            /* elements from which the pass uses nthreads */
+    i64 kind;                    /* integrator: 0 u given, 1 affine (in the generic pass), 2 quadratic,
+                                    3 izhikevich, 4 resonate, 5 adaptive_lif (see model_loops) */
+    const void *kc[8];           /* the integrator's constants, per map ([C] arrays) */
 };
 
 /* ---------------------------------------------------------------------------- pass 1 */
@@ -123,10 +126,96 @@ static __attribute__((noinline)) int NAME##_##GI##EI##UP##RS##RW(               
     MAPFN(T, FMA, NAME, 1, 1, 1, 1, 0) \
     MAPFN(T, FMA, NAME, 1, 1, 1, 1, 1)
 
+/* ------------------------------------------------------------------- model loops */
+/* The integrators of the models whose step runs here (constants per map, kc[j][c]), each
+ * written as the model's eager ``_integrate`` / ``_adapt`` writes it (same operations in the
+ * same order; FMA where ATen's add with alpha uses one), so the results agree to rounding:
+ *   2 quadratic (QIF)        x = u + q (u - rest)(u - uc) + k I
+ *   3 izhikevich             x = u + dt u (0.04 u + 5) + dt (I - w) + 140 dt;
+ *                            w' = w + ga (b min(x, thr) - w) + d s
+ *   4 resonate (RF)          kick = w + k I;  x = (u - rest) ec + es kick + rest;
+ *                            w' = x_reset where s, else ec kick - es (u - rest)
+ *   5 adaptive_lif           x = a u + k I + c0;  threshold w beta + thr (into tho);  w' = ea w + s
+ * integrate writes x into uu; adapt reads x (before reset) and s from uu and ss, writes
+ * w', and when FIN resets uu and scales ss to the spike amplitude. */
+#define MODEL_LOOPS(T, FMA, NAME)                                                              \
+static void NAME##_integrate(int kind, const struct cfg *g, i64 c, const T *restrict up,      \
+        const T *restrict ii, const T *restrict ww, T *restrict uu, const T *restrict re_,      \
+        T *restrict tho, i64 HW) {                                                             \
+    const T *const *K = (const T *const *)g->kc;                                               \
+    if (kind == 2) {                                                                           \
+        const T q = K[0][c], k = K[1][c], rest = K[2][c], uc = K[3][c];                        \
+        _Pragma("omp simd")                                                                    \
+        for (i64 i = 0; i < HW; ++i) {                                                         \
+            const T u = up[i], d1 = u - rest, d2 = u - uc;                                     \
+            uu[i] = FMA(k, ii[i], u + q * d1 * d2);                                            \
+        }                                                                                      \
+    } else if (kind == 3) {                                                                    \
+        const T dt = K[0][c], k004 = K[1][c], five = K[2][c], c140 = K[3][c];                  \
+        _Pragma("omp simd")                                                                    \
+        for (i64 i = 0; i < HW; ++i) {                                                         \
+            const T u = up[i], f = u * k004 + five;                                            \
+            uu[i] = FMA(dt, ii[i] - ww[i], u + dt * u * f) + c140;                             \
+        }                                                                                      \
+    } else if (kind == 4) {                                                                    \
+        const T ec = K[0][c], es = K[1][c], k = K[2][c], rest = re_[0];                        \
+        _Pragma("omp simd")                                                                    \
+        for (i64 i = 0; i < HW; ++i) {                                                         \
+            const T kick = FMA(k, ii[i], ww[i]);                                               \
+            uu[i] = FMA(es, kick, (up[i] - rest) * ec) + rest;                                 \
+        }                                                                                      \
+    } else if (kind == 5) {                                                                    \
+        const T a = K[0][c], k = K[1][c], c0 = K[2][c], beta = K[4][c];                        \
+        const T thr = ((const T *)g->thr)[c];                                                  \
+        _Pragma("omp simd")                                                                    \
+        for (i64 i = 0; i < HW; ++i) {                                                         \
+            uu[i] = FMA(k, ii[i], up[i] * a) + c0;                                             \
+            tho[i] = ww[i] * beta + thr;                                                       \
+        }                                                                                      \
+    }                                                                                          \
+}                                                                                              \
+static void NAME##_adapt(int kind, const struct cfg *g, i64 c, const T *restrict up,          \
+        const T *restrict ii, const T *restrict ww, T *restrict wo, T *restrict uu,            \
+        T *restrict ss, const T *restrict th_, i64 EI, const T *restrict re_,                  \
+        const T *restrict vr_, i64 GI, T amp, int fin, i64 HW) {                               \
+    const T *const *K = (const T *const *)g->kc;                                               \
+    if (kind == 3) {                                                                           \
+        const T ga = K[4][c], b_ = K[5][c], d = K[6][c];                                       \
+        _Pragma("omp simd")                                                                    \
+        for (i64 i = 0; i < HW; ++i) {                                                         \
+            const T x = uu[i], th = th_[i * EI], ap = x < th ? x : th, a = ap * b_;            \
+            const T w1 = ww[i] + (a - ww[i]) * ga;                                             \
+            wo[i] = FMA(d, ss[i], w1);                                                         \
+        }                                                                                      \
+    } else if (kind == 4) {                                                                    \
+        const T ec = K[0][c], es = K[1][c], k = K[2][c], xr = K[3][c], rest = re_[0];          \
+        _Pragma("omp simd")                                                                    \
+        for (i64 i = 0; i < HW; ++i) {                                                         \
+            const T kick = FMA(k, ii[i], ww[i]), s = ss[i];                                    \
+            const T x = FMA(-es, up[i] - rest, kick * ec);                                     \
+            wo[i] = FMA(xr, s, x + ((T)-1 * x) * s);                                           \
+        }                                                                                      \
+    } else if (kind == 5) {                                                                    \
+        const T ea = K[3][c];                                                                  \
+        _Pragma("omp simd")                                                                    \
+        for (i64 i = 0; i < HW; ++i) wo[i] = ww[i] * ea + ss[i];                               \
+    }                                                                                          \
+    if (fin) {                                                                                 \
+        _Pragma("omp simd")                                                                    \
+        for (i64 i = 0; i < HW; ++i) {                                                         \
+            const T x = uu[i], s = ss[i];                                                      \
+            uu[i] = x - x * s + vr_[i * GI] * s;                                               \
+            ss[i] = s * amp;                                                                   \
+        }                                                                                      \
+    }                                                                                          \
+}
+
 #define PASS1(T, FMA, NAME)                                                                    \
 MAPFNS(T, FMA, NAME)                                                                           \
+MODEL_LOOPS(T, FMA, NAME)                                                                      \
 i64 NAME(const struct cfg *g, const T *u_prev, const T *I, T *u, const T *r, T *r_out, T *spk, \
-         T *best, const T *thr_step, double amp_d, i64 do_reset, i64 check) {                   \
+         T *best, const T *thr_step, double amp_d, i64 do_reset, i64 check, const T *w,        \
+         T *w_out) {                                                                           \
     const i64 C = g->C, HW = g->HW, maps = g->B * g->C;                                        \
     i64 finite = 0;                                                                            \
     const T *THR = thr_step ? thr_step : (const T *)g->thr;                                    \
@@ -141,7 +230,11 @@ i64 NAME(const struct cfg *g, const T *u_prev, const T *I, T *u, const T *r, T *
     const T R_neu = rm == 2 ? R : (T)0, r_floor = rm ? (T)0 : (T)-INFINITY;                    \
     const T big_ns = g->uniform_score ? (T)0 : (T)g->big;                                      \
     const int nt = (maps * HW >= g->parallel_min) ? (int)g->nthreads : 1;                      \
-    const int combo = gi * 16 + ei * 8 + up * 4 + rs * 2 + (rm != 0);                                           \
+    const int kind = (int)g->kind, own = kind >= 2, has_w = own && w != 0;                     \
+    /* the model's own loops: the generic pass takes u as given, and with a second variable \
+     * it leaves the reset and the spike amplitude to the adapt loop */                       \
+    const int combo = gi * 16 + ei * 8 + (up && !own) * 4 + (rs && !has_w) * 2 + (rm != 0);    \
+    const T amp_p = has_w ? (T)1 : amp;                                                        \
     _Pragma("omp parallel for num_threads(nt) schedule(static) reduction(+:finite)")           \
     for (i64 m = 0; m < maps; ++m) {                                                           \
         const i64 b = m / C, c = m % C, off = m * HW, po = gi ? c * HW : c;                    \
@@ -149,8 +242,10 @@ i64 NAME(const struct cfg *g, const T *u_prev, const T *I, T *u, const T *r, T *
         const T *c0_ = (const T *)g->c0 + po, *re_ = (const T *)g->rest + po;                  \
         const T *vr_ = (const T *)g->vreset + po;                                              \
         const T *th_ = THR + (ei ? b * tbs + c * HW : c);                                      \
-        const T *upm = u_prev ? u_prev + off : 0;                                              \
+        const T *upm = u_prev && !own ? u_prev + off : 0;                                      \
         T *bm = best ? best + m : 0;                                                           \
+        if (own) NAME##_integrate(kind, g, c, u_prev + off, I + off, w ? w + off : 0, u + off, re_, \
+                                  thr_step ? (T *)thr_step + off : 0, HW);                     \
         switch (combo) {                                                                       \
         CASE(T, NAME, 0, 0, 0, 0, 0) \
         CASE(T, NAME, 0, 0, 0, 0, 1) \
@@ -178,6 +273,8 @@ i64 NAME(const struct cfg *g, const T *u_prev, const T *I, T *u, const T *r, T *
         CASE(T, NAME, 1, 1, 1, 1, 1) \
         default: break;                                                                        \
         }                                                                                      \
+        if (has_w) NAME##_adapt(kind, g, c, u_prev + off, I + off, w + off, w_out + off, u + off, \
+                                spk + off, th_, ei, re_, vr_, gi, amp, rs, HW);                \
     }                                                                                          \
     return check && finite != maps;                                                            \
 }
@@ -186,7 +283,7 @@ i64 NAME(const struct cfg *g, const T *u_prev, const T *I, T *u, const T *r, T *
     case GI * 16 + EI * 8 + UP * 4 + RS * 2 + RW:                                              \
         finite += NAME##_##GI##EI##UP##RS##RW(upm, I + off, u + off, r + off, r_out + off, spk + off, \
             a_, k_, c0_, re_,                                                                  \
-            vr_, th_, HW, lo_rest, lo_cap, hi, r_dec, R_neu, r_floor, big_ns, amp, rc_on, bm);  \
+            vr_, th_, HW, lo_rest, lo_cap, hi, r_dec, R_neu, r_floor, big_ns, amp_p, rc_on, bm); \
         break;
 
 PASS1(float, fmaf, st_pass1_f32)

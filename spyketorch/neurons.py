@@ -552,8 +552,8 @@ class IF(Neuron):
         k = c.model.k
         return torch.add(u, I, alpha=k) if not isinstance(k, Tensor) else torch.addcmul(u, I, k)
 
-    def _affine(self, c: _st.Prepared) -> Tuple[Any, Any, Any]:
-        return 1.0, c.model.k, 0.0
+    def _native_integrator(self, c: _st.Prepared) -> Tuple[str, Tuple[Any, ...]]:
+        return "affine", (1.0, c.model.k, 0.0)
 
 
 class LIF(IF):
@@ -600,8 +600,8 @@ class LIF(IF):
     def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
         return _lin(u, I, c.model, _st.ops(c.model, c.model_ops))
 
-    def _affine(self, c: _st.Prepared) -> Tuple[Any, Any, Any]:
-        return c.model.a, c.model.k, c.model.c0
+    def _native_integrator(self, c: _st.Prepared) -> Tuple[str, Tuple[Any, ...]]:
+        return "affine", (c.model.a, c.model.k, c.model.c0)
 
 
 class LIF_ode(LIF):
@@ -681,8 +681,8 @@ class LIF_Simple(Neuron):
     def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
         return _lin(u, I, c.model, _st.ops(c.model, c.model_ops))
 
-    def _affine(self, c: _st.Prepared) -> Tuple[Any, Any, Any]:
-        return c.model.a, c.model.k, c.model.c0
+    def _native_integrator(self, c: _st.Prepared) -> Tuple[str, Tuple[Any, ...]]:
+        return "affine", (c.model.a, c.model.k, c.model.c0)
 
 
 class EIF(Neuron):
@@ -864,6 +864,10 @@ class QIF(Neuron):
         d2 = u - mo.uc
         out = torch.addcmul(u, d1, d2, value=m.q) if not isinstance(m.q, Tensor) else u + d1 * d2 * m.q
         return _st.scale_add(out, I, m.k)
+
+    def _native_integrator(self, c: _st.Prepared) -> Tuple[str, Tuple[Any, ...]]:
+        m = c.model
+        return "quadratic", (m.q, m.k, m.rest, m.uc)
 
 
 class AdEx(EIF):
@@ -1079,6 +1083,10 @@ class Izhikevich(Neuron):
         w.add_(a.sub_(w).mul_(mo.ga))
         return _st.scale_add(w, spiked, m.d)
 
+    def _native_integrator(self, c: _st.Prepared) -> Tuple[str, Tuple[Any, ...]]:
+        m = c.model
+        return "izhikevich", (m.dt, m.k004, m.five, m.c140, m.ga, m.b_, m.d)
+
 
 class AdaptiveLIF(LIF):
     r"""LIF with an adaptive threshold (Diehl & Cook 2015; Bellec et al. 2018).
@@ -1125,6 +1133,10 @@ class AdaptiveLIF(LIF):
 
     def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
         return w.mul_(_st.ops(c.model, c.model_ops).ea).add_(spiked)  # internal state: in place
+
+    def _native_integrator(self, c: _st.Prepared) -> Tuple[str, Tuple[Any, ...]]:
+        m = c.model
+        return "adaptive_lif", (m.a, m.k, m.c0, m.ea, m.beta)
 
 
 class ResonateAndFire(Neuron):
@@ -1191,6 +1203,10 @@ class ResonateAndFire(Neuron):
         x = self._kicked(I, w, c).mul_(mo.ec)
         _st.scale_add(x, u_prev - rest, -c.model.es)
         return _st.set_where(x, spiked, c.model.x_reset)
+
+    def _native_integrator(self, c: _st.Prepared) -> Tuple[str, Tuple[Any, ...]]:
+        m = c.model
+        return "resonate", (m.ec, m.es, m.k, m.x_reset)
 
 
 # ---------------------------------------------------------------------- heterogeneous layers

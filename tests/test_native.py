@@ -128,24 +128,39 @@ def test_native_layer_refuses_non_finite_input_and_keeps_its_state():
     quiet(y)  # not checked when the user turns the check off
 
 
-def test_affine_declarations_agree_with_the_integrate_step():
-    """A model that declares ``_affine`` (so the native pass integrates it) must integrate
-    the same way in its own ``_integrate``."""
-    declared = []
+def test_native_integrator_declarations():
+    """Which models integrate inside the native pass; an affine declaration must integrate
+    the way the model's own ``_integrate`` does (the others are covered by the run tests)."""
+    declared = {}
     for name, make in sn.all_models(n_features=4).items():
         layer = make()
         x = torch.rand(2, 4, 3, 5, dtype=torch.float64) * sn.MODELS[name].input_scale
         layer.step(x)
         c = layer._prepare(x)
-        coef = layer._affine(c)
-        if coef is None:
+        spec = layer._native_integrator(c)
+        if spec is None:
             continue
-        declared.append(name)
-        u = torch.randn(2, 4, 3, 5, dtype=torch.float64) * 5
-        a, k, c0 = coef
-        torch.testing.assert_close(layer._integrate(u, x, layer.get_state()["w"], c), a * u + k * x + c0)
-    assert sorted(declared) == sorted(["IF", "LIF", "LIF_ode", "LIF_Simple", "AdaptiveLIF", "UniformLIF",
-                                       "UniformLIF_Simple", "UniformAdaptiveLIF"])
+        declared[name] = spec[0]
+        if spec[0] == "affine":
+            u = torch.randn(2, 4, 3, 5, dtype=torch.float64) * 5
+            a, k, c0 = spec[1]
+            torch.testing.assert_close(layer._integrate(u, x, layer.get_state()["w"], c), a * u + k * x + c0)
+    assert declared == {
+        "IF": "affine", "LIF": "affine", "LIF_ode": "affine", "LIF_Simple": "affine", "UniformLIF": "affine",
+        "UniformLIF_Simple": "affine", "QIF": "quadratic", "UniformQIF": "quadratic", "Izhikevich": "izhikevich",
+        "UniformIzhikevich": "izhikevich", "ResonateAndFire": "resonate", "UniformResonateAndFire": "resonate",
+        "AdaptiveLIF": "adaptive_lif", "UniformAdaptiveLIF": "adaptive_lif"}
+
+
+def test_models_integrated_in_the_kernel_run_their_own_loops():
+    for name in ("QIF", "Izhikevich", "ResonateAndFire", "AdaptiveLIF", "LIF"):
+        layer = sn.all_models()[name]().native()
+        layer.step(torch.rand(1, 3, 4, 4) * sn.MODELS[name].input_scale)
+        assert layer._native_plan.kind == _native.KINDS[layer._native_integrator(layer._prepare(
+            torch.zeros(1, 3, 4, 4)))[0]]
+    eif = sn.EIF(threshold=10.0).native()
+    eif.step(torch.rand(1, 3, 4, 4) * 2000)
+    assert eif._native_plan.kind == 0
 
 
 def test_backend_switches_copies_and_pickles():
