@@ -163,11 +163,11 @@ class _Plan:
     def __reduce__(self) -> Tuple[Any, Tuple[()]]:
         return _no_plan, ()
 
-    def __init__(self, layer: Any, c: _st.Prepared, x: Tensor) -> None:
+    def __init__(self, spec: Optional[Tuple[str, Tuple[Any, ...]]], mode: str, second_variable: bool,
+                 c: _st.Prepared, x: Tensor) -> None:
         B, C, H, W = x.shape
         b = c.base
         self.prepared, self.shape, self.dtype = c, tuple(x.shape), x.dtype
-        spec = layer._native_integrator(c)
         kind, coef = (KINDS[spec[0]], tuple(spec[1])) if spec is not None else (0, ())
         consts = dict(rest=b.rest, thr=b.thr, vreset=b.v_reset)
         a, k, c0 = coef[:3] if kind in (1, 5) else (0.0, 0.0, 0.0)
@@ -179,7 +179,6 @@ class _Plan:
         self.arrays = {n: _flat(v.cpu() if isinstance(v, Tensor) else v, C, H, W, per_elem, x.dtype)
                        for n, v in consts.items()}
         self.coef = [_flat(v.cpu() if isinstance(v, Tensor) else v, C, H, W, False, x.dtype) for v in coef]
-        mode = layer._inhibition_mode
         refractory = b.R > 0 and mode != "none"
         self.refractory, self.mode = refractory, mode
         self.inhibit = _INHIBIT.get(mode, 0) if refractory else 0
@@ -199,7 +198,7 @@ class _Plan:
         # step, so that a refused (non-finite) input leaves the layer's counter untouched
         self.r_spare = torch.empty(self.shape, dtype=x.dtype) if self.cfg.r_mode else None
         # likewise the second variable of the models whose adapt step runs here
-        self.w_spare = torch.empty(self.shape, dtype=x.dtype) if kind >= 2 and layer.TRAITS.second_variable else None
+        self.w_spare = torch.empty(self.shape, dtype=x.dtype) if kind >= 2 and second_variable else None
         # the adaptive threshold, written by the kernel's adaptive_lif loop (per neuron)
         self.thr_buf = torch.empty(self.shape, dtype=x.dtype) if kind == KINDS["adaptive_lif"] else None
 
@@ -248,7 +247,8 @@ class NativeStep:
         plan = self._native_plan
         if (plan is None or plan.prepared is not c or plan.shape != tuple(x.shape) or plan.dtype != x.dtype
                 or plan.mode != self._inhibition_mode):  # type: ignore[attr-defined]
-            plan = self._native_plan = _Plan(self, c, x)
+            plan = self._native_plan = _Plan(self._native_integrator(c), self._inhibition_mode,  # type: ignore[attr-defined]
+                                             self.TRAITS.second_variable, c, x)  # type: ignore[attr-defined]
         return plan
 
     def _native_kernel(self, u_prev: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, c: _st.Prepared,
