@@ -7,12 +7,14 @@ clamp, floor and cap, fire, the per-map best score of the k-WTA, the refractory 
 and, when nothing reads the potentials before it, the reset). Models that declare one
 of the kernel's integrators (:meth:`NativeStep._native_integrator`) integrate, and
 advance their second variable, inside the same pass, one feature map at a time while it
-sits in cache: the affine ones (IF, LIF, LIF_ode, LIF_Simple), QIF, Izhikevich,
-ResonateAndFire, AdaptiveLIF and their Uniform variants. These integrators are the
-models' hand-fused steps written once more in C, operation for operation as their eager
-``_integrate``/``_adapt`` (themselves tested against ``rhs``). The exponential models
-(EIF, EIF_Simple, AdEx) integrate and adapt with their own eager ops around the pass. A
-second small call picks the winners per sample and puts them into refractoriness.
+sits in cache: every registered model (IF, LIF, LIF_ode, LIF_Simple, QIF, Izhikevich,
+ResonateAndFire, AdaptiveLIF, and EIF, EIF_Simple and AdEx in float32) and their Uniform
+variants. These integrators are the models' hand-fused steps written once more in C,
+operation for operation as their eager ``_integrate``/``_adapt`` (themselves tested
+against ``rhs``); the exponential is a vectorised polynomial within 2 ulp of
+``torch.exp``. A model without one (or with per-neuron parameters, or EIF/AdEx in
+float64) integrates and adapts with its own eager ops around the pass. A second small
+call picks the winners per sample and puts them into refractoriness.
 
 The eager pipeline (:mod:`spyketorch._stages`) stays the reference: the native step
 gives the same spikes, winners and refractory state, and potentials equal to float
@@ -59,7 +61,10 @@ MAX_MAPS = 4096
 
 _INHIBIT = {"feature": 1, "location": 2, "layer": 3}
 #: The integrators of ``_native_step.c`` (``cfg.kind``), by the name a model declares.
-KINDS = {"affine": 1, "quadratic": 2, "izhikevich": 3, "resonate": 4, "adaptive_lif": 5}
+KINDS = {"affine": 1, "quadratic": 2, "izhikevich": 3, "resonate": 4, "adaptive_lif": 5, "exponential": 6,
+         "adex": 7}
+#: Integrators written for float32 only (their exponential): float64 layers integrate eagerly.
+FLOAT32_ONLY = (6, 7)
 _p = ctypes.c_void_p
 _i = ctypes.c_int64
 _d = ctypes.c_double
@@ -71,7 +76,7 @@ class _Cfg(ctypes.Structure):
     _fields_ = [("B", _i), ("C", _i), ("HW", _i), ("a", _p), ("k", _p), ("c0", _p), ("rest", _p), ("thr", _p),
                 ("vreset", _p), ("per_elem", _i), ("thr_bstride", _i), ("floor_mode", _i), ("cap", _d),
                 ("refr_clamp", _i), ("r_mode", _i), ("R", _d), ("uniform_score", _i), ("big", _d),
-                ("nthreads", _i), ("parallel_min", _i), ("kind", _i), ("kc", _p * 8)]
+                ("nthreads", _i), ("parallel_min", _i), ("kind", _i), ("kc", _p * 8), ("log_cap", _d)]
 
 
 def _cache_dir() -> Path:
@@ -173,7 +178,8 @@ class _Plan:
         a, k, c0 = coef[:3] if kind in (1, 5) else (0.0, 0.0, 0.0)
         consts.update(a=a, k=k, c0=c0)
         per_elem = not all(_per_map(v) for v in consts.values())
-        if kind >= 2 and (per_elem or not all(_per_map(v) for v in coef)):
+        if kind >= 2 and (per_elem or not all(_per_map(v) for v in coef)
+                          or (kind in FLOAT32_ONLY and x.dtype != torch.float32)):
             kind, coef = 0, ()  # the model's loops take constants per map: integrate eagerly instead
         self.kind = kind
         self.arrays = {n: _flat(v.cpu() if isinstance(v, Tensor) else v, C, H, W, per_elem, x.dtype)
@@ -187,7 +193,8 @@ class _Plan:
                         floor_mode=1 if b.clamp_at_rest else (2 if b.nonlinear else 0), cap=b.cap,
                         refr_clamp=int(refractory), r_mode=(2 if mode == "neuron" else 1) if refractory else 0,
                         R=b.R, uniform_score=1, big=b.big, nthreads=1, parallel_min=PARALLEL_MIN, kind=kind,
-                        kc=(_p * 8)(*([t.data_ptr() for t in self.coef] + [None] * (8 - len(self.coef)))))
+                        kc=(_p * 8)(*([t.data_ptr() for t in self.coef] + [None] * (8 - len(self.coef)))),
+                        log_cap=b.log_cap)
         self.ref = ctypes.byref(self.cfg)
         self.fns = library()[0 if x.dtype == torch.float32 else 1]
         self.best = torch.empty(B * C, dtype=x.dtype)  # scratch of the k-WTA, reused every step
@@ -220,7 +227,8 @@ class NativeStep:
 
         ``("affine", (a, k, c0))`` for ``u' = a u + k I + c0`` (integrated inside the generic
         pass); ``("quadratic", (q, k, rest, uc))``, ``("izhikevich", (dt, k004, five, c140, ga,
-        b, d))``, ``("resonate", (ec, es, k, x_reset))`` or ``("adaptive_lif", (a, k, c0, ea, beta))``
+        b, d))``, ``("resonate", (ec, es, k, x_reset))``, ``("adaptive_lif", (a, k, c0, ea, beta))``,
+        ``("exponential", (a, k, c0, s, o))`` or ``("adex", (a, k, c0, s, o, 1 - gw, aw, b))``
         for the models whose integrate and adapt steps ``_native_step.c`` also writes out
         (floats, or tensors that broadcast to one sample). None: the model integrates and
         adapts with its own eager ops around the native pass. A model that overrides

@@ -38,7 +38,35 @@ struct cfg {
     i64 kind;                    /* integrator: 0 u given, 1 affine (in the generic pass), 2 quadratic,
                                     3 izhikevich, 4 resonate, 5 adaptive_lif (see model_loops) */
     const void *kc[8];           /* the integrator's constants, per map ([C] arrays) */
+    double log_cap;              /* cap of the exponent of the exponential models */
 };
+
+/* exp(x) for float32 (the exponential models' loops; float64 layers integrate them with
+ * their eager ops): x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite), exp(r) by Cephes'
+ * degree-6 polynomial, 2^n from the exponent bits; at most 1.4 ulp from exp, 2 ulp from
+ * torch.exp, for x in [-87, 88] (clamped there: below, exp(x) < 2e-38). Written so that it
+ * vectorises inside the loops. */
+static inline float st_expf(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float n = __builtin_roundf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    const float r2 = r * r;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r2 + r + 1.0f;
+    const int32_t e = ((int32_t)n + 127) << 23;
+    float sc;
+    memcpy(&sc, &e, sizeof sc);
+    return p * sc;
+}
+#define EXP_float st_expf
+#define EXP_double exp
 
 /* ---------------------------------------------------------------------------- pass 1 */
 /* integrate (affine, when u_prev) -> refractory clamp -> floor/cap -> fire -> per-map best
@@ -136,6 +164,8 @@ static __attribute__((noinline)) int NAME##_##GI##EI##UP##RS##RW(               
  *   4 resonate (RF)          kick = w + k I;  x = (u - rest) ec + es kick + rest;
  *                            w' = x_reset where s, else ec kick - es (u - rest)
  *   5 adaptive_lif           x = a u + k I + c0;  threshold w beta + thr (into tho);  w' = ea w + s
+ *   6 exponential (EIF)      x = exp(min(s u + o, log_cap)) + a u + k I + c0   (float32 only)
+ *   7 adex                   x as 6 with I - w;  w' = (1 - gw) w + aw (min(x, thr) - rest) + b s
  * integrate writes x into uu; adapt reads x (before reset) and s from uu and ss, writes
  * w', and when FIN resets uu and scales ss to the spike amplitude. */
 #define MODEL_LOOPS(T, FMA, NAME)                                                              \
@@ -163,6 +193,22 @@ static void NAME##_integrate(int kind, const struct cfg *g, i64 c, const T *rest
         for (i64 i = 0; i < HW; ++i) {                                                         \
             const T kick = FMA(k, ii[i], ww[i]);                                               \
             uu[i] = FMA(es, kick, (up[i] - rest) * ec) + rest;                                 \
+        }                                                                                      \
+    } else if (kind == 6 || kind == 7) {                                                       \
+        const T a = K[0][c], k = K[1][c], c0 = K[2][c], sl = K[3][c], o = K[4][c];             \
+        const T lc = (T)g->log_cap;                                                            \
+        if (kind == 6) {                                                                       \
+            _Pragma("omp simd")                                                                \
+            for (i64 i = 0; i < HW; ++i) {                                                     \
+                const T u = up[i], z = u * sl + o, zc = z > lc ? lc : z;                       \
+                uu[i] = FMA(k, ii[i], FMA(a, u, EXP_##T(zc))) + c0;                            \
+            }                                                                                  \
+        } else {                                                                               \
+            _Pragma("omp simd")                                                                \
+            for (i64 i = 0; i < HW; ++i) {                                                     \
+                const T u = up[i], z = u * sl + o, zc = z > lc ? lc : z;                       \
+                uu[i] = FMA(k, ii[i] - ww[i], FMA(a, u, EXP_##T(zc))) + c0;                    \
+            }                                                                                  \
         }                                                                                      \
     } else if (kind == 5) {                                                                    \
         const T a = K[0][c], k = K[1][c], c0 = K[2][c], beta = K[4][c];                        \
@@ -194,6 +240,13 @@ static void NAME##_adapt(int kind, const struct cfg *g, i64 c, const T *restrict
             const T kick = FMA(k, ii[i], ww[i]), s = ss[i];                                    \
             const T x = FMA(-es, up[i] - rest, kick * ec);                                     \
             wo[i] = FMA(xr, s, x + ((T)-1 * x) * s);                                           \
+        }                                                                                      \
+    } else if (kind == 7) {                                                                    \
+        const T omg = K[5][c], aw = K[6][c], bj = K[7][c], rest = re_[0];                      \
+        _Pragma("omp simd")                                                                    \
+        for (i64 i = 0; i < HW; ++i) {                                                         \
+            const T x = uu[i], th = th_[i * EI], ap = (x < th ? x : th) - rest;                \
+            wo[i] = FMA(bj, ss[i], FMA(aw, ap, ww[i] * omg));                                  \
         }                                                                                      \
     } else if (kind == 5) {                                                                    \
         const T ea = K[3][c];                                                                  \

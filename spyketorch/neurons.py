@@ -749,6 +749,10 @@ class EIF(Neuron):
         s, o = self._exp_coefficients(p, g)
         return _Exp(a=1 - g, k=p.ts / p.C, c0=p.resting_potential * g, s=s, o=o)
 
+    def _native_integrator(self, c: _st.Prepared) -> Tuple[str, Tuple[Any, ...]]:
+        m = c.model
+        return "exponential", (m.a, m.k, m.c0, m.s, m.o)
+
     def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
         m, mo = c.model, _st.ops(c.model, c.model_ops)
         out = u * mo.s
@@ -932,6 +936,10 @@ class AdEx(EIF):
 
     def _integrate(self, u: Tensor, I: Tensor, w: Optional[Tensor], c: _st.Prepared) -> Tensor:
         return super()._integrate(u, I - w, None, c)
+
+    def _native_integrator(self, c: _st.Prepared) -> Tuple[str, Tuple[Any, ...]]:
+        m = c.model
+        return "adex", (m.a, m.k, m.c0, m.s, m.o, m.one_m_gw, m.aw, m.b)
 
     def _adapt(self, u_prev: Tensor, u: Tensor, spiked: Tensor, w: Tensor, I: Tensor, c: _st.Prepared) -> Tensor:
         # w += ts/tau_w * (a (min(u, thr) - rest) - w) + b * spiked; the potential is taken

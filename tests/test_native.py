@@ -149,18 +149,23 @@ def test_native_integrator_declarations():
         "IF": "affine", "LIF": "affine", "LIF_ode": "affine", "LIF_Simple": "affine", "UniformLIF": "affine",
         "UniformLIF_Simple": "affine", "QIF": "quadratic", "UniformQIF": "quadratic", "Izhikevich": "izhikevich",
         "UniformIzhikevich": "izhikevich", "ResonateAndFire": "resonate", "UniformResonateAndFire": "resonate",
-        "AdaptiveLIF": "adaptive_lif", "UniformAdaptiveLIF": "adaptive_lif"}
+        "AdaptiveLIF": "adaptive_lif", "UniformAdaptiveLIF": "adaptive_lif", "EIF": "exponential",
+        "EIF_Simple": "exponential", "UniformEIF": "exponential", "AdEx": "adex", "UniformAdEx": "adex"}
 
 
 def test_models_integrated_in_the_kernel_run_their_own_loops():
-    for name in ("QIF", "Izhikevich", "ResonateAndFire", "AdaptiveLIF", "LIF"):
+    for name in ("QIF", "Izhikevich", "ResonateAndFire", "AdaptiveLIF", "LIF", "EIF", "AdEx"):
         layer = sn.all_models()[name]().native()
         layer.step(torch.rand(1, 3, 4, 4) * sn.MODELS[name].input_scale)
         assert layer._native_plan.kind == _native.KINDS[layer._native_integrator(layer._prepare(
             torch.zeros(1, 3, 4, 4)))[0]]
+    # EIF in float64 and a per-neuron time constant: the eager integrate around the pass
     eif = sn.EIF(threshold=10.0).native()
-    eif.step(torch.rand(1, 3, 4, 4) * 2000)
+    eif.step(torch.rand(1, 3, 4, 4, dtype=torch.float64) * 2000)
     assert eif._native_plan.kind == 0
+    per_neuron = sn.QIF(threshold=10.0, tau_rc=0.01 + 0.02 * torch.rand(3, 4, 4, dtype=torch.float64)).native()
+    per_neuron.step(torch.rand(1, 3, 4, 4) * 2000)
+    assert per_neuron._native_plan.kind == 0
 
 
 def test_backend_switches_copies_and_pickles():
