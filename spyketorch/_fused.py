@@ -81,17 +81,16 @@ class FusedStep:
     def native(self) -> Any:
         """Run the step through the hand-written C kernel on CPU inputs: the native fused path.
 
-        One pass over the potentials runs every stage after the model's integration
-        (and the integration too for the affine models: IF, LIF, LIF_ode, LIF_Simple,
-        AdaptiveLIF and their Uniform variants); a second small call picks the winners
-        and inhibits. The kernel is built with the system C compiler (``$CC``, default
-        ``cc``) in a few seconds on first use and cached (``$SPYKETORCH_CACHE``, default
-        ``~/.cache/spyketorch``). Results equal the eager step's (spikes, winners and
-        refractory state exactly, potentials to float rounding). Inputs on other devices
-        run the eager step (half-precision inputs are stepped in float32, as always).
-        The gain is largest for the affine models, which integrate inside the pass; the
-        others integrate and adapt with their eager ops around it (see the README's
-        figures). :meth:`eager` undoes it.
+        One pass over the potentials, one feature map at a time, integrates the model
+        (every registered model has its integrator in the kernel; EIF, EIF_Simple and AdEx
+        in float32) and runs every later stage; a second small call picks the winners and
+        inhibits. With per-neuron parameters, noise, or float64 EIF/AdEx, the model's own
+        eager integrate runs around the pass. The kernel is built with the system C
+        compiler (``$CC``, default ``cc``) in a few seconds on first use and cached
+        (``$SPYKETORCH_CACHE``, default ``~/.cache/spyketorch``). Results equal the eager
+        step's (spikes, winners and refractory state exactly, potentials to float
+        rounding). Inputs on other devices run the eager step (half-precision inputs are
+        stepped in float32, as always). :meth:`eager` undoes it.
 
         Returns:
             the layer itself.
