@@ -7,7 +7,9 @@ Pipeline (the paper's, as SpykeTorch's MozafariDeep reimplements it):
 six DoG filters (windows 3, 7, 13; on and off; threshold 50) -> local normalisation
 (radius 8) -> latency coding (15 steps) -> conv 30 (5x5, threshold 15, k = 5, r = 3,
 STDP) -> pool 2 (stride 2) + pad 1 -> conv 250 (3x3, threshold 10, k = 8, r = 1, STDP)
--> pool 3 (stride 3) + pad 2 -> conv 200 (5x5, fires when its potential is positive)
+-> pool 3 (stride 3) + pad 2 -> conv 200 (5x5, no threshold: as in SpykeTorch's recipe its
+neurons fire at the last step, so the winner has the highest potential from all the inputs
+that fired; ``--decision-fire first`` takes the earliest-spiking neuron instead)
 trained with reward (STDP 0.004/-0.003) and punishment (anti-STDP -0.004/0.0005), no
 stabiliser, weights in [0.2, 0.8]. Layers 1 and 2: a+ doubles every 500 images up to
 0.15, a- = -0.75 a+. Layer 3: the reward rates are scaled by the previous epoch's miss
@@ -97,6 +99,7 @@ class Config:
     batch: int = 1         # layers 1-2 STDP mini-batch per process (1: image after image)
     seed: int = 0
     rstdp_batch: int = 1   # layer-3 R-STDP mini-batch per process (1 in one process: the paper's sequential rule)
+    decision_fire: str = "last"  # layer 3 fires at the last step, as SpykeTorch's recipe ("first": earliest spike)
     device: str = "cpu"
 
 
@@ -118,7 +121,8 @@ class MozafariNet(torch.nn.Module):
         self.stdp1 = snn.STDP(self.conv1, cfg.learning_rate)
         self.stdp2 = snn.STDP(self.conv2, cfg.learning_rate)
         dmap = [c for c in range(10) for _ in range(f3 // 10)]
-        self.decision = DecisionLayer(f2, f3, k3, dmap, 0.8, 0.05, cfg.reward, cfg.punish, 0.2, 0.8, generator=g)
+        self.decision = DecisionLayer(f2, f3, k3, dmap, 0.8, 0.05, cfg.reward, cfg.punish, 0.2, 0.8, generator=g,
+                                      fire=cfg.decision_fire)
 
     def _pad(self, t: torch.Tensor, p: int) -> torch.Tensor:
         return F.pad(t, (p, p, p, p), value=self.cfg.time_steps)
@@ -390,6 +394,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                          "process; > 1, or any value under torchrun: updates summed against the same weights)")
     ap.add_argument("--device", default="cpu",
                     help="torch device (default cpu; e.g. cuda: under torchrun, one GPU per process, NCCL)")
+    ap.add_argument("--decision-fire", choices=("last", "first"), default=None,
+                    help="layer-3 firing: at the last step, SpykeTorch's recipe (default), or at the first positive "
+                         "potential (earliest-spike winner)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--no-progress", action="store_true")
@@ -406,6 +413,8 @@ def _main(args: argparse.Namespace, device: torch.device) -> Dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config(seed=args.seed, epochs3=680 if args.data_root else 40, device=str(device))
+    if args.decision_fire is not None:
+        cfg.decision_fire = args.decision_fire
     for name in ("epochs1", "epochs2", "epochs3", "patience"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))

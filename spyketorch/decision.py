@@ -82,10 +82,21 @@ def earliest_inputs(times: Tensor, time_steps: int) -> Tuple[Tensor, Tensor]:
 
 
 class DecisionLayer(nn.Module):
-    r"""Convolutional decision layer: earliest-spike winner, class by decision map, R-STDP.
+    r"""Convolutional decision layer: one winner per sample, class by decision map, R-STDP.
 
-    See the module docstring for the equations and why the earliest input step is all
-    the layer needs.
+    ``fire="first"`` (default): the neurons fire as soon as their potential is positive,
+    and the winner is the earliest one; see the module docstring for the equations and why
+    the earliest input step is all the layer needs. ``fire="last"``: SpykeTorch's rule for
+    a layer without threshold (``functional.fire(potentials)`` keeps only the last step,
+    as its ``MozafariDeep.py`` does for layer 3): every neuron with a positive potential
+    fires at the last step, so the winner is the neuron with the highest potential from
+    all the inputs that fired during the presentation, and R-STDP potentiates every
+    synapse whose input fired at all (depresses the others):
+
+    .. math::
+        V_{f,p} = \sum_{j \in RF(p),\, t_j < T} W_{f,j}, \qquad
+        (f^*, p^*) = \arg\max V, \qquad
+        \Delta W_{f^*, j} = a^+ \text{ if } t_j < T \text{ else } a^-.
 
     Args:
         in_channels: input feature maps.
@@ -99,6 +110,8 @@ class DecisionLayer(nn.Module):
         lower_bound: :math:`W_{lo}` (must be > 0). Default: 0.2.
         upper_bound: :math:`W_{hi}`. Default: 0.8.
         generator: random generator of the initial weights. Default: None (global RNG).
+        fire: ``"first"`` (earliest-spike winner) or ``"last"`` (SpykeTorch's last-step
+            rule, the reference recipe's). Default: ``"first"``.
 
     Shape:
         input first-spike steps ``[B, in_channels, H, W]``; decisions ``[B]`` (``-1`` = silent).
@@ -124,8 +137,12 @@ class DecisionLayer(nn.Module):
         lower_bound: float = 0.2,
         upper_bound: float = 0.8,
         generator: Optional[torch.Generator] = None,
+        fire: str = "first",
     ) -> None:
         super().__init__()
+        if fire not in ("first", "last"):
+            raise ValueError(f"fire must be 'first' or 'last', got {fire!r}")
+        self.fire = fire
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel_size)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -151,13 +168,21 @@ class DecisionLayer(nn.Module):
         self.rates.copy_(r)
 
     # ------------------------------------------------------------------ inference
+    def active_inputs(self, times: Tensor, time_steps: int) -> Tensor:
+        """The inputs that count for the decision and the update, ``[B, C, H, W]`` bool:
+        those that fired at the earliest step (``fire="first"``) or at all (``"last"``)."""
+        _, active = earliest_inputs(times, time_steps)  # validates times and time_steps
+        if self.fire == "last":
+            active = times.long() < time_steps
+        return active
+
     def potentials_at_first_step(self, active: Tensor) -> Tensor:
-        """Potentials ``[B, F, H', W']`` at the earliest step, from :func:`earliest_inputs`' mask."""
+        """Potentials ``[B, F, H', W']`` at the deciding step, from :meth:`active_inputs`' mask."""
         return F.conv2d(active.to(self.weight.dtype), self.weight)
 
     def winners(self, times: Tensor, time_steps: int) -> Tensor:
         """Winner ``(feature, row, col)`` of each sample, ``[B, 3]`` long, ``-1`` rows when silent."""
-        _, active = earliest_inputs(times, time_steps)
+        active = self.active_inputs(times, time_steps)
         pot = self.potentials_at_first_step(active)
         b, f, h, w = pot.shape
         best, idx = pot.flatten(1).max(dim=1)          # first maximum: lowest (feature, row, col)
@@ -185,7 +210,7 @@ class DecisionLayer(nn.Module):
         """
         if not isinstance(targets, Tensor) or targets.shape != (times.shape[0],):
             raise ValueError(f"targets must be a [B] tensor, got {getattr(targets, 'shape', type(targets))}")
-        _, active = earliest_inputs(times, time_steps)
+        active = self.active_inputs(times, time_steps)
         k = self.kernel_size
         b, c, h, w = active.shape
         ho, wo = h - k + 1, w - k + 1
@@ -257,7 +282,7 @@ class DecisionLayer(nn.Module):
         """
         if not isinstance(targets, Tensor) or targets.shape != (times.shape[0],):
             raise ValueError(f"targets must be a [B] tensor, got {getattr(targets, 'shape', type(targets))}")
-        _, active = earliest_inputs(times, time_steps)
+        active = self.active_inputs(times, time_steps)
         k = self.kernel_size
         b, c, h, w = active.shape
         if c != self.in_channels:
@@ -286,4 +311,4 @@ class DecisionLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, "
-                f"bounds=({self.lower_bound}, {self.upper_bound})")
+                f"bounds=({self.lower_bound}, {self.upper_bound}), fire={self.fire!r}")

@@ -214,3 +214,62 @@ def test_mozafari_layers_equal_the_spike_wave_ops(example):
         spk, _ = sf.fire(net.conv1(wave), cfg.conv1[2], True)
         ref = sf.pad(sf.pooling(spk, 2, 2), (1, 1, 1, 1))
         assert torch.equal(sf.spike_wave(x2[i], T), ref)
+
+
+def _reference_winner_last(conv: snn.Convolution, times: torch.Tensor):
+    """SpykeTorch's MozafariDeep layer 3 as written: ``fire(pot)`` without threshold keeps
+    only the last step, then one winner."""
+    wave = sf.spike_wave(times, T)
+    pot = conv(wave)
+    spk = sf.fire(pot)
+    return wave, pot, spk, sf.get_k_winners(pot, 1, 0, spk)
+
+
+def test_last_step_rule_equals_the_reference_recipe_winners_and_updates():
+    """``fire="last"``: the winner from every input that fired (the potential at the last
+    step), and R-STDP on all of them, sample after sample, as the reference recipe."""
+    layer = DecisionLayer(4, 20, 3, [f // 2 for f in range(20)], generator=torch.Generator().manual_seed(5),
+                          fire="last")
+    layer.weight.data.clamp_(0.2, 0.8)
+    conv = snn.Convolution(4, 20, 3)
+    conv.weight.data.copy_(layer.weight.data)
+    times = _times(6, b=12)
+    times[3] = T
+    got = layer.winners(times, T)
+    for i in range(times.shape[0]):
+        *_, ref = _reference_winner_last(conv, times[i])
+        assert [tuple(w) for w in got[i:i + 1].tolist() if w[0] >= 0] == ref
+    assert got[3].tolist() == [-1, -1, -1]
+    # the two rules differ on these inputs (the last step sees every input, the first only the earliest)
+    first = DecisionLayer(4, 20, 3, [f // 2 for f in range(20)], fire="first")
+    first.weight.data.copy_(layer.weight.data)
+    assert not torch.equal(first.winners(times, T), got)
+
+    reward = snn.STDP(conv, (0.05, -0.03), use_stabilizer=False, lower_bound=0.2, upper_bound=0.8)
+    punish = snn.STDP(conv, (-0.05, 0.01), use_stabilizer=False, lower_bound=0.2, upper_bound=0.8)
+    layer.set_rates((0.05, -0.03), (-0.05, 0.01))
+    times = _times(7, b=24, sparsity=0.8)
+    times[5] = T
+    targets = torch.randint(0, 10, (24,), generator=torch.Generator().manual_seed(8))
+    counts = [0, 0, 0]
+    for i in range(24):
+        wave, pot, spk, win = _reference_winner_last(conv, times[i])
+        if not win:
+            counts[2] += 1
+            continue
+        ok = win[0][0] // 2 == int(targets[i])
+        counts[0 if ok else 1] += 1
+        (reward if ok else punish)(wave, pot, spk, win)
+    stats = layer.train_step(times, targets, T)
+    assert stats.tolist() == counts and counts[0] > 0 and counts[1] > 0
+    torch.testing.assert_close(layer.weight.data, conv.weight.data, rtol=0, atol=1e-6)
+    # the batched variant of one sample is the sequential rule here too
+    one = DecisionLayer(4, 20, 3, [f // 2 for f in range(20)], generator=torch.Generator().manual_seed(9), fire="last")
+    two = DecisionLayer(4, 20, 3, [f // 2 for f in range(20)], generator=torch.Generator().manual_seed(9), fire="last")
+    one.weight.data.clamp_(0.2, 0.8), two.weight.data.clamp_(0.2, 0.8)  # train_batch clips every row
+    for i in range(6):
+        assert torch.equal(one.train_step(times[i:i + 1], targets[i:i + 1], T),
+                           two.train_batch(times[i:i + 1], targets[i:i + 1], T))
+    torch.testing.assert_close(one.weight.data, two.weight.data, rtol=0, atol=1e-7)
+    with pytest.raises(ValueError, match="fire"):
+        DecisionLayer(4, 20, 3, [f // 2 for f in range(20)], fire="middle")
