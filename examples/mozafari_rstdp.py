@@ -1,7 +1,8 @@
 """Reward-modulated STDP on MNIST (Mozafari et al., 2019, Pattern Recognition 94:87-95).
 
 Three convolutional layers, no external classifier: the decision is the class of the
-earliest-spiking feature of layer 3 (20 features per digit).
+winning feature of layer 3 (20 features per digit), the one with the highest potential at
+the last step, as in SpykeTorch's ``MozafariDeep.py``.
 
 Pipeline (the paper's, as SpykeTorch's MozafariDeep reimplements it):
 six DoG filters (windows 3, 7, 13; on and off; threshold 50) -> local normalisation
@@ -20,9 +21,9 @@ What is exact and what is not (see also the README):
 
 * exact: latency-domain layers (first-spike step and potential of each neuron, the
   same values as the spike-wave ops); frozen layers computed once and cached;
-  batched evaluation; layer 3 computed from the inputs that fire at the earliest step
-  (:class:`spyketorch.decision.DecisionLayer`: same winners and updates as the wave
-  ops, sample after sample as in the reference);
+  batched evaluation; layer 3 computed in one convolution from the inputs that fired
+  (:class:`spyketorch.decision.DecisionLayer` with ``fire="last"``: same winners and
+  updates as the reference's spike-wave ops, sample after sample);
 * not exact, by choice: ``--batch-size B > 1`` sums the STDP updates of B images of
   layers 1-2 computed against the same weights (:class:`spyketorch.snn.STDP`); the
   default 1 applies them image after image like the reference; the layer-3 rates adapt

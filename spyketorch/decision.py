@@ -1,7 +1,13 @@
-r"""Earliest-spike decision layer trained with reward-modulated STDP (Mozafari et al. 2019).
+r"""Decision layer trained with reward-modulated STDP (Mozafari et al. 2019).
 
-The last layer of the Mozafari et al. network is a convolution whose neurons fire as
-soon as their potential is positive (no threshold), through weights kept in
+The last layer of the Mozafari et al. network is a convolution without threshold, through
+weights kept in :math:`[W_{lo}, W_{hi}]` with :math:`W_{lo} > 0`. SpykeTorch's recipe
+(``MozafariDeep.py``) lets its neurons fire at the last step of the presentation, so the
+winner is the neuron with the highest potential from every input that fired:
+:class:`DecisionLayer` with ``fire="last"``, one convolution of the inputs that fired at
+all (the same winners and updates as the spike-wave ops, see its docstring). The rest of
+this docstring describes ``fire="first"``, a literal reading of "earliest spike": the
+neurons fire as soon as their potential is positive, through weights kept in
 :math:`[W_{lo}, W_{hi}]` with :math:`W_{lo} > 0`. Its decision is the class assigned to
 the feature of the single winner: the neuron that fires first, ties broken by the
 highest potential at that step, then by the lowest ``(feature, row, col)`` index
