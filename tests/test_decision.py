@@ -35,6 +35,20 @@ def _reference_winner(conv: snn.Convolution, times: torch.Tensor):
     return wave, pot, spk, sf.get_k_winners(pot, 1, 0, spk)
 
 
+def _replay_reference(winner_fn, conv, reward, punish, times, targets):
+    """The reference R-STDP sample after sample; returns the correct / wrong / silent counts."""
+    counts = [0, 0, 0]
+    for i in range(times.shape[0]):
+        wave, pot, spk, win = winner_fn(conv, times[i])
+        if not win:
+            counts[2] += 1
+            continue
+        ok = win[0][0] // 2 == int(targets[i])
+        counts[0 if ok else 1] += 1
+        (reward if ok else punish)(wave, pot, spk, win)
+    return counts
+
+
 def test_earliest_inputs_by_hand():
     t = torch.tensor([[[[3, 1], [1, 15]]], [[[15, 15], [15, 15]]]], dtype=torch.uint8)
     t0, active = earliest_inputs(t, 15)
@@ -67,15 +81,7 @@ def test_sequential_rstdp_equals_the_reference_update_sample_after_sample():
     times = _times(3, b=24, sparsity=0.8)
     times[5] = T
     targets = torch.randint(0, 10, (24,), generator=torch.Generator().manual_seed(4))
-    counts = [0, 0, 0]
-    for i in range(24):
-        wave, pot, spk, win = _reference_winner(conv, times[i])
-        if not win:
-            counts[2] += 1
-            continue
-        ok = win[0][0] // 2 == int(targets[i])
-        counts[0 if ok else 1] += 1
-        (reward if ok else punish)(wave, pot, spk, win)
+    counts = _replay_reference(_reference_winner, conv, reward, punish, times, targets)
     stats = layer.train_step(times, targets, T)
     assert stats.tolist() == counts and counts[0] > 0 and counts[1] > 0
     torch.testing.assert_close(layer.weight.data, conv.weight.data, rtol=0, atol=1e-6)
@@ -251,15 +257,7 @@ def test_last_step_rule_equals_the_reference_recipe_winners_and_updates():
     times = _times(7, b=24, sparsity=0.8)
     times[5] = T
     targets = torch.randint(0, 10, (24,), generator=torch.Generator().manual_seed(8))
-    counts = [0, 0, 0]
-    for i in range(24):
-        wave, pot, spk, win = _reference_winner_last(conv, times[i])
-        if not win:
-            counts[2] += 1
-            continue
-        ok = win[0][0] // 2 == int(targets[i])
-        counts[0 if ok else 1] += 1
-        (reward if ok else punish)(wave, pot, spk, win)
+    counts = _replay_reference(_reference_winner_last, conv, reward, punish, times, targets)
     stats = layer.train_step(times, targets, T)
     assert stats.tolist() == counts and counts[0] > 0 and counts[1] > 0
     torch.testing.assert_close(layer.weight.data, conv.weight.data, rtol=0, atol=1e-6)
