@@ -56,7 +56,7 @@ def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: 
     """One model on one input: ``neuron_stdp.run_model`` (calibrate, STDP, features, readout) plus the
     row's parameters and status."""
     res: Dict[str, Any] = ex.run_model(name, kind, data, cfg, args.batch_size, args.seed, args.calib_images,
-                                       args.calib_iters, readout=args.readout)
+                                       args.calib_iters, readout=args.readout, native=args.native)
     if name == ACCUMULATE:
         res["parameters"] = f"threshold {cfg.conv1_threshold:g} (fire, no reset, no leak)"
     else:
@@ -100,6 +100,8 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     ap.add_argument("--calib-images", type=int, default=32, help="images of the gain calibration (default 32)")
     ap.add_argument("--calib-iters", type=int, default=12, help="bisection steps of the calibration (default 12)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--native", action="store_true",
+                    help="step the neuron layers with their native C step on the CPU (same results, faster)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", default="out/compare", help="directory of compare.json and compare.md")
     args = ap.parse_args(argv)

@@ -230,6 +230,8 @@ def train_rstdp(net: MozafariNet, x3: torch.Tensor, y: torch.Tensor, x3_test: to
     global_batch = cfg.rstdp_batch * sd.world_size()
     hist = state.setdefault("history", [])
     miss, hit = state.get("last_rates", (0.9, 0.1))
+    if "generator" in state:  # a resumed run draws the orders it would have drawn without the stop
+        gen.set_state(state["generator"])
     best, stale = state.get("best_train", -1.0), state.get("stale", 0)
     for epoch in range(len(hist), cfg.epochs3):
         if cfg.patience and stale >= cfg.patience:
@@ -259,7 +261,7 @@ def train_rstdp(net: MozafariNet, x3: torch.Tensor, y: torch.Tensor, x3_test: to
             best, stale = tr[0], 0
         else:
             stale += 1
-        state.update(last_rates=(miss, hit), best_train=best, stale=stale)
+        state.update(last_rates=(miss, hit), best_train=best, stale=stale, generator=gen.get_state())
         if progress:
             print(f"epoch {epoch + 1}: train {100 * tr[0]:.2f}% correct, test {100 * te[0]:.2f}% "
                   f"(wrong {100 * te[1]:.2f}%, silent {100 * te[2]:.2f}%)")
@@ -324,11 +326,14 @@ def run(cfg: Config, data: Dict[str, torch.Tensor], out_dir: Optional[Path] = No
     t0 = time.perf_counter()
     trained1 = not _resume(ck["layer1"], device)
     if not trained1:
-        net.conv1.load_state_dict(torch.load(ck["layer1"], map_location=device)["conv1"])
+        saved = torch.load(ck["layer1"], map_location=device)
+        net.conv1.load_state_dict(saved["conv1"])
+        if "generator" in saved:  # the orders of the later layers as in an uninterrupted run
+            gen.set_state(saved["generator"])
     else:
         train_stdp(net, 1, net._pad(train_t, 2), cfg.epochs1, gen, progress)
         if ck["layer1"] is not None and sd.is_main_process():
-            torch.save({"conv1": net.conv1.state_dict()}, ck["layer1"])
+            torch.save({"conv1": net.conv1.state_dict(), "generator": gen.get_state()}, ck["layer1"])
     timings["layer1_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -336,11 +341,14 @@ def run(cfg: Config, data: Dict[str, torch.Tensor], out_dir: Optional[Path] = No
     t_cache2 = time.perf_counter() - t0
     trained2 = not _resume(ck["layer2"], device)
     if not trained2:
-        net.conv2.load_state_dict(torch.load(ck["layer2"], map_location=device)["conv2"])
+        saved = torch.load(ck["layer2"], map_location=device)
+        net.conv2.load_state_dict(saved["conv2"])
+        if "generator" in saved:
+            gen.set_state(saved["generator"])
     else:
         train_stdp(net, 2, x2, cfg.epochs2, gen, progress)
         if ck["layer2"] is not None and sd.is_main_process():
-            torch.save({"conv2": net.conv2.state_dict()}, ck["layer2"])
+            torch.save({"conv2": net.conv2.state_dict(), "generator": gen.get_state()}, ck["layer2"])
     timings["layer2_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

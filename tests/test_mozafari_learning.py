@@ -104,3 +104,29 @@ def test_mozafari_decision_layer_learns_above_chance(trained):
     print(f"decision layer ({cfg.decision_fire} step): {acc:.3f} trained, {acc0:.3f} untrained")
     assert acc >= 0.16, acc          # chance is 0.10; 0.16 is 3.5 standard deviations above it
     assert acc >= acc0 + 0.06, (acc, acc0)
+
+
+def test_a_stopped_run_resumes_as_if_it_had_never_stopped(moz, tmp_path):
+    """Checkpoints per layer: stopping after layer 1, or after a layer-3 epoch, and running the
+    same command again gives the weights, orders and accuracies of the uninterrupted run
+    (each checkpoint carries the generator state that draws the later orders)."""
+    common = ["--train-limit", "24", "--test-limit", "12", "--epochs1", "1", "--epochs2", "1", "--no-progress",
+              "--threads", "1", "--batch-size", "4"]
+    full, part, from1 = tmp_path / "full", tmp_path / "part", tmp_path / "from1"
+    moz.main(common + ["--epochs3", "3", "--out-dir", str(full)])
+    moz.main(common + ["--epochs3", "1", "--out-dir", str(part)])  # stopped after one layer-3 epoch
+    resumed = moz.main(common + ["--epochs3", "3", "--out-dir", str(part)])
+    from1.mkdir()
+    (from1 / "layer1.pt").write_bytes((full / "layer1.pt").read_bytes())  # stopped after layer 1
+    moz.main(common + ["--epochs3", "3", "--out-dir", str(from1)])
+    ref = torch.load(full / "layer3.pt", weights_only=False)
+    w0 = moz.MozafariNet(moz.Config()).decision.weight
+    assert (ref["decision"]["weight"] - w0).abs().max() > 1e-3  # layer 3 did learn
+    for d in (part, from1):
+        got = torch.load(d / "layer3.pt", weights_only=False)
+        assert torch.equal(got["decision"]["weight"], ref["decision"]["weight"]), d.name
+        assert torch.equal(torch.load(d / "layer2.pt")["conv2"]["weight"],
+                           torch.load(full / "layer2.pt")["conv2"]["weight"]), d.name
+        assert [h["train"] for h in got["state"]["history"]] == [h["train"] for h in ref["state"]["history"]]
+        assert [h["test"] for h in got["state"]["history"]] == [h["test"] for h in ref["state"]["history"]]
+    assert resumed["epochs3"] == 3 and "layer3_images_per_sec" in resumed
