@@ -8,7 +8,9 @@ readout. It writes ``compare.json`` (every figure) and ``compare.md`` (the table
 
 How parameters are chosen: each model is ``neurons.all_models(threshold=10)``'s (Izhikevich
 keeps its 30 mV cut-off, ``Uniform*`` draw their time constants with the seed), with the same
-lateral inhibition for every model (``inhibition_mode="feature"``, refractory 2 steps); the
+per-step lateral inhibition for every model (``--inhibition``, default ``"none"``: the
+k-winners-take-all acts on learning only, as in the demo; each neuron is refractory for 2
+steps after its own spike; chosen on a validation split of the training digits); the
 only tuned parameter is the input gain, bisected (``network.calibrate_gain``) so that before
 learning the same fraction of layer-1 neurons fires at least once as in the accumulate-and-fire
 layer on the same calibration images. A row is flagged ``silent`` when more than half of the
@@ -44,11 +46,11 @@ from spyketorch import neurons  # noqa: E402
 ACCUMULATE = ex.ACCUMULATE
 
 
-def describe(layer: torch.nn.Module) -> str:
+def describe(layer: torch.nn.Module, inhibition: str = ex.INHIBITION) -> str:
     """The layer's settings as its repr shows them, less those shared by every row; per-map tensors as ``per map``."""
     text = re.sub(r"tensor\([^)]*\)", "per map", repr(layer))
     inner = text[text.index("(") + 1 : -1] if text.endswith(")") else text
-    shared = ("inhibition_mode='feature'", "clamp_at_rest=True", "noise_std=0", "resting_potential=0")
+    shared = (f"inhibition_mode={inhibition!r}", "clamp_at_rest=True", "noise_std=0", "resting_potential=0")
     return ", ".join(p for p in inner.split(", ") if p not in shared)
 
 
@@ -56,11 +58,14 @@ def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: 
     """One model on one input: ``neuron_stdp.run_model`` (calibrate, STDP, features, readout) plus the
     row's parameters and status."""
     res: Dict[str, Any] = ex.run_model(name, kind, data, cfg, args.batch_size, args.seed, args.calib_images,
-                                       args.calib_iters, readout=args.readout, native=args.native)
+                                       args.calib_iters, readout=args.readout, native=args.native,
+                                       inhibition=args.inhibition)
     if name == ACCUMULATE:
         res["parameters"] = f"threshold {cfg.conv1_threshold:g} (fire, no reset, no leak)"
     else:
-        res["parameters"] = describe(ex.build(name, cfg, args.seed).blocks[0].neuron)
+        res["parameters"] = describe(ex.build(name, cfg, args.seed, inhibition=args.inhibition).blocks[0].neuron,
+                                     args.inhibition)
+    res["inhibition"] = None if name == ACCUMULATE else args.inhibition
     res["status"] = ("silent" if res["silent_test_images"] > 0.5 else
                      "saturated" if res["active_features"] > 0.95 else "ok")
     return res
@@ -100,6 +105,8 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     ap.add_argument("--calib-images", type=int, default=32, help="images of the gain calibration (default 32)")
     ap.add_argument("--calib-iters", type=int, default=12, help="bisection steps of the calibration (default 12)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--inhibition", choices=neurons.INHIBITION_MODES, default=ex.INHIBITION,
+                    help=f"the layers' per-step lateral inhibition, the same for every model (default {ex.INHIBITION})")
     ap.add_argument("--native", action="store_true",
                     help="step the neuron layers with their native C step on the CPU (same results, faster)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")

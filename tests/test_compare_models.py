@@ -35,7 +35,12 @@ def test_runner_writes_json_and_table(cmp, tmp_path):
     for r in saved:
         assert 0.0 <= r["test_accuracy"] <= 1.0 and r["mean_spikes_per_image"] > 0
         assert r["train_images"] == 40 and r["test_images"] == 20 and r["device"] == "cpu"
-    # every model with the same (feature) lateral inhibition, shown nowhere as a difference
+    # every model with the same lateral inhibition (the default), shown nowhere as a difference
     assert all("inhibition_mode" not in r["parameters"] and r["status"] == "ok" for r in saved[1:])
+    assert [r["inhibition"] for r in saved] == [None, "none"]
+    other = cmp.main(["--models", "AdEx", "--input", "latency", "--train-limit", "8", "--test-limit", "4",
+                      "--stdp-limit", "4", "--batch-size", "4", "--calib-images", "2", "--calib-iters", "1",
+                      "--readout", "ridge", "--inhibition", "feature", "--out", str(tmp_path / "f")])
+    assert other[0]["inhibition"] == "feature" and "inhibition_mode" not in other[0]["parameters"]
     with pytest.raises(SystemExit):
         cmp.main(["--models", "NoSuchModel", "--out", str(tmp_path)])

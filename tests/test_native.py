@@ -214,14 +214,16 @@ def test_missing_compiler_is_a_clear_error(monkeypatch, tmp_path):
         _native.library.cache_clear()
 
 
-def test_neuron_stdp_example_with_native_layers_learns_the_same():
+@pytest.mark.parametrize("inhibition", ["none", "feature"])
+def test_neuron_stdp_example_with_native_layers_learns_the_same(inhibition):
     """``examples/neuron_stdp.py --native``: the same gain, features, accuracy and spike
-    counts as the eager step (LIF integrates inside the native pass)."""
+    counts as the eager step (LIF integrates inside the native pass), with the example's
+    default inhibition and with the per-step k-WTA silencing the winners' maps."""
     from _examples import load_example
 
     ex = load_example("neuron_stdp.py", "neuron_stdp_native_test")
     argv = ["--model", "LIF", "--train-limit", "48", "--test-limit", "24", "--batch-size", "16", "--calib-images",
-            "8", "--calib-iters", "4", "--readout", "ridge", "--no-progress"]
+            "8", "--calib-iters", "4", "--readout", "ridge", "--no-progress", "--inhibition", inhibition]
     eager, native = ex.main(argv)[0], ex.main(argv + ["--native"])[0]
     for key in ("gain", "test_accuracy", "mean_spikes_per_image", "silent_test_images"):
         assert native[key] == eager[key], key
