@@ -8,9 +8,11 @@ readout. It writes ``compare.json`` (every figure) and ``compare.md`` (the table
 
 How parameters are chosen: each model is ``neurons.all_models(threshold=10)``'s (Izhikevich
 keeps its 30 mV cut-off, ``Uniform*`` draw their time constants with the seed), with the same
-per-step lateral inhibition for every model (``--inhibition``, default ``"none"``: the
-k-winners-take-all acts on learning only, as in the demo; each neuron is refractory for 2
-steps after its own spike; chosen on a validation split of the training digits); the
+per-step lateral inhibition for every model (``--inhibition``; default per input, chosen
+with LIF on a validation split of the training digits: ``"none"`` for latency input, where
+the k-winners-take-all acts on learning only, as in the demo, and each neuron is refractory
+for 2 steps after its own spike; ``"feature"`` for events, where a winner's whole map is
+refractory for 2 steps); the
 only tuned parameter is the input gain, bisected (``network.calibrate_gain``) so that before
 learning the same fraction of layer-1 neurons fires at least once as in the accumulate-and-fire
 layer on the same calibration images. A row is flagged ``silent`` when more than half of the
@@ -46,7 +48,7 @@ from spyketorch import neurons  # noqa: E402
 ACCUMULATE = ex.ACCUMULATE
 
 
-def describe(layer: torch.nn.Module, inhibition: str = ex.INHIBITION) -> str:
+def describe(layer: torch.nn.Module, inhibition: str) -> str:
     """The layer's settings as its repr shows them, less those shared by every row; per-map tensors as ``per map``."""
     text = re.sub(r"tensor\([^)]*\)", "per map", repr(layer))
     inner = text[text.index("(") + 1 : -1] if text.endswith(")") else text
@@ -63,9 +65,9 @@ def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: 
     if name == ACCUMULATE:
         res["parameters"] = f"threshold {cfg.conv1_threshold:g} (fire, no reset, no leak)"
     else:
-        res["parameters"] = describe(ex.build(name, cfg, args.seed, inhibition=args.inhibition).blocks[0].neuron,
-                                     args.inhibition)
-    res["inhibition"] = None if name == ACCUMULATE else args.inhibition
+        mode = ex.inhibition_for(kind, args.inhibition)
+        res["parameters"] = describe(ex.build(name, cfg, args.seed, inhibition=mode).blocks[0].neuron, mode)
+    res["inhibition"] = None if name == ACCUMULATE else ex.inhibition_for(kind, args.inhibition)
     res["status"] = ("silent" if res["silent_test_images"] > 0.5 else
                      "saturated" if res["active_features"] > 0.95 else "ok")
     return res
@@ -74,15 +76,15 @@ def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: 
 def markdown(results: List[Dict[str, Any]]) -> str:
     """The README table: one row per model and input, gap to the accumulate-and-fire layer."""
     base = {r["input"]: r["test_accuracy"] for r in results if r["model"] == ACCUMULATE}
-    lines = ["| model | input | parameters | gain (tuned) | active before STDP (target) | pooled outputs active (test) "
+    lines = ["| model | input | lateral inhibition | parameters | gain (tuned) | active before STDP (target) | pooled outputs active (test) "
              "| test acc. | gap to accumulate | wall s | STDP img/s | mean spikes / image | silent test images "
              "| status |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         gap = f"{100 * (r['test_accuracy'] - base[r['input']]):+.2f}" if r["input"] in base else "—"
         act = (f"{100 * r['calibrated_active']:.1f} % ({100 * r['target_active']:.1f} %)"
                if "calibrated_active" in r else "—")
-        lines.append(f"| {r['model']} | {r['input']} | {r['parameters']} | {r['gain']:.4g} | {act} "
+        lines.append(f"| {r['model']} | {r['input']} | {r.get('inhibition') or '—'} | {r['parameters']} | {r['gain']:.4g} | {act} "
                      f"| {100 * r['active_features']:.1f} % | {100 * r['test_accuracy']:.2f} % | {gap} "
                      f"| {r['wall_s']:.0f} | {r['stdp_images_per_s']:.1f} | {r['mean_spikes_per_image']:.0f} "
                      f"| {100 * r['silent_test_images']:.1f} % | {r['status']} |")
@@ -105,8 +107,9 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     ap.add_argument("--calib-images", type=int, default=32, help="images of the gain calibration (default 32)")
     ap.add_argument("--calib-iters", type=int, default=12, help="bisection steps of the calibration (default 12)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--inhibition", choices=neurons.INHIBITION_MODES, default=ex.INHIBITION,
-                    help=f"the layers' per-step lateral inhibition, the same for every model (default {ex.INHIBITION})")
+    ap.add_argument("--inhibition", choices=neurons.INHIBITION_MODES, default=None,
+                    help="the layers' per-step lateral inhibition, the same for every model (default: per input, "
+                         f"{ex.INHIBITION})")
     ap.add_argument("--native", action="store_true",
                     help="step the neuron layers with their native C step on the CPU (same results, faster)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
