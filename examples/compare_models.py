@@ -76,15 +76,16 @@ def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: 
 def markdown(results: List[Dict[str, Any]]) -> str:
     """The README table: one row per model and input, gap to the accumulate-and-fire layer."""
     base = {r["input"]: r["test_accuracy"] for r in results if r["model"] == ACCUMULATE}
-    lines = ["| model | input | lateral inhibition | parameters | gain (tuned) | active before STDP (target) | pooled outputs active (test) "
-             "| test acc. | gap to accumulate | wall s | STDP img/s | mean spikes / image | silent test images "
+    lines = ["| model | input | lateral inhibition | parameters | gain (tuned) | active before STDP (target) "
+             "| pooled outputs active (test) | test acc. | gap to accumulate | wall s | STDP img/s | mean spikes / image | silent test images "
              "| status |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         gap = f"{100 * (r['test_accuracy'] - base[r['input']]):+.2f}" if r["input"] in base else "—"
         act = (f"{100 * r['calibrated_active']:.1f} % ({100 * r['target_active']:.1f} %)"
                if "calibrated_active" in r else "—")
-        lines.append(f"| {r['model']} | {r['input']} | {r.get('inhibition') or '—'} | {r['parameters']} | {r['gain']:.4g} | {act} "
+        lines.append(f"| {r['model']} | {r['input']} | {r.get('inhibition') or '—'} | {r['parameters']} "
+                     f"| {r['gain']:.4g} | {act} "
                      f"| {100 * r['active_features']:.1f} % | {100 * r['test_accuracy']:.2f} % | {gap} "
                      f"| {r['wall_s']:.0f} | {r['stdp_images_per_s']:.1f} | {r['mean_spikes_per_image']:.0f} "
                      f"| {100 * r['silent_test_images']:.1f} % | {r['status']} |")
@@ -110,6 +111,8 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     ap.add_argument("--inhibition", choices=neurons.INHIBITION_MODES, default=None,
                     help="the layers' per-step lateral inhibition, the same for every model (default: per input, "
                          f"{ex.INHIBITION})")
+    ap.add_argument("--validate", type=int, default=None, metavar="N",
+                    help="score on the last N training digits (a validation split) instead of the test digits")
     ap.add_argument("--native", action="store_true",
                     help="step the neuron layers with their native C step on the CPU (same results, faster)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -129,7 +132,8 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     results: List[Dict[str, Any]] = []
     for kind in kinds:
         data = ex.prepare(argparse.Namespace(data_root=args.data_root, train_limit=args.train_limit,
-                                             test_limit=args.test_limit, stdp_limit=args.stdp_limit), cfg, kind, device)
+                                             test_limit=args.test_limit, stdp_limit=args.stdp_limit,
+                                             validate=args.validate), cfg, kind, device)
         for name in names:
             res = run_one(name, kind, data, cfg, args)
             res.update(device=str(device), threads=torch.get_num_threads(), train_images=int(data["train_in"].shape[0]),

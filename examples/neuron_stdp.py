@@ -263,6 +263,13 @@ def prepare(args: argparse.Namespace, cfg: demo.Config, kind: str,
             device: torch.device = torch.device("cpu")) -> Dict[str, torch.Tensor]:
     """Load, limit and code the digits on ``device`` (under ``torchrun``: each rank codes its block, all get all)."""
     raw = demo.load_data(args.data_root)
+    n_val = getattr(args, "validate", None)
+    if n_val:  # score on the last n_val training digits (a validation split) instead of the test digits
+        if n_val < 0 or n_val + max(args.train_limit or 0, 1) > raw["train_x"].shape[0]:
+            raise ValueError(f"validate: {n_val} validation digits leave too few of the "
+                             f"{raw['train_x'].shape[0]} training digits for train_limit={args.train_limit}")
+        raw["test_x"], raw["test_y"] = raw["train_x"][-n_val:], raw["train_y"][-n_val:]
+        raw["train_x"], raw["train_y"] = raw["train_x"][:-n_val], raw["train_y"][:-n_val]
     for split, limit in (("train", args.train_limit), ("test", args.test_limit)):
         if limit is not None:
             raw[f"{split}_x"], raw[f"{split}_y"] = raw[f"{split}_x"][:limit], raw[f"{split}_y"][:limit]
@@ -304,6 +311,8 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, float]]:
     ap.add_argument("--inhibition", choices=neurons.INHIBITION_MODES, default=None,
                     help="the layers' per-step lateral inhibition, inhibition_mode (default: none for latency input, "
                          "feature for events; chosen on a validation split)")
+    ap.add_argument("--validate", type=int, default=None, metavar="N",
+                    help="score on the last N training digits (a validation split) instead of the test digits")
     args = ap.parse_args(argv)
     names = args.model.split(",")
     if args.model == "all":

@@ -2,8 +2,8 @@
 import json
 
 import pytest
+import torch
 from _examples import load_example
-
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +44,23 @@ def test_runner_writes_json_and_table(cmp, tmp_path):
     assert other[0]["inhibition"] == "feature" and "inhibition_mode" not in other[0]["parameters"]
     with pytest.raises(SystemExit):
         cmp.main(["--models", "NoSuchModel", "--out", str(tmp_path)])
+
+
+def test_validation_split_scores_on_held_out_training_digits(cmp):
+    """``--validate N``: the scored digits are the last N training digits, disjoint from those
+    that train STDP and the readout; too many of them is an error naming the option."""
+    import argparse
+
+    ex = cmp.ex
+    cfg = cmp.demo.Config()
+    raw = cmp.demo.load_data(None)
+    n_train = raw["train_x"].shape[0]
+    args = argparse.Namespace(data_root=None, train_limit=30, test_limit=None, stdp_limit=None, validate=12)
+    data = ex.prepare(args, cfg, "latency")
+    assert data["train_in"].shape[0] == 30 and data["test_in"].shape[0] == 12
+    assert torch.equal(data["test_y"], raw["train_y"][-12:])
+    assert torch.equal(data["test_in"], ex.encode_inputs(raw["train_x"][-12:], "latency", cfg))
+    assert torch.equal(data["train_y"], raw["train_y"][:30])
+    with pytest.raises(ValueError, match="validate"):
+        ex.prepare(argparse.Namespace(data_root=None, train_limit=30, test_limit=None, stdp_limit=None,
+                                      validate=n_train - 29), cfg, "latency")
