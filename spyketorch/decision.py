@@ -58,6 +58,17 @@ from . import distributed as _dist
 __all__ = ["earliest_inputs", "DecisionLayer"]
 
 
+def _check_times(times: Tensor, time_steps: int) -> None:
+    """``ValueError``/``TypeError`` naming the argument unless ``times`` is ``[B, C, H, W]`` integer
+    first-spike steps and ``time_steps`` a positive int."""
+    if not isinstance(times, Tensor) or times.dim() != 4:
+        raise ValueError(f"times must be a [B, C, H, W] tensor, got {getattr(times, 'shape', type(times))}")
+    if times.is_floating_point() or times.dtype == torch.bool or times.is_complex():
+        raise TypeError(f"times must have an integer dtype, got {times.dtype}")
+    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
+        raise ValueError(f"time_steps must be a positive int, got {time_steps!r}")
+
+
 def earliest_inputs(times: Tensor, time_steps: int) -> Tuple[Tensor, Tensor]:
     r"""The earliest input step of each sample and the inputs that fired then.
 
@@ -75,12 +86,7 @@ def earliest_inputs(times: Tensor, time_steps: int) -> Tuple[Tensor, Tensor]:
         >>> t0, active.flatten().tolist()
         (tensor([1]), [False, True, True, False])
     """
-    if not isinstance(times, Tensor) or times.dim() != 4:
-        raise ValueError(f"times must be a [B, C, H, W] tensor, got {getattr(times, 'shape', type(times))}")
-    if times.is_floating_point() or times.dtype == torch.bool or times.is_complex():
-        raise TypeError(f"times must have an integer dtype, got {times.dtype}")
-    if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
-        raise ValueError(f"time_steps must be a positive int, got {time_steps!r}")
+    _check_times(times, time_steps)
     t = times.long().clamp(max=time_steps)
     t0 = t.flatten(1).amin(dim=1) if t.shape[1] * t.shape[2] * t.shape[3] else t.new_full((t.shape[0],), time_steps)
     active = (t == t0.view(-1, 1, 1, 1)) & (t0 < time_steps).view(-1, 1, 1, 1)
@@ -177,10 +183,10 @@ class DecisionLayer(nn.Module):
     def active_inputs(self, times: Tensor, time_steps: int) -> Tensor:
         """The inputs that count for the decision and the update, ``[B, C, H, W]`` bool:
         those that fired at the earliest step (``fire="first"``) or at all (``"last"``)."""
-        _, active = earliest_inputs(times, time_steps)  # validates times and time_steps
         if self.fire == "last":
-            active = times.long() < time_steps
-        return active
+            _check_times(times, time_steps)
+            return times.long() < time_steps  # long: uint8 steps compared with T > 255 would wrap
+        return earliest_inputs(times, time_steps)[1]
 
     def potentials_at_first_step(self, active: Tensor) -> Tensor:
         """Potentials ``[B, F, H', W']`` at the deciding step, from :meth:`active_inputs`' mask."""
