@@ -71,20 +71,27 @@ def test_winners_equal_the_spike_wave_recipe():
     assert (layer.decide(times, T) == torch.where(got[:, 0] >= 0, got[:, 0] // 2, -1)).all()
 
 
+def _assert_train_step_replays_reference(layer, conv, reference_winner, seed):
+    """``layer.train_step`` on 24 random samples (one silent) == the reference R-STDP replayed
+    sample after sample on ``conv`` (same starting weights): hit/miss/silent counts and weights."""
+    reward = snn.STDP(conv, (0.05, -0.03), use_stabilizer=False, lower_bound=0.2, upper_bound=0.8)
+    punish = snn.STDP(conv, (-0.05, 0.01), use_stabilizer=False, lower_bound=0.2, upper_bound=0.8)
+    layer.set_rates((0.05, -0.03), (-0.05, 0.01))
+    times = _times(seed, b=24, sparsity=0.8)
+    times[5] = T
+    targets = torch.randint(0, 10, (24,), generator=torch.Generator().manual_seed(seed + 1))
+    counts = _replay_reference(reference_winner, conv, reward, punish, times, targets)
+    stats = layer.train_step(times, targets, T)
+    assert stats.tolist() == counts and counts[0] > 0 and counts[1] > 0
+    torch.testing.assert_close(layer.weight.data, conv.weight.data, rtol=0, atol=1e-6)
+    return times, targets
+
+
 def test_sequential_rstdp_equals_the_reference_update_sample_after_sample():
     layer = _layer(seed=2)
     conv = snn.Convolution(4, 20, 3)
     conv.weight.data.copy_(layer.weight.data)
-    reward = snn.STDP(conv, (0.05, -0.03), use_stabilizer=False, lower_bound=0.2, upper_bound=0.8)
-    punish = snn.STDP(conv, (-0.05, 0.01), use_stabilizer=False, lower_bound=0.2, upper_bound=0.8)
-    layer.set_rates((0.05, -0.03), (-0.05, 0.01))
-    times = _times(3, b=24, sparsity=0.8)
-    times[5] = T
-    targets = torch.randint(0, 10, (24,), generator=torch.Generator().manual_seed(4))
-    counts = _replay_reference(_reference_winner, conv, reward, punish, times, targets)
-    stats = layer.train_step(times, targets, T)
-    assert stats.tolist() == counts and counts[0] > 0 and counts[1] > 0
-    torch.testing.assert_close(layer.weight.data, conv.weight.data, rtol=0, atol=1e-6)
+    _assert_train_step_replays_reference(layer, conv, _reference_winner, seed=3)
 
 
 def test_reward_moves_the_winner_toward_the_input_and_punishment_away():
@@ -251,16 +258,7 @@ def test_last_step_rule_equals_the_reference_recipe_winners_and_updates():
     first.weight.data.copy_(layer.weight.data)
     assert not torch.equal(first.winners(times, T), got)
 
-    reward = snn.STDP(conv, (0.05, -0.03), use_stabilizer=False, lower_bound=0.2, upper_bound=0.8)
-    punish = snn.STDP(conv, (-0.05, 0.01), use_stabilizer=False, lower_bound=0.2, upper_bound=0.8)
-    layer.set_rates((0.05, -0.03), (-0.05, 0.01))
-    times = _times(7, b=24, sparsity=0.8)
-    times[5] = T
-    targets = torch.randint(0, 10, (24,), generator=torch.Generator().manual_seed(8))
-    counts = _replay_reference(_reference_winner_last, conv, reward, punish, times, targets)
-    stats = layer.train_step(times, targets, T)
-    assert stats.tolist() == counts and counts[0] > 0 and counts[1] > 0
-    torch.testing.assert_close(layer.weight.data, conv.weight.data, rtol=0, atol=1e-6)
+    times, targets = _assert_train_step_replays_reference(layer, conv, _reference_winner_last, seed=7)
     # the batched variant of one sample is the sequential rule here too
     one = DecisionLayer(4, 20, 3, [f // 2 for f in range(20)], generator=torch.Generator().manual_seed(9), fire="last")
     two = DecisionLayer(4, 20, 3, [f // 2 for f in range(20)], generator=torch.Generator().manual_seed(9), fire="last")
