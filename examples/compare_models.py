@@ -59,15 +59,14 @@ def describe(layer: torch.nn.Module, inhibition: str) -> str:
 def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: argparse.Namespace) -> Dict[str, Any]:
     """One model on one input: ``neuron_stdp.run_model`` (calibrate, STDP, features, readout) plus the
     row's parameters and status."""
+    mode = ex.inhibition_for(kind, args.inhibition)
     res: Dict[str, Any] = ex.run_model(name, kind, data, cfg, args.batch_size, args.seed, args.calib_images,
-                                       args.calib_iters, readout=args.readout, native=args.native,
-                                       inhibition=args.inhibition)
+                                       args.calib_iters, readout=args.readout, native=args.native, inhibition=mode)
     if name == ACCUMULATE:
         res["parameters"] = f"threshold {cfg.conv1_threshold:g} (fire, no reset, no leak)"
     else:
-        mode = ex.inhibition_for(kind, args.inhibition)
         res["parameters"] = describe(ex.build(name, cfg, args.seed, inhibition=mode).blocks[0].neuron, mode)
-    res["inhibition"] = None if name == ACCUMULATE else ex.inhibition_for(kind, args.inhibition)
+    res["inhibition"] = None if name == ACCUMULATE else mode
     res["status"] = ("silent" if res["silent_test_images"] > 0.5 else
                      "saturated" if res["active_features"] > 0.95 else "ok")
     return res

@@ -113,7 +113,7 @@ def first_times(x: torch.Tensor, kind: str, t_steps: int) -> torch.Tensor:
 
 
 def build(name: str, cfg: demo.Config, seed: int, device: torch.device = torch.device("cpu"),
-          native: bool = False, inhibition: str = "feature") -> StepNetwork:
+          native: bool = False, inhibition: str = INHIBITION["latency"]) -> StepNetwork:
     torch.manual_seed(seed)
     conv = Convolution(2, cfg.conv1_features, cfg.conv1_kernel, cfg.weight_mean, cfg.weight_std)
     if name == "IF_exact":  # the IF layer that reproduces the accumulate-and-fire layer exactly
