@@ -5,7 +5,7 @@ k = 5, r = 2, T = 15, pooling 2/2/1, latency-coded shipped MNIST digits), the ne
 being ``--model`` (default LIF) with its input gain calibrated as in
 ``examples/neuron_stdp.py``:
 
-a. STDP training images/s of the per-time-step network (:class:`spyketorch.network.StepNetwork`,
+a. STDP training images/s of the per-time-step network (:class:`spyketorch.networks.blocks.StepNetwork`,
    ``stdp_step``) at batch ``--batch`` (default 32);
 b. STDP training images/s of the latency-domain demo (``KheradpishehNet.stdp_step1``) at the
    same batch, and the ratio b / a (target <= 3);
@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 import mnist_stdp as demo  # noqa: E402
 import neuron_stdp as ex  # noqa: E402
 
-from spyketorch.network import calibrate_gain  # noqa: E402
+from spyketorch.networks.blocks import calibrate_gain  # noqa: E402
 from spyketorch.snn import STDP  # noqa: E402
 
 

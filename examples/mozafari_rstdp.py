@@ -22,7 +22,7 @@ What is exact and what is not (see also the README):
 * exact: latency-domain layers (first-spike step and potential of each neuron, the
   same values as the spike-wave ops); frozen layers computed once and cached;
   batched evaluation; layer 3 computed in one convolution from the inputs that fired
-  (:class:`spyketorch.decision.DecisionLayer` with ``fire="last"``: same winners and
+  (:class:`spyketorch.learning.decision.DecisionLayer` with ``fire="last"``: same winners and
   updates as the reference's spike-wave ops, sample after sample);
 * not exact, by choice: ``--batch-size B > 1`` sums the STDP updates of B images of
   layers 1-2 computed against the same weights (:class:`spyketorch.snn.STDP`); the
@@ -30,7 +30,7 @@ What is exact and what is not (see also the README):
   once per epoch (the reference adapts them after every 1,000 images);
 * ``--rstdp-batch B > 1`` (layer 3): the R-STDP updates of B images are computed
   against the same weights, summed and applied once
-  (:meth:`spyketorch.decision.DecisionLayer.train_batch`), a batched variant of the
+  (:meth:`spyketorch.learning.decision.DecisionLayer.train_batch`), a batched variant of the
   paper's rule; the default 1 is the paper's sequential rule (exact).
 
 Several processes (``torchrun``; gloo on CPU, NCCL with ``--device cuda``, one GPU per
@@ -72,7 +72,7 @@ import spyketorch.distributed as sd
 import spyketorch.functional as sf
 import spyketorch.snn as snn
 import spyketorch.utils as su
-from spyketorch.decision import DecisionLayer
+from spyketorch.learning.decision import DecisionLayer
 
 
 @dataclass
@@ -222,9 +222,9 @@ def train_rstdp(net: MozafariNet, x3: torch.Tensor, y: torch.Tensor, x3_test: to
     """Layer-3 R-STDP epochs with adaptive rates; returns the history (resumable via ``state``).
 
     Global batch 1 (one process, ``rstdp_batch`` 1): the sequential rule
-    (:meth:`~spyketorch.decision.DecisionLayer.train_step`). Otherwise global batches of
+    (:meth:`~spyketorch.learning.decision.DecisionLayer.train_step`). Otherwise global batches of
     ``rstdp_batch`` x world size, each rank on its block, updates and counts summed over
-    the ranks (:meth:`~spyketorch.decision.DecisionLayer.train_batch`).
+    the ranks (:meth:`~spyketorch.learning.decision.DecisionLayer.train_batch`).
     """
     cfg = net.cfg
     global_batch = cfg.rstdp_batch * sd.world_size()

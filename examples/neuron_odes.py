@@ -40,8 +40,8 @@ import torch  # noqa: E402
 
 import spyketorch.neurons as sn  # noqa: E402
 import spyketorch.utils as su  # noqa: E402
-from spyketorch import plotting as sp  # noqa: E402
-from spyketorch import simulation as sim  # noqa: E402
+from spyketorch.analysis import plotting as sp  # noqa: E402
+from spyketorch.analysis import simulation as sim  # noqa: E402
 
 #: every model, built with the package defaults (threshold 10 where one is needed)
 MODELS: Dict[str, Callable[[], sn.Neuron]] = sn.all_models(n_features=3)

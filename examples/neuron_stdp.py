@@ -9,7 +9,7 @@ inhibition radius 2, after pointwise inhibition) as in the demo, with its rate s
 
 Inputs: ``latency`` (DoG on/off filters, local normalisation, intensity-to-latency
 coding, 15 steps: the demo's coding) or ``events`` (the N-MNIST-like saccade event
-stream of :func:`spyketorch.events.saccade_events`, 15 frames; a pixel spikes at a step
+stream of :func:`spyketorch.coding.events.saccade_events`, 15 frames; a pixel spikes at a step
 when it has at least one event in that frame).
 
 Parameters: every model comes from :func:`spyketorch.neurons.all_models` (threshold 10),
@@ -19,7 +19,7 @@ with the same per-step lateral inhibition for all, ``--inhibition`` (default: pe
 the demo, and each neuron keeps its own refractoriness; ``"feature"`` for event input,
 where a winner's whole map is refractory for 2 steps; AdEx and Izhikevich default to
 ``"layer"``), and the only tuned
-parameter is the input gain (:func:`spyketorch.network.calibrate_gain`): bisection so that, before learning, the same fraction of the layer's neurons fires at
+parameter is the input gain (:func:`spyketorch.networks.blocks.calibrate_gain`): bisection so that, before learning, the same fraction of the layer's neurons fires at
 least once as in the accumulate-and-fire layer (threshold 10) on the same images.
 ``--model accumulate`` runs the demo's accumulate-and-fire layer itself (latency domain).
 
@@ -63,8 +63,8 @@ import mnist_stdp as demo  # noqa: E402  (same data coding, layer-1 recipe and r
 
 import spyketorch.distributed as sd  # noqa: E402
 from spyketorch import neurons  # noqa: E402
-from spyketorch.events import saccade_events  # noqa: E402
-from spyketorch.network import NeuronConvBlock, StepNetwork, calibrate_gain, strict_threshold  # noqa: E402
+from spyketorch.coding.events import saccade_events  # noqa: E402
+from spyketorch.networks.blocks import NeuronConvBlock, StepNetwork, calibrate_gain, strict_threshold  # noqa: E402
 from spyketorch.snn import STDP, Convolution  # noqa: E402
 
 ACCUMULATE = "accumulate"

@@ -33,10 +33,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from spyketorch.iaf import FFIAF  # noqa: E402
-from spyketorch.recurrent import Conv2dRateModel, RateModel, SpikingModel  # noqa: E402
-from spyketorch.sam import RectifiedSAM  # noqa: E402
-from spyketorch.simulation import simulate  # noqa: E402
+from spyketorch.systems.iaf import FFIAF  # noqa: E402
+from spyketorch.systems.recurrent import Conv2dRateModel, RateModel, SpikingModel  # noqa: E402
+from spyketorch.systems.sam import RectifiedSAM  # noqa: E402
+from spyketorch.analysis.simulation import simulate  # noqa: E402
 
 
 class SAMNetwork(torch.nn.Module):

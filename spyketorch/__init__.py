@@ -1,97 +1,46 @@
 """spyketorch: convolutional spiking neural networks with STDP in PyTorch.
 
-Batched, device-agnostic neuron layers (:mod:`spyketorch.neurons`), stateless spike
-operations (:mod:`spyketorch.functional`), learning layers (:mod:`spyketorch.snn`),
-input coding (:mod:`spyketorch.utils`), plots (:mod:`spyketorch.plotting`) and
-recorded simulations (:mod:`spyketorch.simulation`), the earliest-spike R-STDP decision
-layer (:mod:`spyketorch.decision`), data-parallel helpers (:mod:`spyketorch.distributed`)
-and the other reference systems: Poisson synaptic-activation neurons
-(:mod:`spyketorch.sam`), recurrent rate and spiking networks (:mod:`spyketorch.recurrent`)
-and a feed-forward IAF layer (:mod:`spyketorch.iaf`).
+Subpackages by area, imports flowing one way (each imports only those above it):
+
+* :mod:`spyketorch.functional` – stateless spike-wave operations;
+* :mod:`spyketorch.neurons` – neuron models (one declaration each), their step and the layers;
+* :mod:`spyketorch.layers` – convolution and pooling of spike-waves;
+* :mod:`spyketorch.learning` – STDP, R-STDP and the decision layer;
+* :mod:`spyketorch.coding` – filters, latency and event coding, datasets;
+* :mod:`spyketorch.networks` – blocks stepped per time step and the published networks;
+* :mod:`spyketorch.systems` – the other reference systems (SAM, recurrent models, FFIAF);
+* :mod:`spyketorch.analysis` – nullclines, simulation, f–I curves, plots (matplotlib lazily);
+* :mod:`spyketorch.distributed` – data-parallel training over ``torch.distributed``.
+
+:mod:`spyketorch.snn` and :mod:`spyketorch.utils` keep SpykeTorch's module names for ported code.
 """
-from . import neurons
+from . import functional, neurons
 from .neurons import (
-    EIF,
-    EIF_Simple,
-    IF,
-    LIF,
-    LIF_ode,
-    LIF_Simple,
-    QIF,
-    AdEx,
-    HeterogeneousNeuron,
-    Izhikevich,
-    Neuron,
-    StepOutput,
-    UniformAdEx,
-    UniformEIF,
-    UniformIzhikevich,
-    UniformLIF,
-    UniformLIF_Simple,
-    UniformQIF,
-    AdaptiveLIF,
-    UniformAdaptiveLIF,
-    ResonateAndFire,
-    UniformResonateAndFire,
-    MODELS,
-    ModelSpec,
-    all_models,
+    IF, LIF, LIF_ode, LIF_Simple, EIF, EIF_Simple, QIF, AdEx, Izhikevich, AdaptiveLIF, ResonateAndFire,
+    UniformLIF, UniformLIF_Simple, UniformEIF, UniformQIF, UniformAdEx, UniformIzhikevich, UniformAdaptiveLIF,
+    UniformResonateAndFire, MODELS, Neuron, StepOutput,
 )
+from . import layers, learning, coding, networks, systems, analysis, distributed, snn, utils
+from .layers import Convolution, Pooling
+from .learning import RSTDP, STDP, DecisionLayer
+from .coding import DoGKernel, Filter, GaborKernel, Intensity2Latency
+from .networks import NeuronConvBlock, StepNetwork
+from .analysis import simulate, fi_curve, load_layer, save_layer
 
-from . import analysis, functional, simulation, snn, utils
-from .snn import RSTDP, STDP, Convolution, Pooling
-from .utils import (
-    CacheDataset,
-    DoGKernel,
-    Filter,
-    GaborKernel,
-    Intensity2Latency,
-    LateralIntensityInhibition,
-    MNISTSubset,
-    load_mnist,
-    load_mnist_subset,
-)
-from .simulation import (
-    FICurve,
-    TuneResult,
-    analytic_lif_rate,
-    fi_curve,
-    firing_rate,
-    load_layer,
-    run,
-    save_layer,
-    simulate,
-    tune_threshold,
-)
-from . import decision, distributed, events, iaf, network, recurrent, sam
-from .decision import DecisionLayer
-from .sam import STOCHASTIC_MODELS, RectifiedSAM, SAMTuneResult
-from .recurrent import Conv2dRateModel, RateModel, SpikingModel
-from .iaf import FFIAF, FFIAFOutput
-
-__version__ = "0.1.0"
-
-
-def __getattr__(name: str):  # ``spyketorch.plotting`` on first use: nothing imports plotting eagerly
-    if name == "plotting":
-        import importlib
-
-        return importlib.import_module(".plotting", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__version__ = "0.2.0.dev0"
 
 __all__ = [
-    "neurons",
-    "Neuron", "StepOutput", "IF", "LIF", "LIF_Simple", "LIF_ode", "EIF", "EIF_Simple", "QIF", "AdEx",
-    "Izhikevich", "HeterogeneousNeuron", "UniformLIF", "UniformLIF_Simple", "UniformEIF", "UniformQIF",
-    "UniformAdEx", "UniformIzhikevich", "AdaptiveLIF", "UniformAdaptiveLIF", "ResonateAndFire",
-    "UniformResonateAndFire", "MODELS", "ModelSpec", "all_models", "analysis",
-    "functional", "snn", "utils", "Convolution", "Pooling", "STDP", "RSTDP", "DoGKernel", "GaborKernel",
-    "Filter", "Intensity2Latency", "LateralIntensityInhibition", "CacheDataset", "MNISTSubset",
-    "load_mnist_subset", "load_mnist",
-    "plotting", "simulation", "simulate", "run", "firing_rate", "fi_curve", "FICurve", "analytic_lif_rate",
-    "tune_threshold", "TuneResult", "save_layer", "load_layer",
-    "decision", "DecisionLayer", "distributed", "events", "network", "sam", "recurrent", "iaf",
-    "RectifiedSAM", "SAMTuneResult", "STOCHASTIC_MODELS",
-    "RateModel", "Conv2dRateModel", "SpikingModel", "FFIAF", "FFIAFOutput",
+    # modules
+    "functional", "neurons", "layers", "learning", "coding", "networks", "systems", "analysis", "distributed",
+    "snn", "utils",
+    # neuron layers
+    "Neuron", "StepOutput", "MODELS",
+    "IF", "LIF", "LIF_ode", "LIF_Simple", "EIF", "EIF_Simple", "QIF", "AdEx", "Izhikevich", "AdaptiveLIF",
+    "ResonateAndFire", "UniformLIF", "UniformLIF_Simple", "UniformEIF", "UniformQIF", "UniformAdEx",
+    "UniformIzhikevich", "UniformAdaptiveLIF", "UniformResonateAndFire",
+    # layers, learning, coding, networks
+    "Convolution", "Pooling", "STDP", "RSTDP", "DecisionLayer", "DoGKernel", "GaborKernel", "Filter",
+    "Intensity2Latency", "NeuronConvBlock", "StepNetwork",
+    # analysis
+    "simulate", "fi_curve", "save_layer", "load_layer",
 ]

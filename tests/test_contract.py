@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import spyketorch.neurons as sn
-from spyketorch import _stages as st
+from spyketorch.neurons import _stages as st
 
 
 def consts(rest: float = 0.0, cap: float = 1e6, floor: bool = True, nonlinear: bool = False) -> st.StepConstants:

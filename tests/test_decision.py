@@ -8,7 +8,7 @@ import torch
 import spyketorch.functional as sf
 import spyketorch.snn as snn
 import spyketorch.utils as su
-from spyketorch.decision import DecisionLayer, earliest_inputs
+from spyketorch.learning.decision import DecisionLayer, earliest_inputs
 from _examples import load_example
 
 T = 15

@@ -79,7 +79,7 @@ WORKER = textwrap.dedent(
     import torch, torch.distributed as dist
     import spyketorch.distributed as sd
     import spyketorch.snn as snn
-    from spyketorch.decision import DecisionLayer
+    from spyketorch.learning.decision import DecisionLayer
 
     dist.init_process_group("gloo")
     r, w = sd.rank(), sd.world_size()
@@ -163,7 +163,7 @@ def test_two_ranks_stdp_equals_one_process_on_the_whole_batch(two_ranks):
 
 def test_two_ranks_batched_rstdp_equals_one_process_on_the_whole_batch(two_ranks):
     """DecisionLayer.train_batch on 4 + 3 samples of 2 ranks == on the 7 in one process (weights and counts)."""
-    from spyketorch.decision import DecisionLayer
+    from spyketorch.learning.decision import DecisionLayer
 
     layer = DecisionLayer(3, 10, 3, list(range(10)), generator=torch.Generator().manual_seed(2))
     w0 = layer.weight.clone()

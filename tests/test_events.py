@@ -1,9 +1,9 @@
-"""Tests of spyketorch.events: saccade event frames and tonic-format binning."""
+"""Tests of spyketorch.coding.events: saccade event frames and tonic-format binning."""
 import numpy as np
 import pytest
 import torch
 
-from spyketorch.events import events_to_frames, saccade_events, saccade_path
+from spyketorch.coding.events import events_to_frames, saccade_events, saccade_path
 
 EV_DTYPE = [("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")]
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from spyketorch.iaf import FFIAF
+from spyketorch.systems.iaf import FFIAF
 
 
 def _first_spike_steps(v0, v_inf, thr, tau, dt):

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from spyketorch.decision import DecisionLayer
+from spyketorch.learning.decision import DecisionLayer
 
 N_TRAIN, N_TEST, RAMP = 300, 300, 25
 sys.path.insert(0, str(Path(__file__).resolve().parent))

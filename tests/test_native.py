@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import spyketorch.neurons as sn
-from spyketorch import _native
+from spyketorch.neurons import _native
 
 pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc")) is None,
                                 reason="the native step needs a C compiler")

@@ -1,4 +1,4 @@
-"""Tests of spyketorch.network: the per-time-step conv network built from neuron layers."""
+"""Tests of spyketorch.networks.blocks: the per-time-step conv network built from neuron layers."""
 import copy
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 import spyketorch.functional as sf
 from spyketorch import neurons
-from spyketorch.network import NeuronConvBlock, StepNetwork, rstdp_update, strict_threshold, winner_steps
+from spyketorch.networks.blocks import NeuronConvBlock, StepNetwork, rstdp_update, strict_threshold, winner_steps
 from spyketorch.snn import RSTDP, STDP, Convolution
 
 
@@ -223,7 +223,7 @@ def test_present_equals_per_step_api(name, conv_steps):
 
 def test_present_cpu_chunks_by_size(monkeypatch):
     """conv_steps=None on the CPU groups the steps by CPU_CONV_ELEMENTS; every grouping gives the same record."""
-    import spyketorch.network as network
+    import spyketorch.networks.blocks as network
 
     t_steps = 7
     spikes = _events(_times(8, t=t_steps), t_steps).transpose(0, 1)

@@ -1,4 +1,4 @@
-"""Tests of spyketorch.plotting: what is drawn (line data, fixed points, labels), headless."""
+"""Tests of spyketorch.analysis.plotting: what is drawn (line data, fixed points, labels), headless."""
 from __future__ import annotations
 
 import os
@@ -16,8 +16,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import spyketorch.neurons as sn  # noqa: E402
-from spyketorch import plotting as sp  # noqa: E402
-from spyketorch import simulation as sim  # noqa: E402
+from spyketorch.analysis import plotting as sp  # noqa: E402
+from spyketorch.analysis import simulation as sim  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -406,7 +406,7 @@ def test_deep_receptive_field_and_reconstruction():
 
 # ---------------------------------------------------------------------------- packaging
 def test_matplotlib_is_imported_lazily():
-    code = "import sys, spyketorch.plotting, spyketorch.simulation; print('matplotlib' in sys.modules)"
+    code = "import sys, spyketorch.analysis.plotting, spyketorch.analysis.simulation; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "False"
 

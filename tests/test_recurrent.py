@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spyketorch.recurrent import Conv2dRateModel, RateModel, SpikingModel
+from spyketorch.systems.recurrent import Conv2dRateModel, RateModel, SpikingModel
 
 
 def _stable_matrix(n, gen, radius=0.5):

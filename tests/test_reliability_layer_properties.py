@@ -4,7 +4,7 @@ For every registered model (:data:`spyketorch.neurons.MODELS`): random valid par
 inputs (any of the four floating dtypes) and numbers of winners give finite outputs of the
 documented form, a batch gives what its samples give one by one, and half precision fires
 as float32; invalid parameters and inputs raise ``ValueError``/``TypeError`` naming the
-argument. For :mod:`spyketorch.simulation`: ``simulate`` records what stepping by hand
+argument. For :mod:`spyketorch.analysis.simulation`: ``simulate`` records what stepping by hand
 gives, ``save_layer``/``load_layer`` continue bit-identically, ``tune_threshold`` reports a
 rate that a re-run reproduces, and damaged files are refused naming the file. Examples
 are derandomised and bounded (see ``_hypothesis_profile.py``).
@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spyketorch.neurons as sn
-import spyketorch.simulation as sim
+import spyketorch.analysis.simulation as sim
 from _hypothesis_profile import RELIABLE
 
 MODELS = list(sn.MODELS)

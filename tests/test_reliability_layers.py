@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import spyketorch.neurons as sn
-import spyketorch.simulation as sim
+import spyketorch.analysis.simulation as sim
 
 NAN, INF = float("nan"), float("inf")
 HALF = [torch.float16, torch.bfloat16]

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from spyketorch.neurons import StepOutput
-from spyketorch.sam import RectifiedSAM
-from spyketorch.simulation import simulate
+from spyketorch.systems.sam import RectifiedSAM
+from spyketorch.analysis.simulation import simulate
 
 
 def _mu(x, lambda_0, theta, dt, r, b):
@@ -212,8 +212,8 @@ import ast  # noqa: E402
 import pathlib  # noqa: E402
 
 from spyketorch import neurons as sn  # noqa: E402
-from spyketorch.sam import STOCHASTIC_MODELS  # noqa: E402
-from spyketorch.simulation import load_layer, save_layer  # noqa: E402
+from spyketorch.systems.sam import STOCHASTIC_MODELS  # noqa: E402
+from spyketorch.analysis.simulation import load_layer, save_layer  # noqa: E402
 
 ALL_SPECS = {**sn.MODELS, **STOCHASTIC_MODELS}
 

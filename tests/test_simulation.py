@@ -1,4 +1,4 @@
-"""Tests of spyketorch.simulation: simulate/run, f-I curves, threshold tuning, save/load."""
+"""Tests of spyketorch.analysis.simulation: simulate/run, f-I curves, threshold tuning, save/load."""
 from __future__ import annotations
 
 import copy
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import spyketorch.neurons as sn
-from spyketorch import simulation as sim
+from spyketorch.analysis import simulation as sim
 
 
 def manual_run(layer, xs, n_winners=1):
@@ -305,7 +305,7 @@ def test_save_load_fresh_process_is_bit_identical(tmp_path: Path):
     torch.save(inputs, tmp_path / "inputs.pt")
     script = textwrap.dedent(f"""
         import torch
-        from spyketorch.simulation import load_layer
+        from spyketorch.analysis.simulation import load_layer
         inputs = torch.load({str(tmp_path / 'inputs.pt')!r})
         out = {{}}
         for name, xs in inputs.items():

@@ -26,8 +26,8 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import torch
 from torch import Tensor, nn
 
-from ._random import generator_on
-from .neurons import ModelSpec, StepOutput
+from .._random import generator_on
+from ..neurons import ModelSpec, StepOutput
 
 __all__ = ["RectifiedSAM", "SAMTuneResult", "SAM_TUNABLE", "STOCHASTIC_MODELS"]
 

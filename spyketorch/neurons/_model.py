@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Literal, NamedTuple, Optional, Sequence, Tup
 import torch
 from torch import Tensor, nn
 
-from . import _validation as _v
+from .. import _validation as _v
 
 Number = Union[int, float]
 ParamValue = Union[Number, Tensor, Sequence[float], None]

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from ._random import generator_on
+from .._random import generator_on
 
 __all__ = ["FFIAF", "FFIAFOutput"]
 

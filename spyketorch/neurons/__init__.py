@@ -72,7 +72,7 @@ from ._stages import StepOutput
 from ._model import INHIBITION_MODES, LayerSettings, ModelTraits, Param, ParamValue
 from ._ode import OdeConveniences
 from ._ode import f64 as _f64
-from . import _validation as _v
+from .. import _validation as _v
 from ._model import check_k, check_param, check_ts
 
 __all__ = [

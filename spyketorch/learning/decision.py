@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import distributed as _dist
+from .. import distributed as _dist
 
 __all__ = ["earliest_inputs", "DecisionLayer"]
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import neurons as sn
+from .. import neurons as sn
 
 Number = Union[int, float]
 

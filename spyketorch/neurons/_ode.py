@@ -42,6 +42,6 @@ class OdeConveniences:
     def plot_ode(self, figure: Any = None, ax: Any = None, current: Optional[float] = None) -> Tuple[Any, Any]:
         """Plot :math:`du/dt` against :math:`u` (with and without ``current``); see
         :func:`spyketorch.plotting.plot_ode`. Returns ``(figure, axes)``."""
-        from .plotting import plot_ode as _plot_ode  # lazy: matplotlib only when plotting
+        from ..analysis.plotting import plot_ode as _plot_ode  # lazy: matplotlib only when plotting
 
         return _plot_ode(self, figure=figure, ax=ax, current=current)

@@ -26,10 +26,10 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import torch
 from torch import Tensor, nn
 
-from . import _validation as _v
-from . import neurons as sn
-from .analysis import copy_layer, scalar_rest, single_neuron, w_nullcline
-from .sam import STOCHASTIC_MODELS, RectifiedSAM
+from .. import _validation as _v
+from .. import neurons as sn
+from .dynamics import copy_layer, scalar_rest, single_neuron, w_nullcline
+from ..systems.sam import STOCHASTIC_MODELS, RectifiedSAM
 
 __all__ = [
     "LAYER_VARIABLES",

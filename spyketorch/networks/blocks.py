@@ -46,10 +46,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import _validation as V
-from . import functional as sf
-from .neurons import Neuron
-from .snn import RSTDP, STDP, Convolution
+from .. import _validation as V
+from .. import functional as sf
+from ..layers import Convolution
+from ..learning.stdp import RSTDP, STDP
+from ..neurons import Neuron
 
 #: potentials per convolution call on the CPU when ``NeuronConvBlock.conv_steps`` is ``None``
 CPU_CONV_ELEMENTS = 2 ** 20

@@ -33,8 +33,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from . import neurons as sn
-from .analysis import (FixedPoint, as_weights, copy_layer, deep_receptive_field, fixed_points, nullclines,
+from .. import neurons as sn
+from .dynamics import (FixedPoint, as_weights, copy_layer, deep_receptive_field, fixed_points, nullclines,
                        potential_range, reconstruct_features, require_second_variable, scalar_rest,
                        single_neuron, thresholds, w_nullcline)
 from .simulation import fi_curve, simulate

@@ -1,0 +1,23 @@
+"""Seeing and measuring the dynamics: nullclines, fixed points and receptive fields
+(:mod:`~spyketorch.analysis.dynamics`), recorded simulations, f–I curves and threshold tuning
+(:mod:`~spyketorch.analysis.simulation`) and figures (:mod:`~spyketorch.analysis.plotting`,
+imported on first use: nothing else imports matplotlib)."""
+from .dynamics import (FixedPoint, as_weights, deep_receptive_field, fixed_points, nullclines,
+                       reconstruct_features)
+from .simulation import (FICurve, TuneResult, analytic_lif_rate, fi_curve, firing_rate, lif_rate, load_layer,
+                         rheobase, run, save_layer, simulate, tune_threshold)
+
+
+def __getattr__(name: str):  # ``spyketorch.analysis.plotting`` on first use (matplotlib lazily)
+    if name == "plotting":
+        import importlib
+
+        return importlib.import_module(".plotting", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "FixedPoint", "nullclines", "fixed_points", "deep_receptive_field", "reconstruct_features", "as_weights",
+    "simulate", "run", "firing_rate", "FICurve", "fi_curve", "lif_rate", "analytic_lif_rate", "rheobase",
+    "TuneResult", "tune_threshold", "save_layer", "load_layer",
+]

@@ -1,0 +1,9 @@
+"""The other reference systems: stochastic synaptic-activation neurons (:mod:`~spyketorch.systems.sam`),
+recurrent rate and spiking networks (:mod:`~spyketorch.systems.recurrent`) and a noisy feed-forward
+IAF layer (:mod:`~spyketorch.systems.iaf`)."""
+from .iaf import FFIAF, FFIAFOutput
+from .recurrent import Conv2dRateModel, RateModel, SpikingModel
+from .sam import STOCHASTIC_MODELS, RectifiedSAM, SAMTuneResult
+
+__all__ = ["RectifiedSAM", "SAMTuneResult", "STOCHASTIC_MODELS", "RateModel", "Conv2dRateModel", "SpikingModel",
+           "FFIAF", "FFIAFOutput"]
