@@ -113,7 +113,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     ap.add_argument("--validate", type=int, default=None, metavar="N",
                     help="score on the last N training digits (a validation split) instead of the test digits")
     ap.add_argument("--native", action="store_true",
-                    help="step the neuron layers with their native C step on the CPU (same results, faster)")
+                    help="step the neuron layers with their compiled step (backend='compiled'; same results, faster)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", default="out/compare", help="directory of compare.json and compare.md")
     args = ap.parse_args(argv)

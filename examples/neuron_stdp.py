@@ -123,8 +123,8 @@ def build(name: str, cfg: demo.Config, seed: int, device: torch.device = torch.d
         # one lateral inhibition for every model (AdEx and Izhikevich default to "layer", which
         # clamps the whole layer to rest for 2 steps after each winner and scores 25 % / 46 %)
         layer.inhibition_mode = inhibition
-    if native:  # the C step on CPU inputs (same spikes; other devices step eagerly)
-        layer.native()
+    if native:  # the compiled step (same spikes, fused kernels)
+        layer.backend = "compiled"
     block = NeuronConvBlock(conv, layer, padding=2, pool=(2, 2, 1), kwta=cfg.k1, inhibition_radius=cfg.r1)
     return StepNetwork([block]).to(device)
 
@@ -138,7 +138,7 @@ def run_model(name: str, kind: str, data: Dict[str, torch.Tensor], cfg: demo.Con
     ``batch`` is the STDP mini-batch per process (the global batch is ``batch`` x world
     size under ``torchrun``); the tensors of ``data`` may live on any device (the
     network follows them). With ``out_dir``, rank 0 saves the layer's weights there.
-    ``native`` steps the neuron layer with its native C step (``layer.native()``);
+    ``native`` steps the neuron layer with its compiled step (``backend="compiled"``);
     ``inhibition`` is the layers' per-step lateral inhibition (default: :data:`INHIBITION` of ``kind``).
     """
     t_start = time.perf_counter()
@@ -307,7 +307,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, float]]:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--native", action="store_true",
-                    help="step the neuron layer with its native C kernel (layer.native(); CPU; same spikes)")
+                    help="step the neuron layer with its compiled step (backend='compiled'; same spikes)")
     ap.add_argument("--inhibition", choices=neurons.INHIBITION_MODES, default=None,
                     help="the layers' per-step lateral inhibition, inhibition_mode (default: none for latency input, "
                          "feature for events; chosen on a validation split)")

@@ -1,4 +1,4 @@
-"""The model contract: pipeline stages one by one, declared parameters, the registry, and the
+"""The model contract: the step's stages one by one, declared parameters, the registry, and the
 two models written on the contract (ResonateAndFire, AdaptiveLIF) against closed forms / scipy."""
 from __future__ import annotations
 
@@ -9,35 +9,44 @@ import pytest
 import torch
 
 import spyketorch.neurons as sn
-from spyketorch.neurons import _stages as st
+from spyketorch.neurons import step as st
 
 
-def consts(rest: float = 0.0, cap: float = 1e6, floor: bool = True, nonlinear: bool = False) -> st.StepConstants:
-    return st.StepConstants(rest=rest, rest_t=torch.tensor(rest), v_reset=rest, thr=1.0, thr_min=1.0,
-                            uniform_thr=True, cap=cap, log_cap=math.log(cap), amp=1.0, big=4 * cap, nbig=-4 * cap,
-                            one=1.0, fast_floor=floor, clamp_at_rest=floor, nonlinear=nonlinear, R=2.0)
+def cfg(floor: bool = True, capped: bool = False, cap: float = 1e6) -> st.StepConfig:
+    return st.StepConfig(mode="feature", R=2.0, refractory=True, k=1, want_thresholded=False, want_dudt=False,
+                         want_winners=True, want_winning_spikes=False, amp=1.0, clamp_at_rest=floor, capped=capped,
+                         cap=cap, before_reset=False, uniform_thr=True, detach_reset=True, check_finite=False)
+
+
+def fire(u, thr=1.0):
+    return st.fire(u, thr, None)[1]
+
+
+def winners(u, k):
+    win = st.k_winners(u, fire(u), k, True, 1.0, 4e6, True)
+    return st.winners_tensor(win, u.shape[0], k, u.shape[3], u.device)
 
 
 # ----------------------------------------------------------------------------- stages
 def test_clamp_and_floor_sends_refractory_neurons_to_rest_and_floors():
     u = torch.tensor([[[[-3.0, 5.0, 7.0, 2e7]]]])
     r = torch.tensor([[[[0.0, 1.0, 0.0, 0.0]]]])
-    got = st.clamp_and_floor(u.clone(), r, consts(rest=0.5), refractory=True)
+    clamped = torch.where(r >= 1, 0.5, u)  # the refractory clamp of neuron_step
+    got = st.floor_and_cap(clamped, 0.5, cfg())
     assert got.flatten().tolist() == [0.5, 0.5, 7.0, 1e6]
     # not floored, linear: refractory to rest only
-    c = consts(rest=0.5, floor=False)
-    got = st.clamp_and_floor(u.clone(), r, c, refractory=True)
+    got = st.floor_and_cap(clamped, 0.5, cfg(floor=False))
     assert got.flatten().tolist() == [-3.0, 0.5, 7.0, 2e7]
-    got = st.clamp_and_floor(u.clone(), r, c._replace(nonlinear=True), refractory=False)
+    got = st.floor_and_cap(u, 0.5, cfg(floor=False, capped=True))
     assert got.flatten().tolist() == [-3.0, 5.0, 7.0, 1e6]
 
 
 def test_fire_and_reset():
     u = torch.tensor([[[[0.5, 1.0, 3.0]]]])
-    s = st.fire(u, 1.0)
+    mask, s = st.fire(u, 1.0, None)
     assert s.flatten().tolist() == [0.0, 1.0, 1.0]
-    assert st.reset(u, s, -2.0).flatten().tolist() == [0.5, -2.0, -2.0]
-    assert st.reset(u, s, torch.tensor(0.25)).flatten().tolist() == [0.5, 0.25, 0.25]
+    assert torch.where(mask, -2.0, u).flatten().tolist() == [0.5, -2.0, -2.0]
+    assert torch.where(mask, torch.tensor(0.25), u).flatten().tolist() == [0.5, 0.25, 0.25]
 
 
 def test_k_winners_tie_rule_lowest_feature_then_lowest_location():
@@ -47,20 +56,21 @@ def test_k_winners_tie_rule_lowest_feature_then_lowest_location():
     u[0, 1, 1, 0] = 5.0
     u[0, 3, 0, 0] = 5.0
     u[0, 2, 1, 1] = 9.0
-    spiked = st.fire(u, 1.0)
-    win = st.k_winners(u, spiked, 3, consts(), 1.0, True, True, torch.zeros(1, 1, dtype=torch.long))
-    w = st.winners_tensor(win, 1, 2, u.device)
-    assert w[0].tolist() == [[2, 1, 1], [1, 0, 1], [3, 0, 0]]
+    assert winners(u, 3)[0].tolist() == [[2, 1, 1], [1, 0, 1], [3, 0, 0]]
     # k = 1 path: among equal potentials the lowest feature wins
     u[0, 2] = 0.0
-    win1 = st.k_winners(u, st.fire(u, 1.0), 1, consts(), 1.0, True, True, torch.zeros(1, 1, dtype=torch.long))
-    assert st.winners_tensor(win1, 1, 2, u.device)[0].tolist() == [[1, 0, 1]]
+    assert winners(u, 1)[0].tolist() == [[1, 0, 1]]
 
 
 def test_k_winners_marks_non_spiking_maps_invalid():
     u = torch.tensor([[[[2.0]], [[0.5]]]])
-    win = st.k_winners(u, st.fire(u, 1.0), 2, consts(), 1.0, True, True, torch.zeros(1, 1, dtype=torch.long))
-    assert st.winners_tensor(win, 1, 1, u.device)[0].tolist() == [[0, 0, 0], [-1, -1, -1]]
+    assert winners(u, 2)[0].tolist() == [[0, 0, 0], [-1, -1, -1]]
+
+
+def test_k_winners_of_maps_without_neurons_are_empty():
+    u = torch.zeros(2, 3, 0, 4)
+    assert st.k_winners(u, fire(u), 2, True, 1.0, 4e6, True) is None
+    assert winners(u, 2).tolist() == [[[-1, -1, -1]] * 2] * 2
 
 
 @pytest.mark.parametrize("mode,expected", [
@@ -72,30 +82,30 @@ def test_k_winners_marks_non_spiking_maps_invalid():
 def test_inhibit_modes(mode, expected):
     # one sample, 2 maps of 1x2; winner: map 0 at location 0; neuron (1, 0, 1) spiked too
     r = torch.tensor([[[[1.0, 0.0]], [[0.0, 0.0]]]])
+    before = r.clone()
     spiked = torch.tensor([[[[1.0, 0.0]], [[0.0, 1.0]]]])
     win = st.Winners(torch.tensor([[0]]), torch.tensor([[True]]), torch.tensor([[0]]))
-    got = st.inhibit(r, spiked, win, mode, torch.tensor(2.0), 1.0, torch.zeros(1, 2), torch.zeros(1, 2))
-    assert got.view(2, 2).tolist() == expected
-    assert got is r  # the counter is updated in place
+    got = st.inhibit(r, spiked, win, mode, 2.0, (1, 2, 1, 2))
+    assert got.expand(1, 2, 1, 2).reshape(2, 2).tolist() == expected
+    assert torch.equal(r, before)  # a pure stage: the counter it was given is untouched
 
 
 def test_inhibit_without_winners_counts_down():
     r = torch.tensor([[[[2.0, 0.0]]]])
-    assert st.inhibit(r, torch.zeros_like(r), None, "feature", torch.tensor(2.0), 1.0,
-                      torch.zeros(1, 1), torch.zeros(1, 2)).flatten().tolist() == [1.0, 0.0]
+    assert st.inhibit(r, torch.zeros_like(r), None, "feature", 2.0, (1, 1, 1, 2)).flatten().tolist() == [1.0, 0.0]
 
 
 # ----------------------------------------------------------------------------- declarations, registry
 @pytest.mark.parametrize("name", list(sn.MODELS))
 def test_declared_defaults_match_constructor_signatures(name):
+    """The constructor is derived from the declaration: every declared parameter it accepts
+    defaults to its declared default (or the model's DEFAULTS override)."""
     cls = sn.MODELS[name].cls
-    for klass in cls.__mro__:
-        if "PARAMS" not in vars(klass) or "__init__" not in vars(klass) or klass is sn.Neuron:
-            continue
-        sig = inspect.signature(klass.__init__).parameters
-        for p in klass.PARAMS:
-            if p.name in sig:
-                assert sig[p.name].default == p.default, (klass.__name__, p.name)
+    sig = inspect.signature(cls).parameters
+    assert list(sig)[:len(cls.SIGNATURE)] == list(cls.SIGNATURE)
+    for p in cls.all_params():
+        if p.name in sig and p.name not in getattr(cls, "ALIASES", {}).values():
+            assert sig[p.name].default == cls.DEFAULTS.get(p.name, p.default), (cls.__name__, p.name)
 
 
 def test_registry_covers_every_exported_layer_and_builds():
@@ -284,9 +294,10 @@ def test_model_traits_are_one_typed_declaration_per_class():
 
 
 def test_a_model_declaring_a_second_variable_needs_its_step():
-    with pytest.raises(TypeError, match="_adapt"):
-        class Broken(sn.LIF):  # noqa: F841
-            TRAITS = sn.ModelTraits(second_variable=True)
+    class Broken(sn.LIF):  # declares w, but its rhs gives no dw/dt
+        TRAITS = sn.ModelTraits(second_variable=True)
+    with pytest.raises(TypeError, match="second variable"):
+        Broken(threshold=1.0).step(torch.ones(1, 1, 1, 1))
     with pytest.raises(TypeError, match="TRAITS"):
         class Untyped(sn.LIF):  # noqa: F841
             TRAITS = {"capped": True}

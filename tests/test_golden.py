@@ -32,7 +32,10 @@ CASES = list(RUNS())
 def test_outputs_equal_the_recorded_ones(case, golden):
     want = golden[case.key]
     got = run_case(case, sn)
-    tol = dict(rtol=1e-9, atol=1e-9) if case.dtype == torch.float64 else dict(rtol=2e-6, atol=2e-4)
+    # float32: Izhikevich's 0.04 v^2 + 5 v + 140 cancels terms of a few hundred mV, whose
+    # rounding (~4e-5 each) differs between two correct orders of the same operations
+    tol = (dict(rtol=1e-9, atol=1e-9) if case.dtype == torch.float64
+           else dict(rtol=2e-6, atol=1e-3 if "Izhikevich" in case.model else 2e-4))
     assert got["amplitude"] == want["amplitude"]
     for k in ("spikes", "winning_spikes", "winners", "state_refractory"):
         assert torch.equal(got[k], want[k]), k

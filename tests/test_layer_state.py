@@ -300,8 +300,9 @@ def test_load_state_accepts_zero_refractoriness_and_refuses_fractions():
     assert adex.get_state()["w"].dtype == F64 and float(adex.get_state()["w"].sum()) == 4.0
 
 
-def test_fresh_copy_of_a_compiled_layer_is_eager_and_does_not_copy_the_compiled_step():
-    layer = sn.LIF(threshold=10.0).compile()
-    assert layer.fused
+def test_fresh_copy_of_a_compiled_layer_keeps_its_backend_but_not_its_kernels():
+    layer = sn.LIF(threshold=10.0, backend="compiled")
+    layer.step(torch.rand(1, 2, 3, 3) * 3000)
     copy = layer.fresh_copy()
-    assert not copy.fused and layer.fused
+    assert copy.backend == "compiled" and layer.backend == "compiled"
+    assert copy._backend is not layer._backend and copy.get_state()["v"] is None

@@ -447,14 +447,13 @@ def test_returned_tensors_are_not_mutated_by_later_steps():
     ("AdEx", dict(inhibition_mode="location", refractory_timesteps=1)),   # second variable, capped exp
 ])
 def test_fused_step_equals_eager(name, kwargs):
-    """layer.compile() runs the same composed step through torch.compile: the same spikes,
+    """backend="compiled" runs the same step function fused by inductor: the same spikes,
     winners, winning spikes and refractory state, potentials and w to float rounding, over
-    several steps of a stateful run. (Two models only: compiling is slow on a small CPU; the
-    benchmark checks every registered model the same way.)"""
+    several steps of a stateful run (every model: tests/test_backends.py)."""
     cls = getattr(sn, name)
     eager = cls(threshold=10.0, **kwargs)
-    fused = cls(threshold=10.0, **kwargs).compile(dynamic=False)
-    assert fused.fused and not eager.fused
+    fused = cls(threshold=10.0, **kwargs, backend="compiled")
+    assert fused.backend == "compiled" and eager.backend == "eager"
     n_spikes = n_refractory = 0
     for x in inputs(2500.0, T=6, shape=(3, 5, 6, 6), seed=13):
         a, b = eager.step(x, n_winners=3), fused.step(x, n_winners=3)
@@ -469,5 +468,5 @@ def test_fused_step_equals_eager(name, kwargs):
         n_spikes += int(a.spikes.count_nonzero())
         n_refractory += int(sa["refractory"].count_nonzero())
     assert n_spikes > 0 and n_refractory > 0, "the run must exercise firing, k-WTA and refractoriness"
-    fused.eager()
-    assert not fused.fused
+    fused.backend = "eager"
+    assert fused.backend == "eager"

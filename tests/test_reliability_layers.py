@@ -105,7 +105,11 @@ CASES: List[Tuple[str, Callable[[], Any], Tuple]] = [
     # ---- Izhikevich reset: c and its alias v_reset
     ("Izhikevich v_reset=nan with c", lambda: sn.Izhikevich(c=-65.0, v_reset=NAN), refuses(ValueError, "v_reset")),
     ("Izhikevich v_reset='a'", lambda: sn.Izhikevich(v_reset="a"), refuses(TypeError, "v_reset")),
-    ("Izhikevich v_reset disagrees with c", lambda: sn.Izhikevich(v_reset=-50.0), refuses(ValueError, "v_reset", "c=")),
+    ("Izhikevich v_reset alone sets the reset (the fork's experiments.py)",
+     lambda: sn.Izhikevich(threshold=-40.0, resting_potential=-65.0, v_reset=-55.0, d=4.0).get_params()["c"],
+     gives(lambda c: c == -55.0)),
+    ("Izhikevich v_reset disagrees with c", lambda: sn.Izhikevich(c=-65.0, v_reset=-50.0),
+     refuses(ValueError, "v_reset", "c=")),
     ("Izhikevich v_reset with c=None", lambda: sn.Izhikevich(c=None, v_reset=-50.0).get_params()["c"],
      gives(lambda c: c == -50.0)),
     ("Izhikevich v_reset equal to c", lambda: sn.Izhikevich(c=-60.0, v_reset=-60.0).get_params()["c"],

@@ -1,0 +1,289 @@
+r"""The step of a neuron layer as one pure function of torch operations.
+
+:func:`neuron_step` runs, for a model's declaration and a state, every stage of one time step::
+
+    advance (the model: exact step or forward Euler of rhs)  ->  noise  ->  refractory clamp
+        ->  floor / cap  ->  fire  ->  second variable and its jump  ->  k-winners-take-all
+        ->  lateral inhibition  ->  reset  ->  outputs
+
+and returns the new state next to the outputs. It reads no layer, mutates none of its
+inputs and syncs with no host, so every backend runs this one function: the eager step
+calls it, the compiled step traces it into fused kernels (C++ on the CPU, Triton on a GPU),
+a user's ``torch.compile`` inlines it, and autograd differentiates it when the spike has a
+surrogate gradient.
+
+k-WTA tie rule: winners rank by potential, highest first; among equal potentials the
+lowest feature index wins first, and within a map the lowest row-major location (the order
+of the reference's iterative argmax and of :func:`spyketorch.functional.get_k_winners`).
+
+The refractory counter ``r`` holds whole numbers of steps. It has the shape its inhibition
+needs and broadcasts against the potentials: ``[B, C, 1, 1]`` for ``"feature"``,
+``[B, 1, H, W]`` for ``"location"``, ``[B, 1, 1, 1]`` for ``"layer"`` (and ``"none"``),
+``[B, C, H, W]`` for ``"neuron"`` (or any broadcastable shape, e.g. after
+:meth:`~spyketorch.neurons.Neuron.load_state`).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+Scalar = Union[float, Tensor]
+
+
+class StepOutput(NamedTuple):
+    """Everything one step of a neuron layer produces, as tensors on the input's device.
+
+    Attributes:
+        spikes: spike tensor ``[B, C, H, W]``; ``1/ts`` where a neuron fired (1 for
+            the ``_Simple`` models), 0 elsewhere.
+        potentials: membrane potentials after the step (after reset), ``[B, C, H, W]``.
+            :class:`~spyketorch.neurons.EIF_Simple` returns the potentials before reset, as the reference.
+        thresholded: potentials of the neurons that fired (before reset), 0 elsewhere.
+        dudt: change of the potential over the step, before reset, ``[B, C, H, W]``.
+        winners: ``[B, K, 3]`` long tensor of ``(feature, row, col)``, best first,
+            ``K = min(k, C)``, ``-1`` rows where fewer than ``K`` neurons won.
+        winning_spikes: spikes of the winners only, ``[B, C, H, W]``.
+
+    Fields the caller did not ask :meth:`~spyketorch.neurons.Neuron.step` for are ``None``.
+    """
+
+    spikes: Tensor
+    potentials: Tensor
+    thresholded: Optional[Tensor]
+    dudt: Optional[Tensor]
+    winners: Optional[Tensor]
+    winning_spikes: Optional[Tensor]
+
+
+class StepConfig(NamedTuple):
+    """The settings of one step that shape its computation (hashable: a compiled step is
+    specialised on them)."""
+
+    mode: str                 #: inhibition mode
+    R: float                  #: refractory steps given to inhibited neurons
+    refractory: bool          #: refractoriness is on (``R > 0`` and a mode other than ``"none"``)
+    k: int                    #: winners per sample (at most the number of maps)
+    want_thresholded: bool
+    want_dudt: bool
+    want_winners: bool
+    want_winning_spikes: bool
+    amp: float                #: spike amplitude
+    clamp_at_rest: bool       #: floor the potential at rest
+    capped: bool              #: clamp the state to ``[-cap, cap]``
+    cap: float                #: largest state magnitude kept
+    before_reset: bool        #: return the potentials before reset
+    uniform_thr: bool         #: one threshold for every neuron and no adaptive shift
+    detach_reset: bool        #: the reset passes no gradient through the spike
+    check_finite: bool        #: compute the flag of non-finite input inside the step
+
+
+class StepConstants(NamedTuple):
+    """Values of one step that may be per-neuron tensors (Python floats otherwise)."""
+
+    rest: Scalar      #: resting potential (refractory neurons sit here; the floor)
+    v_reset: Scalar   #: potential after a spike
+    thr: Scalar       #: threshold (``inf``: never fires)
+    thr_min: float    #: lowest threshold (a winner must reach it)
+    big: float        #: a score offset larger than any potential
+
+
+class StepResult(NamedTuple):
+    """What :func:`neuron_step` returns: the outputs, the new state, and (when asked) a
+    0-dim bool that is True if the input held NaN or inf."""
+
+    out: StepOutput
+    v: Tensor
+    r: Tensor
+    w: Optional[Tensor]
+    bad: Optional[Tensor]
+
+
+class Winners(NamedTuple):
+    """k-WTA result: winning maps ``feat`` ``[B, k]``, ``valid`` ``[B, k]`` (bool) and the
+    flat location ``loc`` ``[B, k]`` in each map (None when nothing reads it)."""
+
+    feat: Tensor
+    valid: Tensor
+    loc: Optional[Tensor]
+
+
+def refractory_shape(mode: str, shape: Tuple[int, int, int, int]) -> Tuple[int, int, int, int]:
+    """Shape of the refractory counter an inhibition mode needs for potentials ``shape``."""
+    B, C, H, W = shape
+    return {"feature": (B, C, 1, 1), "location": (B, 1, H, W), "neuron": (B, C, H, W)}.get(mode, (B, 1, 1, 1))
+
+
+# ---------------------------------------------------------------------------- stages
+def floor_and_cap(u: Tensor, rest: Scalar, cfg: StepConfig) -> Tensor:
+    r"""The floor at rest and the finite cap: :math:`\min(\max(u, u_{rest}), cap)` for floored
+    models, :math:`\operatorname{clamp}(u, -cap, cap)` for capped ones, ``u`` otherwise."""
+    if cfg.clamp_at_rest:
+        if isinstance(rest, Tensor):
+            return torch.maximum(u, rest).clamp(max=cfg.cap)
+        return u.clamp(rest, cfg.cap)
+    if cfg.capped:
+        return u.clamp(-cfg.cap, cfg.cap)
+    return u
+
+
+def fire(u: Tensor, thr: Scalar, spike_fn: Optional[Callable[[Tensor], Tensor]]) -> Tuple[Tensor, Tensor]:
+    """``(mask, spiked)``: the bool mask ``u >= thr`` and the float 0/1 spikes, the latter
+    through ``spike_fn`` (a surrogate-gradient spike of ``u - thr``) when one is given."""
+    mask = u >= thr
+    if spike_fn is None:
+        return mask, mask.to(u.dtype)
+    return mask, spike_fn(u - thr)
+
+
+def k_winners(u: Tensor, spiked: Tensor, k: int, uniform: bool, thr_min: float, big: float,
+              need_loc: bool) -> Optional[Winners]:
+    """The ``k`` spiking neurons with the highest potential, at most one per map, per sample.
+
+    Best neuron of each map, then the ``k`` best maps by a stable descending sort (ties:
+    lowest feature first), then the argmax inside the winning maps only (ties: lowest
+    row-major location). Without a uniform threshold, neurons that did not spike are
+    pushed ``big`` below any that did. Maps without neurons (``H * W == 0``) have no winner.
+    """
+    B, C, H, W = u.shape
+    if H * W == 0:
+        return None
+    score = u if uniform else u + (spiked - 1.0) * big
+    sview = score.reshape(B, C, H * W)
+    best = sview.amax(dim=2)
+    if k == 1:
+        topv, topf = best.max(dim=1, keepdim=True)  # first maximal index: lowest feature
+    else:
+        topv, topf = torch.sort(best, dim=1, descending=True, stable=True)
+        topv, topf = topv[:, :k], topf[:, :k]
+    valid = topv >= thr_min
+    loc = None
+    if need_loc:
+        rows = (topf + torch.arange(B, device=u.device).unsqueeze(1) * C).reshape(-1)
+        loc = sview.reshape(B * C, H * W).index_select(0, rows).argmax(dim=1).view(B, k)
+    return Winners(topf, valid, loc)
+
+
+def inhibit(r: Tensor, spiked: Tensor, win: Optional[Winners], mode: str, R: float, shape: Tuple[int, ...]) -> Tensor:
+    r"""The refractory counter after lateral inhibition:
+
+    .. math::
+        r \leftarrow \max(r - 1,\; R \cdot \text{inhibited})
+
+    ``inhibited`` is the winners' maps (``"feature"``), their locations across maps
+    (``"location"``), the whole sample when any neuron won (``"layer"``) or the neurons
+    that spiked (``"neuron"``). ``R`` exceeds anything that remains, so inhibition restarts
+    the count."""
+    if mode == "neuron":
+        return torch.maximum(r - 1.0, spiked * R)
+    if win is None:
+        return (r - 1.0).clamp(min=0.0)
+    B, C, H, W = shape
+    vals = win.valid.to(r.dtype) * R
+    if mode == "feature":
+        lim = torch.zeros(B, C, dtype=r.dtype, device=r.device).scatter(1, win.feat, vals).view(B, C, 1, 1)
+    elif mode == "location":
+        assert win.loc is not None
+        lim = torch.zeros(B, H * W, dtype=r.dtype, device=r.device).scatter_reduce(
+            1, win.loc, vals, reduce="amax").view(B, 1, H, W)
+    else:  # layer
+        lim = vals.amax(dim=1).view(B, 1, 1, 1)
+    return torch.maximum(r - 1.0, lim)
+
+
+def winners_tensor(win: Optional[Winners], B: int, k: int, W: int, device: torch.device) -> Tensor:
+    """``[B, k, 3]`` long ``(feature, row, col)``, ``-1`` rows where fewer won."""
+    if win is None:
+        return torch.full((B, k, 3), -1, dtype=torch.long, device=device)
+    assert win.loc is not None
+    w = torch.stack((win.feat, torch.div(win.loc, W, rounding_mode="floor"), win.loc.remainder(W)), dim=2)
+    return torch.where(win.valid.unsqueeze(2), w, -1)
+
+
+def winning_spikes(win: Optional[Winners], like: Tensor, amp: float) -> Tensor:
+    """Spikes of the winners only, ``[B, C, H, W]``."""
+    B, C, H, W = like.shape
+    ws = torch.zeros(B, C * H * W, dtype=like.dtype, device=like.device)
+    if win is not None:
+        assert win.loc is not None
+        ws = ws.scatter(1, win.feat * (H * W) + win.loc, win.valid.to(like.dtype) * amp)
+    return ws.view(B, C, H, W)
+
+
+def apex(u: Tensor, thr: Scalar) -> Tensor:
+    """The potential taken at most at the threshold (the spike apex)."""
+    if isinstance(thr, Tensor):
+        return torch.minimum(u, thr)
+    return u if thr == float("inf") else u.clamp(max=thr)
+
+
+def jump_w(model: Any, w: Tensor, mask: Tensor, spiked: Tensor, p: Any) -> Tensor:
+    """The second variable after the spikes of this step (the model's ``JUMP.w``)."""
+    jump = model.JUMP.w
+    if jump is None:
+        return w
+    op, what = jump
+    value = getattr(p, what) if isinstance(what, str) else what
+    if op == "add":
+        return w + spiked * value
+    return torch.where(mask, value, w)  # "set"
+
+
+# ---------------------------------------------------------------------------- the step
+def neuron_step(model: Any, p: Any, c: StepConstants, cfg: StepConfig, v: Tensor, r: Tensor, w: Optional[Tensor],
+                I: Tensor, noise: Optional[Tensor] = None,
+                spike_fn: Optional[Callable[[Tensor], Tensor]] = None) -> StepResult:
+    """One time step of a neuron layer, as a pure function.
+
+    Args:
+        model: the layer (its declaration: ``advance``, ``advance_w``, ``threshold_shift``, ``JUMP``).
+        p: the model's parameters (namespace of floats and tensors).
+        c: thresholds, rest and reset values (:class:`StepConstants`).
+        cfg: the static settings (:class:`StepConfig`).
+        v: potentials before the step ``[B, C, H, W]``.
+        r: refractory counter (broadcasts against ``v``).
+        w: second variable (None for one-variable models).
+        I: input ``[B, C, H, W]``.
+        noise: membrane noise to add after the integration (or None).
+        spike_fn: surrogate-gradient spike of ``u - threshold`` (None: a plain step, no graph).
+
+    Returns:
+        :class:`StepResult`: outputs, new ``v``, ``r``, ``w`` and the non-finite-input flag.
+    """
+    bad = ~torch.isfinite(I).all() if cfg.check_finite else None
+    u, w1 = model.advance(v, w, I, p)
+    if noise is not None:
+        u = u + noise
+    if cfg.refractory:
+        u = torch.where(r >= 1.0, c.rest, u)
+    u = floor_and_cap(u, c.rest, cfg)
+    shift = model.threshold_shift(w, p) if w is not None else None
+    thr = c.thr if shift is None else shift + c.thr
+    mask, spiked = fire(u, thr, spike_fn)
+    if w is not None:
+        if w1 is None:  # the Euler step of w reads the updated potential, at most at the spike apex
+            w1 = model.advance_w(apex(u, c.thr), w, I, p)
+        w1 = jump_w(model, w1, mask, spiked, p)
+    B, C, H, W = u.shape
+    win = None
+    if cfg.k > 0 and (cfg.refractory or cfg.want_winners or cfg.want_winning_spikes):
+        need_loc = cfg.want_winners or cfg.want_winning_spikes or cfg.mode == "location"
+        s_det = spiked.detach()
+        win = k_winners(u.detach(), s_det, cfg.k, cfg.uniform_thr and shift is None, c.thr_min, c.big, need_loc)
+    r1 = inhibit(r, spiked.detach(), win, cfg.mode, cfg.R, (B, C, H, W)) if cfg.refractory else r
+    thresholded = u * spiked if cfg.want_thresholded else None
+    dudt = u - v if cfg.want_dudt else None
+    if cfg.detach_reset:
+        u_post = torch.where(mask, c.v_reset, u)
+    else:
+        u_post = u - spiked * (u - c.v_reset)
+    spikes = spiked * cfg.amp if cfg.amp != 1.0 else spiked
+    out = StepOutput(
+        spikes=spikes,
+        potentials=u if cfg.before_reset else u_post,
+        thresholded=thresholded,
+        dudt=dudt,
+        winners=winners_tensor(win, B, cfg.k, W, u.device) if cfg.want_winners else None,
+        winning_spikes=winning_spikes(win, u, cfg.amp) if cfg.want_winning_spikes else None)
+    return StepResult(out, u_post, r1, w1, bad)
