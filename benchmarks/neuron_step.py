@@ -1,69 +1,41 @@
-"""Time one step of every neuron layer: eager, fused (``layer.compile()``), native
-(``layer.native()``, the C kernel) and the derived Euler step, as microseconds and as ratios
-to one ``torch.add`` from the same run.
+"""Time one step of every registered neuron layer, eager and compiled, against ``torch.add``.
 
-For every model of the registry :data:`spyketorch.neurons.MODELS` (with its input scale)
-it prints, for the reference call without the winners list
-(``layer(x, return_winners=False, n_winners=5)``: integrate, floor, fire, k-WTA,
-inhibition and reset run, nothing is copied to the host):
+Each model runs in a fresh process (default allocator, ``--threads`` threads, no grad), so
+one model's warm heap does not flatter the next. For ``[1, 30, 24, 24]`` (``B1``) and
+``[64, 30, 24, 24]`` (``B64``), ``k = 5``, the registry's default layer and input scale, it
+times, interleaved in blocks (the median block is kept, so a busy neighbour moves every
+figure together):
 
-* ``eager``/``fused``: microseconds per step at ``[1, 30, 24, 24]`` (``B1``) and
-  ``[64, 30, 24, 24]`` (``B64``), and the batch-64 step as a multiple of one
-  ``torch.add(x, x)`` over that tensor (``.../add``); ``add B1``/``add B64`` are the
-  ``torch.add`` times themselves;
-* ``native``: the same for ``layer.native()`` (``native B1`` in us, ``native/add`` at
-  batch 64), checked against the eager step like the fused one (``native vs eager``);
-* ``compile s``: wall time of the fused layer's first call at batch 1 plus at batch 64
-  (``torch.compile`` traces and builds its kernels; inductor's on-disk cache makes a second
-  run of the script faster);
-* ``max|du|``: the fused step against the eager one over 20 steps of fresh random input at
-  batch 1: ``ok`` when spikes and refractory state are identical, with the largest
-  difference of the potentials (and ``w``), i.e. float rounding;
-* ``derived``: for the forward-Euler models that keep a hand-fused ``_integrate``, the same
-  step with the generic ``u + ts * rhs(u, w, I)`` instead (the base class's step, built here
-  by a subclass), so the gain of the hand-fused step is measured in the same run.
+* ``add``: one ``torch.add(x, x, out=o)`` over the input tensor (the reference of the ratios);
+* ``fast``: the reference call without winners, ``layer(x, return_winners=False, n_winners=5)``
+  (integrate, floor, fire, k-WTA, inhibition, reset: nothing else is returned), eager and
+  compiled (``backend="compiled"``);
+* ``step``: the structured call with its default arguments, ``layer.step(x, n_winners=5)``
+  (every output), eager and compiled.
 
-Every group of figures (a model's eager, fused and derived steps and ``torch.add``) is timed
-in interleaved blocks and the median block is kept, so a busy neighbour on a shared machine
-moves all of them together; the ratios are the figures to compare, not the absolute times.
-``uptime``'s load average is printed at the start and the end.
+It prints, per model, microseconds at batch 1, the batch-64 figures as multiples of ``add``,
+the best backend's figures against the targets (batch 1 <= 60 us, batch 64 <= 4x add,
+structured/fastest <= 1.3 at batch 1), the compile time, and a check that the compiled step
+gives the eager spikes, winners and refractory state over 20 steps. ``--json FILE`` writes
+every figure.
 
-Run: ``python benchmarks/neuron_step.py [--models LIF EIF] [--no-fused] [--no-native] [--before] [--threads N]``.
-``--before`` adds the eager step of the implementation before the model contract
-(``benchmarks/_neurons_before.py``, the ``neurons.py`` of commit 988aea0).
+Run: ``python benchmarks/neuron_step.py [--models LIF EIF] [--threads 2] [--json out.json]``
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from pathlib import Path
+from typing import Callable, Dict, List
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's package
-import spyketorch.neurons as sn  # noqa: E402
-
-#: forward-Euler models whose step is written hand-fused next to their ``rhs``.
-HAND_FUSED_EULER = ("IF", "LIF_ode", "LIF_Simple", "EIF", "EIF_Simple", "QIF", "AdEx", "Izhikevich")
-
-
-def derived_euler(cls: type) -> type:
-    """``cls`` with the generic Euler step ``u + ts * rhs`` of the base class instead of its own."""
-    return type(f"{cls.__name__}Derived", (cls,), {"_integrate": sn.Neuron._integrate})
-
-
-def before_layers() -> Dict[str, Callable[[], object]]:
-    """The models of the implementation before the contract, loaded from its file."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_neurons_before.py")
-    spec = importlib.util.spec_from_file_location("_neurons_before", path)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod.all_models()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def interleaved_us(fns: Dict[str, Callable[[], object]], steps: int, blocks: int) -> Dict[str, float]:
@@ -81,6 +53,51 @@ def interleaved_us(fns: Dict[str, Callable[[], object]], steps: int, blocks: int
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def one_model(name: str, steps1: int, steps64: int, blocks: int) -> Dict[str, object]:
+    """Every figure of one model (run in its own process)."""
+    import spyketorch.neurons as sn
+
+    spec = sn.MODELS[name]
+    make = sn.all_models(n_features=30)[name]
+    g = torch.Generator().manual_seed(0)
+    res: Dict[str, object] = {"model": name}
+    with torch.no_grad():
+        for tag, batch, steps in (("B1", 1, steps1), ("B64", 64, steps64)):
+            base = torch.rand(batch, 30, 24, 24, generator=g)
+            x, out = base * spec.input_scale, torch.empty_like(base)
+            layers = {"eager": make(), "compiled": make()}
+            layers["compiled"].backend = "compiled"
+            t0 = time.perf_counter()
+            layers["compiled"](x, return_winners=False, n_winners=5)
+            layers["compiled"].step(x, n_winners=5)
+            res[f"compile_s_{tag}"] = time.perf_counter() - t0
+            fns: Dict[str, Callable[[], object]] = {"add": lambda: torch.add(base, base, out=out)}
+            for b, layer in layers.items():
+                layer.reset()
+                fns[f"fast_{b}"] = lambda layer=layer: layer(x, return_winners=False, n_winners=5)
+                fns[f"step_{b}"] = lambda layer=layer: layer.step(x, n_winners=5)
+            res[tag] = interleaved_us(fns, steps, blocks)
+        res["same"] = check(make, spec.input_scale)
+    return res
+
+
+def check(make: Callable[[], object], scale: float, steps: int = 20) -> str:
+    """The compiled step against the eager one over ``steps`` fresh inputs at batch 1."""
+    eager, fused = make(), make()
+    fused.backend = "compiled"
+    g = torch.Generator().manual_seed(1)
+    worst = 0.0
+    for _ in range(steps):
+        x = torch.rand(1, 30, 24, 24, generator=g) * scale
+        a, b = eager.step(x, n_winners=5), fused.step(x, n_winners=5)
+        sa, sb = eager.get_state(), fused.get_state()
+        if not (torch.equal(a.spikes, b.spikes) and torch.equal(a.winners, b.winners)
+                and torch.equal(sa["refractory"], sb["refractory"])):
+            return "DIFFERENT"
+        worst = max(worst, float((a.potentials - b.potentials).abs().max()))
+    return f"ok {worst:.0e}"
+
+
 def load() -> str:
     try:
         return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -88,111 +105,56 @@ def load() -> str:
         return "load average unknown"
 
 
-def check_fused(make: Callable[[], sn.Neuron], fused: sn.Neuron, scale: float, steps: int = 20) -> str:
-    """Fused (compiled or native) against eager over ``steps`` fresh random inputs at batch 1
-    (same shape as timed)."""
-    eager = make()
-    fused.reset()
-    g = torch.Generator().manual_seed(1)
-    worst = 0.0
-    for _ in range(steps):
-        x = torch.rand(1, 30, 24, 24, generator=g) * scale
-        a = eager(x, return_winners=False, n_winners=5)
-        b = fused(x, return_winners=False, n_winners=5)
-        sa, sb = eager.get_state(), fused.get_state()
-        if not (torch.equal(a[0], b[0]) and torch.equal(sa["refractory"], sb["refractory"])):
-            return "DIFFERENT"
-        worst = max(worst, float((a[1] - b[1]).abs().max()))
-        if sa["w"] is not None:
-            worst = max(worst, float((sa["w"] - sb["w"]).abs().max()))
-    return f"ok {worst:.1e}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="*", default=None, help="subset of models")
-    parser.add_argument("--no-fused", action="store_true", help="skip the fused (compiled) step")
-    parser.add_argument("--no-native", action="store_true", help="skip the native (C kernel) step")
-    parser.add_argument("--before", action="store_true", help="also time the implementation before the contract")
-    parser.add_argument("--steps", type=int, default=200, help="steps per block at batch 1")
-    parser.add_argument("--steps64", type=int, default=8, help="steps per block at batch 64")
+    parser.add_argument("--models", nargs="*", default=None, help="subset of the registry (default: every model)")
+    parser.add_argument("--steps", type=int, default=300, help="steps per block at batch 1")
+    parser.add_argument("--steps64", type=int, default=20, help="steps per block at batch 64")
     parser.add_argument("--blocks", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--json", type=Path, default=None, help="write every figure here")
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    layers = sn.all_models()
-    names = args.models or list(layers)
-    old = before_layers() if args.before else {}
-    x1 = torch.rand(1, 30, 24, 24)
-    x64 = torch.rand(64, 30, 24, 24)
-    tuned = all(k in os.environ for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"))
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, glibc trim/mmap tunables "
-          f"{'set' if tuned else 'not set'}, {load()}")
-    print("per model: us per step at [1,30,24,24] and steps at [64,30,24,24] as multiples of one torch.add "
-          "over that tensor (timed interleaved with the model); n_winners=5, registry defaults")
-    header = (f"{'model':22s} {'add B1':>7s} {'eager B1':>8s} {'fused B1':>8s} {'add B64':>8s} {'eager B64':>9s} "
-              f"{'fused B64':>9s} {'eager/add':>9s} {'fused/add':>9s} {'compile s':>9s} {'fused vs eager':>15s} "
-              f"{'derived B1':>10s} {'derived/add':>11s} {'native B1':>9s} {'native/add':>10s} {'native vs eager':>15s}")
-    if old:
-        header += f" {'before B1':>9s} {'before/add':>10s}"
-    print(header, flush=True)
+    torch.set_num_threads(args.threads)
+    if args.one:
+        print(json.dumps(one_model(args.one, args.steps, args.steps64, args.blocks)))
+        return
+    sys.path.insert(0, str(ROOT))
+    import spyketorch.neurons as sn
 
-    def call(layer: object, x: torch.Tensor) -> Callable[[], object]:
-        return lambda: layer(x, return_winners=False, n_winners=5)
-
+    names = args.models or list(sn.MODELS)
+    print(f"torch {torch.__version__}, {args.threads} threads, {load()}; n_winners=5; a fresh process per model")
+    print(f"{'model':22s} {'add B1':>7s} {'fast eager':>10s} {'fast comp':>9s} {'step comp':>9s} "
+          f"{'add B64':>8s} {'fast/add eager':>14s} {'fast/add comp':>13s} {'step/add comp':>13s} "
+          f"{'best B1 us':>10s} {'best B64/add':>12s} {'step/fast B1':>12s} {'compile s':>9s} {'compiled vs eager':>17s}")
+    rows = []
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for name in names:
-        spec = sn.MODELS[name]
-        make = layers[name]
-        xa, xb = x1 * spec.input_scale, x64 * spec.input_scale
-        eager = make()
-        fused: Optional[sn.Neuron] = None if args.no_fused else make().compile(dynamic=False)
-        native: Optional[sn.Neuron] = None if args.no_native else make().native()
-        derived = None
-        if name in HAND_FUSED_EULER:
-            derived = derived_euler(spec.cls)(**({"threshold": 30.0} if name == "Izhikevich" else {"threshold": 10.0}))
-        before = old[name]() if name in old else None
-        compile_s = 0.0
-        res: Dict[str, Dict[str, float]] = {}
-        for tag, x, add_x, steps in (("B1", xa, x1, args.steps), ("B64", xb, x64, args.steps64)):
-            fns: Dict[str, Callable[[], object]] = {"add": lambda a=add_x: torch.add(a, a), "eager": call(eager, x)}
-            if fused is not None:
-                fused.reset()
-                t0 = time.perf_counter()
-                fused(x, return_winners=False, n_winners=5)
-                compile_s += time.perf_counter() - t0
-                fns["fused"] = call(fused, x)
-            if derived is not None:
-                derived.reset()
-                fns["derived"] = call(derived, x)
-            if native is not None:
-                native.reset()
-                fns["native"] = call(native, x)
-            if before is not None:
-                before.reset()
-                fns["before"] = call(before, x)
-            eager.reset()
-            res[tag] = interleaved_us(fns, steps, args.blocks)
-        b1, b64 = res["B1"], res["B64"]
-
-        def cell(d: Dict[str, float], key: str, width: int, ratio: bool = False) -> str:
-            if key not in d:
-                return f"{'-':>{width}s}"
-            return f"{d[key] / d['add']:{width}.2f}" if ratio else f"{d[key]:{width}.1f}"
-
-        same = "-" if fused is None else check_fused(make, fused, spec.input_scale)
-        line = (f"{name:22s} {b1['add']:7.1f} {cell(b1, 'eager', 8)} {cell(b1, 'fused', 8)} {b64['add']:8.1f} "
-                f"{cell(b64, 'eager', 9)} {cell(b64, 'fused', 9)} "
-                f"{cell(b64, 'eager', 9, True)} {cell(b64, 'fused', 9, True)} "
-                f"{(f'{compile_s:9.1f}' if fused is not None else f'{chr(45):>9s}')} {same:>15s} "
-                f"{cell(b1, 'derived', 10)} {cell(b64, 'derived', 11, True)} "
-                f"{cell(b1, 'native', 9)} {cell(b64, 'native', 10, True)} "
-                f"{('-' if native is None else check_fused(make, native, spec.input_scale)):>15s}")
-        if old:
-            line += f" {cell(b1, 'before', 9)} {cell(b64, 'before', 10, True)}"
-        print(line, flush=True)
+        cmd = [sys.executable, __file__, "--one", name, "--steps", str(args.steps), "--steps64", str(args.steps64),
+               "--blocks", str(args.blocks), "--threads", str(args.threads)]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            print(f"{name:22s} failed: {done.stderr.strip().splitlines()[-1:]}")
+            continue
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        b1, b64 = r["B1"], r["B64"]
+        best1 = min(b1["fast_eager"], b1["fast_compiled"])
+        best64 = min(b64["fast_eager"], b64["fast_compiled"]) / b64["add"]
+        step_ratio = min(b1["step_eager"], b1["step_compiled"]) / best1
+        r.update(best_B1_us=best1, best_B64_over_add=best64, step_over_fastest_B1=step_ratio)
+        rows.append(r)
+        print(f"{name:22s} {b1['add']:7.1f} {b1['fast_eager']:10.1f} {b1['fast_compiled']:9.1f} "
+              f"{b1['step_compiled']:9.1f} {b64['add']:8.1f} {b64['fast_eager'] / b64['add']:14.2f} "
+              f"{b64['fast_compiled'] / b64['add']:13.2f} {b64['step_compiled'] / b64['add']:13.2f} "
+              f"{best1:10.1f} {best64:12.2f} {step_ratio:12.2f} "
+              f"{r['compile_s_B1'] + r['compile_s_B64']:9.1f} {r['same']:>17s}", flush=True)
     print(load())
+    if rows:
+        print(f"targets: batch 1 <= 60 us: {sum(r['best_B1_us'] <= 60 for r in rows)}/{len(rows)} models; "
+              f"batch 64 <= 4x add: {sum(r['best_B64_over_add'] <= 4 for r in rows)}/{len(rows)}; "
+              f"structured/fastest <= 1.3: {sum(r['step_over_fastest_B1'] <= 1.3 for r in rows)}/{len(rows)}")
+    if args.json:
+        args.json.write_text(json.dumps({"torch": torch.__version__, "threads": args.threads, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

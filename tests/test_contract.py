@@ -15,11 +15,12 @@ from spyketorch.neurons import step as st
 def cfg(floor: bool = True, capped: bool = False, cap: float = 1e6) -> st.StepConfig:
     return st.StepConfig(mode="feature", R=2.0, refractory=True, k=1, want_thresholded=False, want_dudt=False,
                          want_winners=True, want_winning_spikes=False, amp=1.0, clamp_at_rest=floor, capped=capped,
-                         cap=cap, before_reset=False, uniform_thr=True, detach_reset=True, check_finite=False)
+                         cap=cap, before_reset=False, uniform_thr=True, detach_reset=True, check_finite=False,
+                         fused=False)
 
 
 def fire(u, thr=1.0):
-    return st.fire(u, thr, None)[1]
+    return st.fire(u, thr, None)
 
 
 def winners(u, k):
@@ -31,22 +32,24 @@ def winners(u, k):
 def test_clamp_and_floor_sends_refractory_neurons_to_rest_and_floors():
     u = torch.tensor([[[[-3.0, 5.0, 7.0, 2e7]]]])
     r = torch.tensor([[[[0.0, 1.0, 0.0, 0.0]]]])
-    clamped = torch.where(r >= 1, 0.5, u)  # the refractory clamp of neuron_step
-    got = st.floor_and_cap(clamped, 0.5, cfg())
+    got = st.clamp_and_floor(u, r, 0.5, cfg())
     assert got.flatten().tolist() == [0.5, 0.5, 7.0, 1e6]
     # not floored, linear: refractory to rest only
-    got = st.floor_and_cap(clamped, 0.5, cfg(floor=False))
+    got = st.clamp_and_floor(u, r, 0.5, cfg(floor=False))
     assert got.flatten().tolist() == [-3.0, 0.5, 7.0, 2e7]
-    got = st.floor_and_cap(u, 0.5, cfg(floor=False, capped=True))
+    got = st.clamp_and_floor(u, torch.zeros_like(r), 0.5, cfg(floor=False, capped=True))
     assert got.flatten().tolist() == [-3.0, 5.0, 7.0, 1e6]
+    # a per-neuron rest takes the general path
+    got = st.clamp_and_floor(u, r, torch.full_like(u, 0.5), cfg())
+    assert got.flatten().tolist() == [0.5, 0.5, 7.0, 1e6]
 
 
 def test_fire_and_reset():
     u = torch.tensor([[[[0.5, 1.0, 3.0]]]])
-    mask, s = st.fire(u, 1.0, None)
+    s = st.fire(u, 1.0, None)
     assert s.flatten().tolist() == [0.0, 1.0, 1.0]
-    assert torch.where(mask, -2.0, u).flatten().tolist() == [0.5, -2.0, -2.0]
-    assert torch.where(mask, torch.tensor(0.25), u).flatten().tolist() == [0.5, 0.25, 0.25]
+    assert st.set_where(u, s, -2.0).flatten().tolist() == [0.5, -2.0, -2.0]
+    assert st.set_where(u, s, torch.tensor(0.25)).flatten().tolist() == [0.5, 0.25, 0.25]
 
 
 def test_k_winners_tie_rule_lowest_feature_then_lowest_location():

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-from .step import StepConfig, StepConstants, StepResult, StepOutput, neuron_step
+from .step import StepConfig, StepConstants, StepOutput, StepPlan, StepResult, neuron_step
 
 #: Inputs with fewer elements than this run a single-threaded compiled build: a
 #: multi-threaded kernel on a few thousand elements waits for its slowest thread far longer
@@ -77,10 +77,11 @@ class OutputPool:
     def take(self, name: str, like: Tensor) -> Tensor:
         """A tensor shaped like ``like`` (same dtype and device), recycled if one is free."""
         bucket = self._free.get(name)
-        if bucket and _BASELINE is not None:
+        if bucket:  # (empty when the counters are missing: give() keeps nothing then)
             for i in range(len(bucket)):
-                # the same expression as the probe of _reference_counts: a list's reference
-                # and getrefcount's argument are all there is when nothing else holds it
+                # the same expression as the probe of _reference_counts: the bucket's reference
+                # and getrefcount's argument are all there is when nothing else holds it (and
+                # no other tensor, view or numpy array shares its storage)
                 if (sys.getrefcount(bucket[i]) == _BASELINE[0] and _storage_uses(bucket[i]) == _BASELINE[1]
                         and bucket[i].shape == like.shape and bucket[i].dtype == like.dtype
                         and bucket[i].device == like.device):
@@ -94,7 +95,20 @@ class OutputPool:
         bucket = self._free.setdefault(name, [])
         bucket.append(t)
         if len(bucket) > self.depth:
-            bucket.pop(0)
+            del bucket[0]
+
+    def give_all(self, v: Tensor, r: Tensor, w: Optional[Tensor], out: StepOutput, before_reset: bool) -> None:
+        """Offer the state a step replaced and the large outputs it returned."""
+        self.give("v", v)
+        if r.shape == v.shape:
+            self.give("r", r)
+        self.give("w", w)
+        self.give("spikes", out.spikes)
+        self.give("thresholded", out.thresholded)
+        self.give("dudt", out.dudt)
+        self.give("winning_spikes", out.winning_spikes)
+        if before_reset:
+            self.give("potentials", out.potentials)
 
 
 # ---------------------------------------------------------------------------- backends
@@ -103,20 +117,13 @@ class Eager:
 
     name = "eager"
 
-    def run(self, model: Any, p: Any, c: StepConstants, cfg: StepConfig, v: Tensor, r: Tensor, w: Optional[Tensor],
-            I: Tensor, noise: Optional[Tensor], spike_fn: Any, pool: Optional[OutputPool]) -> StepResult:
-        return neuron_step(model, p, c, cfg, v, r, w, I, noise, spike_fn)
-
-    def clear(self) -> None:
-        pass
-
-
-#: outputs written into recycled buffers (when as large as the potentials)
-_BIG = ("v", "w", "r", "spikes", "potentials", "thresholded", "dudt", "winning_spikes")
+    def run(self, model: Any, plan: StepPlan, v: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor,
+            noise: Optional[Tensor], spike_fn: Any, pool: Optional[OutputPool]) -> StepResult:
+        return neuron_step(model, plan.p, plan.c, plan.cfg, v, r, w, I, noise, spike_fn)
 
 
 def _split(ns: Any) -> Tuple[Tuple[Tuple[str, Any], ...], Tuple[str, ...], List[Tensor]]:
-    """A namespace's static items (floats, None, ...) and its tensors, in a stable order."""
+    """A named tuple's static items (floats, None, ...) and its tensors, in a stable order."""
     static, names, tensors = [], [], []
     for k, v in ns._asdict().items():
         if isinstance(v, Tensor):
@@ -139,12 +146,18 @@ def _const_split(c: StepConstants) -> Tuple[Tuple[Any, ...], Tuple[int, ...], Li
     return tuple(static), tuple(idx), tensors
 
 
-def _meta(t: Optional[Tensor]) -> Any:
-    return None if t is None else (tuple(t.shape), t.dtype, t.device, t.requires_grad)
+class _Build(NamedTuple):
+    """One compiled configuration: the callable, the names of its large outputs, the tensors of
+    the plan it reads."""
+
+    fn: Callable[..., Any]
+    big: Tuple[str, ...]
+    tensors: List[Tensor]
 
 
 class Compiled:
-    """The step function compiled into fused kernels, one build per shape, dtype and setting.
+    """The step function compiled into fused kernels, one build per plan (shape, dtype and
+    settings) and state layout.
 
     The first step of each new configuration compiles (seconds on a small CPU; inductor's
     on-disk cache makes later processes faster); later steps run the kernels.
@@ -154,48 +167,45 @@ class Compiled:
 
     def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
         self.options = dict(options or {})
-        self._cache: Dict[Any, Callable[..., Any]] = {}
+        self._cache: Dict[Any, _Build] = {}
 
-    def clear(self) -> None:
-        self._cache.clear()
-
-    def run(self, model: Any, p: Any, c: StepConstants, cfg: StepConfig, v: Tensor, r: Tensor, w: Optional[Tensor],
-            I: Tensor, noise: Optional[Tensor], spike_fn: Any, pool: Optional[OutputPool]) -> StepResult:
-        if compiling():  # inside a user's torch.compile: be inlined into their graph
-            return neuron_step(model, p, c, cfg, v, r, w, I, noise, spike_fn)
-        pstatic, pnames, ptensors = _split(p)
-        cstatic, cidx, ctensors = _const_split(c)
-        grad = torch.is_grad_enabled() and spike_fn is not None and (
-            I.requires_grad or v.requires_grad or (w is not None and w.requires_grad)
-            or any(t.requires_grad for t in ptensors + ctensors))
-        key = (type(model), grad, cfg, pstatic, pnames, cstatic, cidx, spike_fn if grad else None,
-               _meta(v), _meta(r), _meta(w), _meta(I), _meta(noise),
-               tuple(_meta(t) for t in ptensors + ctensors))
-        fn = self._cache.get(key)
+    def run(self, model: Any, plan: StepPlan, v: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor,
+            noise: Optional[Tensor], spike_fn: Any, pool: Optional[OutputPool]) -> StepResult:
+        if not plan.pooled and compiling():  # inside a user's torch.compile: be inlined into their graph
+            return neuron_step(model, plan.p, plan.c, plan.cfg, v, r, w, I, noise, spike_fn)
+        grad = spike_fn is not None and (I.requires_grad or v.requires_grad or (w is not None and w.requires_grad)
+                                         or any(isinstance(t, Tensor) and t.requires_grad for t in plan.p))
+        key = (plan.serial, r.shape, w is not None, noise is not None, grad, v.requires_grad)
+        build = self._cache.get(key)
+        if build is None:
+            if len(self._cache) > 64:  # plans of shapes long gone
+                self._cache.clear()
+            build = self._cache[key] = self._build(model, plan, v, r, w, I, noise, spike_fn, grad, pool)
         if grad:
-            if fn is None:
-                fn = self._cache[key] = _autograd_step(model, type(p), pstatic, pnames, cstatic, cidx, cfg,
-                                                      spike_fn, self.options)
-            return fn(v, r, w, I, noise, *ptensors, *ctensors)
-        return self._run_inference(key, fn, model, p, pstatic, pnames, ptensors, cstatic, cidx, ctensors, cfg,
-                                   v, r, w, I, noise, pool)
+            return build.fn(v, r, w, I, noise, *build.tensors)
+        cfg = plan.cfg
+        outs = [pool.take(name, v) for name in build.big] if pool is not None else \
+            [torch.empty_like(v, memory_format=torch.contiguous_format) for _ in build.big]
+        ins = [v, r] + ([w] if w is not None else []) + [I] + ([noise] if noise is not None else []) + build.tensors
+        return _assemble(cfg, build.big, outs, build.fn(*ins, *outs))
 
-    def _run_inference(self, key: Any, fn: Optional[Callable[..., Any]], model: Any, p: Any, pstatic: Any, pnames: Any,
-                       ptensors: List[Tensor], cstatic: Any, cidx: Any, ctensors: List[Tensor], cfg: StepConfig,
-                       v: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, noise: Optional[Tensor],
-                       pool: Optional[OutputPool]) -> StepResult:
-        pool = pool if pool is not None else OutputPool(0)
-        big = _big_outputs(cfg, v, r, w)
-        outs = [pool.take(name, v) for name in big]
-        ins = [t for t in (v, r, w, I, noise) if t is not None] + ptensors + ctensors
-        present = tuple(t is not None for t in (w, noise))
-        if fn is None:
-            graph = _inference_graph(model, type(p), pstatic, pnames, cstatic, cidx, cfg, present, big, len(ptensors))
-            with torch.no_grad():
-                fn = self._cache[key] = _inductor(graph, ins + outs, v.numel(), self.options)
+    def _build(self, model: Any, plan: StepPlan, v: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor,
+               noise: Optional[Tensor], spike_fn: Any, grad: bool, pool: Optional[OutputPool]) -> _Build:
+        # (the raw compiled call below needs no grad mode: its kernels build no graph)
+        pstatic, pnames, ptensors = _split(plan.p)
+        cstatic, cidx, ctensors = _const_split(plan.c)
+        tensors = ptensors + ctensors
+        if grad:
+            fn = _autograd_step(model, type(plan.p), pstatic, pnames, cstatic, cidx, plan.cfg, spike_fn, self.options)
+            return _Build(fn, (), tensors)
+        ins = [t for t in (v, r, w, I, noise) if t is not None] + tensors
+        big = _big_outputs(plan.cfg, v, r, w)
+        graph = _inference_graph(model, type(plan.p), pstatic, pnames, cstatic, cidx, plan.cfg,
+                                 (w is not None, noise is not None), big, len(ptensors))
+        outs = [torch.empty_like(v, memory_format=torch.contiguous_format) for _ in big]
         with torch.no_grad():
-            small = fn(*ins, *outs)
-        return _assemble(cfg, big, outs, small, r, w)
+            fn = _inductor(graph, ins + outs, v.numel(), self.options)
+        return _Build(fn, big, tensors)
 
 
 def _big_outputs(cfg: StepConfig, v: Tensor, r: Tensor, w: Optional[Tensor]) -> Tuple[str, ...]:
@@ -245,17 +255,20 @@ def _inference_graph(model: Any, ptype: type, pstatic: Any, pnames: Sequence[str
     return graph
 
 
-def _assemble(cfg: StepConfig, big: Sequence[str], outs: Sequence[Tensor], small: Sequence[Tensor], r: Tensor,
-              w: Optional[Tensor]) -> StepResult:
+def _assemble(cfg: StepConfig, big: Sequence[str], outs: Sequence[Tensor], small: Sequence[Tensor]) -> StepResult:
+    """The step's result from the large outputs ``outs`` (named ``big``) and the small ones."""
     got = dict(zip(big, outs))
-    it = iter(small)
-    r1 = got["r"] if "r" in got else next(it)
-    winners = next(it) if cfg.want_winners else None
-    bad = next(it) if cfg.check_finite else None
-    out = StepOutput(spikes=got["spikes"], potentials=got.get("potentials", got["v"]),
-                     thresholded=got.get("thresholded"), dudt=got.get("dudt"), winners=winners,
-                     winning_spikes=got.get("winning_spikes"))
-    return StepResult(out, got["v"], r1, got.get("w"), bad)
+    i = 0
+    if "r" in got:
+        r1 = got["r"]
+    else:
+        r1, i = small[0], 1
+    winners = small[i] if cfg.want_winners else None
+    bad = small[-1] if cfg.check_finite else None
+    v = got["v"]
+    out = StepOutput(got["spikes"], got.get("potentials", v), got.get("thresholded"), got.get("dudt"), winners,
+                     got.get("winning_spikes"))
+    return StepResult(out, v, r1, got.get("w"), bad)
 
 
 def _inductor(graph: Callable[..., Any], example: List[Tensor], numel: int, options: Dict[str, Any]) -> Callable[..., Any]:
@@ -268,10 +281,40 @@ def _inductor(graph: Callable[..., Any], example: List[Tensor], numel: int, opti
     if numel < SMALL and example[0].device.type == "cpu":
         patches.setdefault("cpp.threads", 1)
     gm = make_fx(graph)(*[t.clone() for t in example])
-    compiled = compile_fx(gm, example, config_patches=patches or None)
+    wrapped = compile_fx(gm, example, config_patches=patches or None)
+    return _unwrapped(wrapped, [t.clone() for t in example])
 
-    def call(*args: Tensor) -> Tuple[Tensor, ...]:
-        return compiled(*args)
+
+def _inner(wrapped: Callable[..., Any]) -> Any:
+    """The compiled graph inside the wrappers ``compile_fx`` returns (None if not found)."""
+    inner: Any = wrapped
+    for _ in range(4):
+        inner = getattr(inner, "__wrapped__", None)
+        if inner is None or hasattr(inner, "current_callable"):
+            return inner
+    return None
+
+
+def _unwrapped(wrapped: Callable[..., Any], example: List[Tensor]) -> Callable[..., Any]:
+    """The compiled graph's own entry point, without the AOT-autograd and dynamo wrappers
+    around it (about 25 us a call on a small CPU): used only where the graph keeps its input
+    mutations itself and gives the same results as the wrapped call on ``example``."""
+    inner = _inner(wrapped)
+    if inner is None or not callable(getattr(inner, "current_callable", None)) or not getattr(inner, "_boxed_call", False):
+        return wrapped
+    raw = inner.current_callable
+    a, b = [t.clone() for t in example], [t.clone() for t in example]
+    try:
+        got, want = raw(list(a)), wrapped(*b)
+    except Exception:  # pragma: no cover - an inductor whose entry point works otherwise
+        return wrapped
+    same = all(torch.equal(x, y) for x, y in zip(a, b)) and len(got) == len(want) and all(
+        torch.equal(x, y) for x, y in zip(got, want))
+    if not same:  # pragma: no cover
+        return wrapped
+
+    def call(*args: Tensor) -> Any:
+        return raw(list(args))
 
     return call
 

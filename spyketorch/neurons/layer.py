@@ -23,7 +23,7 @@ from .model import _REQUIRED, NeuronModel
 from .parametrized import ParamModule
 from .settings import Setting
 from .state import NeuronState
-from .step import StepConfig, StepConstants, StepOutput
+from .step import StepConfig, StepConstants, StepOutput, StepPlan
 from .surrogate import make_spike_fn
 
 #: the settings saved with ``state_dict`` (its extra state) and shown by ``get_params``
@@ -81,15 +81,16 @@ class Neuron(NeuronModel, ParamModule):
     """
 
 
-    ts = Setting(_p.check_ts, "Time step in seconds.", constant=True)
-    threshold = Setting(_p.check_threshold, "Layer-wise firing threshold (``None``: never fires).", constant=True)
-    refractory_timesteps = Setting(_p.check_steps, "Number of steps an inhibited neuron stays at rest.", constant=True)
+    ts = Setting(_p.check_ts, "Time step in seconds.")
+    threshold = Setting(_p.check_threshold, "Layer-wise firing threshold (``None``: never fires).")
+    refractory_timesteps = Setting(_p.check_steps, "Number of steps an inhibited neuron stays at rest.")
     inhibition_mode = Setting(_p.check_mode, "Which neurons the k winners put into refractoriness.")
     clamp_at_rest = Setting(bool, "Whether the potential is floored at the resting potential every step.")
     noise_std = Setting(lambda v: float(_v.non_negative(v, "noise_std")),
                         r"Membrane noise :math:`\sigma` (per-step std :math:`\sigma\sqrt{t_s}`).")
     noise_generator = Setting(_check_optional_generator, "Generator of the membrane noise (None: torch's global one).")
     check_finite = Setting(_check_finite_flag, "Refuse NaN/inf input (None: on the CPU only).")
+    detach_reset = Setting(bool, "The reset passes no gradient through the spike (with a surrogate).")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         bound = self.__signature__.bind(*args, **kwargs)
@@ -108,6 +109,8 @@ class Neuron(NeuronModel, ParamModule):
     def _setup(self, a: Dict[str, Any]) -> None:
         """Settings, parameters and state from the bound constructor arguments ``a``."""
         self._consts: Optional[Tuple[Any, Any]] = None
+        self._plans: Dict[Any, StepPlan] = {}
+        self._serial = 0
         for name in ("ts", "threshold", "refractory_timesteps", "inhibition_mode", "check_finite", "noise_std",
                      "noise_generator"):
             setattr(self, name, a.pop(name))
@@ -154,6 +157,7 @@ class Neuron(NeuronModel, ParamModule):
         if value != self._backend.name:
             self._backend = make_backend(value)
             self._pool.clear()
+            self._plans.clear()
 
     @property
     def surrogate(self) -> Any:
@@ -163,7 +167,7 @@ class Neuron(NeuronModel, ParamModule):
     def set_surrogate(self, surrogate: Any, alpha: Optional[float] = None, detach_reset: bool = True) -> None:
         """Set the surrogate gradient of the spike (see the class arguments of the same names)."""
         self._spike_fn = make_spike_fn(surrogate, alpha)
-        self.detach_reset = bool(detach_reset)
+        self.detach_reset = detach_reset
 
     @property
     def refractoriness(self) -> float:
@@ -181,9 +185,10 @@ class Neuron(NeuronModel, ParamModule):
 
     # ------------------------------------------------------------------ parameters
     def _after_change(self) -> None:
-        """After any change of a parameter or setting: drop cached constants and check the
-        relations between parameters."""
+        """After any change of a parameter or setting: drop cached constants and plans and check
+        the relations between parameters."""
         self._consts = None
+        self.__dict__.setdefault("_plans", {}).clear()
         pnt = self._buffers.get("per_neuron_thresh")
         self.__dict__["_thr_min"] = None if pnt is None else float(pnt.min())
         if "per_neuron_thresh" in self.param_names:
@@ -321,48 +326,58 @@ class Neuron(NeuronModel, ParamModule):
         return lists[0] if len(lists) == 1 else lists
 
     def _advance(self, x: Tensor, k: int, want: Tuple[bool, bool, bool, bool]) -> StepOutput:
-        """Validate, prepare constants and state, run the backend and keep the new state."""
+        """Validate, look up the step's plan and state, run the backend and keep the new state."""
         spike_fn = self._spike_fn if self._spike_fn is not None and torch.is_grad_enabled() else None
         I = x.detach() if spike_fn is None and isinstance(x, Tensor) and x.requires_grad else x
         check_input(I)
         in_dtype = I.dtype
-        if _p.compute_dtype(in_dtype) != in_dtype:  # half precision: state and step in float32
-            I = I.to(_p.compute_dtype(in_dtype))
-        p, c, cap = self._prepare(I, in_dtype)
-        v, r, w = self._state.for_input(I, c.rest, (lambda v0: self.initial_w(v0, p)) if self.has_second_variable
-                                        else None, self.inhibition_mode)
-        cf = self.check_finite
-        check = not compiling() and (bool(cf) or (cf is None and I.device.type == "cpu"))
-        fused_check = check and self._backend.name == "compiled" and spike_fn is None
-        if check and not fused_check and not bool(torch.isfinite(I).all()):
-            raise ValueError("potentials contain NaN or inf")
-        R, mode = float(self.refractory_timesteps), self.inhibition_mode
-        cfg = StepConfig(mode=mode, R=R, refractory=R > 0 and mode != "none", k=min(k, I.shape[1]),
-                         want_thresholded=want[0], want_dudt=want[1], want_winners=want[2],
-                         want_winning_spikes=want[3], amp=self.spike_amplitude, clamp_at_rest=self.clamp_at_rest,
-                         capped=self.TRAITS.capped, cap=cap, before_reset=self.TRAITS.potentials_before_reset,
-                         uniform_thr=isinstance(c.thr, float), detach_reset=self.detach_reset,
-                         check_finite=fused_check)
+        if in_dtype in _p.HALF_DTYPES:  # half precision: state and step in float32
+            I = I.to(torch.float32)
+        key = (I.shape, I.dtype, I.device, in_dtype, k, want, spike_fn is not None, compiling())
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(I, in_dtype, k, want, spike_fn is not None)
+        c, cfg = plan.c, plan.cfg
+        v, r, w = self._state.for_input(I, c.rest, plan.initial_w, self.inhibition_mode)
+        if plan.check and not cfg.check_finite and I.numel():
+            lo, hi = torch.aminmax(I)  # NaN propagates into both; one pass instead of isfinite + all
+            if not (-math.inf < float(lo) and float(hi) < math.inf):
+                raise ValueError("potentials contain NaN or inf")
         noise = None
         if self.noise_std > 0.0:
             noise = torch.empty_like(I).normal_(0.0, self.noise_std * math.sqrt(self.ts), generator=self.noise_generator)
-        pool = self._pool if self._backend.name == "compiled" and not compiling() else None
-        res = self._backend.run(self, p, c, cfg, v, r, w, I, noise, spike_fn, pool)
+        pool = self._pool if plan.pooled else None
+        res = self._backend.run(self, plan, v, r, w, I, noise, spike_fn, pool)
         if res.bad is not None and bool(res.bad):
             raise ValueError("potentials contain NaN or inf")
         self._state.keep(res.v, res.r, res.w)
         out = res.out
         if pool is not None:  # what the caller drops is written over by a later step
-            for name, old in (("v", v), ("r", r), ("w", w)):
-                pool.give(name, old)
-            for name in ("spikes", "thresholded", "dudt", "winning_spikes") + (("potentials",) * cfg.before_reset):
-                pool.give(name, getattr(out, name))
+            pool.give_all(v, r, w, out, cfg.before_reset)
         if I.dtype != in_dtype:  # spikes are 0 or the amplitude, which _prepare checked against the dtype
             top = torch.finfo(in_dtype).max
             out = StepOutput(*[(t.to(in_dtype) if f in ("spikes", "winning_spikes") else t.clamp(-top, top).to(in_dtype))
                                if isinstance(t, Tensor) and t.is_floating_point() else t
                                for f, t in zip(out._fields, out)])
         return out
+
+    def _plan(self, I: Tensor, in_dtype: torch.dtype, k: int, want: Tuple[bool, ...], grad: bool) -> StepPlan:
+        """Everything a step on inputs like ``I`` reads that does not change between steps:
+        parameters, constants and settings (rebuilt after any change of them)."""
+        p, c, cap = self._prepare(I, in_dtype)
+        cf = self.check_finite
+        check = not compiling() and (bool(cf) or (cf is None and I.device.type == "cpu"))
+        fused = self._backend.name == "compiled" and not compiling()
+        R, mode = float(self.refractory_timesteps), self.inhibition_mode
+        cfg = StepConfig(mode=mode, R=R, refractory=R > 0 and mode != "none", k=min(k, I.shape[1]),
+                         want_thresholded=want[0], want_dudt=want[1], want_winners=want[2],
+                         want_winning_spikes=want[3], amp=self.spike_amplitude, clamp_at_rest=self.clamp_at_rest,
+                         capped=self.TRAITS.capped, cap=cap, before_reset=self.TRAITS.potentials_before_reset,
+                         uniform_thr=isinstance(c.thr, float), detach_reset=self.detach_reset,
+                         check_finite=check and fused and not grad, fused=fused or compiling())
+        initial_w = (lambda v0: self.initial_w(v0, p)) if self.has_second_variable else None
+        self._serial += 1
+        return StepPlan(p, c, cfg, check, fused, initial_w, self._serial)
 
     def _check_step_finite(self, p: Any, dtype: torch.dtype) -> None:
         """Refuse parameters finite in float64 whose step is not finite in ``dtype`` (e.g.
@@ -416,13 +431,14 @@ class Neuron(NeuronModel, ParamModule):
         new = self.__class__.__new__(self.__class__)
         memo[id(self)] = new
         for k, v in self.__dict__.items():
-            new.__dict__[k] = None if k == "_consts" else copy.deepcopy(v, memo) if k not in ("_backend", "_pool") else v
+            new.__dict__[k] = None if k == "_consts" else {} if k == "_plans" else copy.deepcopy(v, memo) if k not in (
+                "_backend", "_pool") else v
         new.__dict__.update(_backend=make_backend(self.backend), _pool=OutputPool())
         return new
 
     def __getstate__(self) -> Dict[str, Any]:
         """Pickle without compiled kernels, recycled buffers and cached constants."""
-        return dict(self.__dict__, _backend=self.backend, _pool=None, _consts=None)
+        return dict(self.__dict__, _backend=self.backend, _pool=None, _consts=None, _plans={})
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -445,6 +461,7 @@ class Neuron(NeuronModel, ParamModule):
         out = super()._apply(fn, recurse)
         self._state.apply(fn)
         self._consts = None
+        self._plans.clear()
         self._pool.clear()
         return out
 

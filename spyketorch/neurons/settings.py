@@ -15,8 +15,8 @@ class Setting:
     Args:
         check: maps the assigned value to the stored one, or raises naming the setting.
         doc: the attribute's docstring.
-        constant: the value enters the step's cached constants (assigning it calls the
-            owner's ``_changed()``). Default: False.
+        constant: the value enters the step's cached constants and plans (assigning it calls
+            the owner's ``_changed()``). Default: True.
 
     Example:
         >>> class Layer:
@@ -26,7 +26,7 @@ class Setting:
         2.0
     """
 
-    def __init__(self, check: Callable[[Any], Any], doc: str, constant: bool = False) -> None:
+    def __init__(self, check: Callable[[Any], Any], doc: str, constant: bool = True) -> None:
         self.check, self.constant, self.__doc__ = check, constant, doc
 
     def __set_name__(self, owner: type, name: str) -> None:

@@ -77,6 +77,7 @@ class StepConfig(NamedTuple):
     uniform_thr: bool         #: one threshold for every neuron and no adaptive shift
     detach_reset: bool        #: the reset passes no gradient through the spike
     check_finite: bool        #: compute the flag of non-finite input inside the step
+    fused: bool               #: the step is traced into fused kernels (ranks maps instead of sorting)
 
 
 class StepConstants(NamedTuple):
@@ -89,6 +90,18 @@ class StepConstants(NamedTuple):
     big: float        #: a score offset larger than any potential
 
 
+class StepPlan(NamedTuple):
+    """What a layer prepares once per input shape, dtype and setting, and every step reads."""
+
+    p: Any                   #: the parameters (:meth:`~spyketorch.neurons.model.NeuronModel._params`)
+    c: StepConstants
+    cfg: StepConfig
+    check: bool              #: refuse non-finite input
+    pooled: bool             #: write large outputs into recycled buffers
+    initial_w: Any           #: ``v -> w`` at rest (None for one-variable models)
+    serial: int              #: distinguishes plans (a compiled step is cached per plan)
+
+
 class StepResult(NamedTuple):
     """What :func:`neuron_step` returns: the outputs, the new state, and (when asked) a
     0-dim bool that is True if the input held NaN or inf."""
@@ -98,6 +111,7 @@ class StepResult(NamedTuple):
     r: Tensor
     w: Optional[Tensor]
     bad: Optional[Tensor]
+    pre: Optional[Tensor] = None  #: the potentials before the reset
 
 
 class Winners(NamedTuple):
@@ -116,29 +130,69 @@ def refractory_shape(mode: str, shape: Tuple[int, int, int, int]) -> Tuple[int, 
 
 
 # ---------------------------------------------------------------------------- stages
-def floor_and_cap(u: Tensor, rest: Scalar, cfg: StepConfig) -> Tensor:
-    r"""The floor at rest and the finite cap: :math:`\min(\max(u, u_{rest}), cap)` for floored
-    models, :math:`\operatorname{clamp}(u, -cap, cap)` for capped ones, ``u`` otherwise."""
-    if cfg.clamp_at_rest:
-        if isinstance(rest, Tensor):
-            return torch.maximum(u, rest).clamp(max=cfg.cap)
+def set_where(x: Tensor, mask: Tensor, value: Scalar) -> Tensor:
+    """``value`` where the float 0/1 ``mask`` is 1, ``x`` elsewhere, exactly (``x - x*mask``
+    is exactly 0 where the mask is 1): arithmetic on float masks, which is several times
+    cheaper than ``torch.where`` or ``masked_fill`` on small CPU tensors and differentiates the
+    same way (gradient ``1 - mask`` to ``x``)."""
+    out = torch.addcmul(x, x, mask, value=-1.0)
+    if isinstance(value, Tensor):
+        return out + mask * value
+    return out if value == 0.0 else torch.add(out, mask, alpha=value)
+
+
+def clamp_and_floor(u: Tensor, r: Tensor, rest: Scalar, cfg: StepConfig) -> Tensor:
+    r"""Refractory neurons (``r >= 1``) to rest, then the floor at rest and the finite cap:
+    :math:`\min(\max(u, u_{rest}), cap)` for floored models, :math:`\operatorname{clamp}(u, -cap, cap)`
+    for capped ones."""
+    if cfg.clamp_at_rest and not isinstance(rest, Tensor):
+        if cfg.refractory:  # pushed far below rest, then floored back to it
+            u = torch.add(u, r, alpha=-4.0 * cfg.cap)
         return u.clamp(rest, cfg.cap)
+    if cfg.refractory:
+        u = set_where(u, r.clamp(max=1.0), rest)
+    if cfg.clamp_at_rest:
+        return torch.maximum(u, rest).clamp(max=cfg.cap)
     if cfg.capped:
         return u.clamp(-cfg.cap, cfg.cap)
     return u
 
 
-def fire(u: Tensor, thr: Scalar, spike_fn: Optional[Callable[[Tensor], Tensor]]) -> Tuple[Tensor, Tensor]:
-    """``(mask, spiked)``: the bool mask ``u >= thr`` and the float 0/1 spikes, the latter
-    through ``spike_fn`` (a surrogate-gradient spike of ``u - thr``) when one is given."""
-    mask = u >= thr
+def fire(u: Tensor, thr: Scalar, spike_fn: Optional[Callable[[Tensor], Tensor]]) -> Tensor:
+    """The float 0/1 spikes ``u >= thr``; through ``spike_fn`` (a surrogate-gradient spike of
+    ``u - thr``) when one is given."""
     if spike_fn is None:
-        return mask, mask.to(u.dtype)
-    return mask, spike_fn(u - thr)
+        return torch.ge(u, thr, out=torch.empty_like(u))  # a float mask: bool tensors cost far more
+    return spike_fn(u - thr)
+
+
+#: up to this many maps the k best are ranked by comparing every pair (element-wise work a
+#: compiled step fuses into one kernel); more maps are sorted
+RANK_MAPS = 256
+
+
+def top_maps(best: Tensor, k: int, rank: bool = True) -> Tuple[Tensor, Tensor]:
+    """The ``k`` largest values of ``best`` ``[B, C]`` per row and their indices, largest first,
+    ties to the lowest index (a stable descending sort, truncated). ``rank``: compare every pair
+    of maps (fuses into one kernel when compiled) instead of sorting (one op, eager)."""
+    B, C = best.shape
+    if k == 1:
+        return best.max(dim=1, keepdim=True)  # first maximal index: lowest feature
+    if C > RANK_MAPS or not rank:
+        topv, topf = torch.sort(best, dim=1, descending=True, stable=True)
+        return topv[:, :k], topf[:, :k]
+    a, b = best.unsqueeze(2), best.unsqueeze(1)  # [B, C, 1] against [B, 1, C]
+    idx = torch.arange(C, device=best.device)
+    ahead = (b > a) | ((b == a) & (idx.view(1, 1, C) < idx.view(1, C, 1)))
+    rank = ahead.sum(dim=2)  # maps ranked before map c: its position in the sorted order
+    slot = rank.unsqueeze(2) == torch.arange(k, device=best.device).view(1, 1, k)  # [B, C, k]
+    topf = (slot * idx.view(1, C, 1)).sum(dim=1)
+    topv = torch.where(slot, a, 0.0).sum(dim=1)
+    return topv, topf
 
 
 def k_winners(u: Tensor, spiked: Tensor, k: int, uniform: bool, thr_min: float, big: float,
-              need_loc: bool) -> Optional[Winners]:
+              need_loc: bool, rank: bool = True) -> Optional[Winners]:
     """The ``k`` spiking neurons with the highest potential, at most one per map, per sample.
 
     Best neuron of each map, then the ``k`` best maps by a stable descending sort (ties:
@@ -152,11 +206,7 @@ def k_winners(u: Tensor, spiked: Tensor, k: int, uniform: bool, thr_min: float, 
     score = u if uniform else u + (spiked - 1.0) * big
     sview = score.reshape(B, C, H * W)
     best = sview.amax(dim=2)
-    if k == 1:
-        topv, topf = best.max(dim=1, keepdim=True)  # first maximal index: lowest feature
-    else:
-        topv, topf = torch.sort(best, dim=1, descending=True, stable=True)
-        topv, topf = topv[:, :k], topf[:, :k]
+    topv, topf = top_maps(best, k, rank)
     valid = topv >= thr_min
     loc = None
     if need_loc:
@@ -198,7 +248,7 @@ def winners_tensor(win: Optional[Winners], B: int, k: int, W: int, device: torch
         return torch.full((B, k, 3), -1, dtype=torch.long, device=device)
     assert win.loc is not None
     w = torch.stack((win.feat, torch.div(win.loc, W, rounding_mode="floor"), win.loc.remainder(W)), dim=2)
-    return torch.where(win.valid.unsqueeze(2), w, -1)
+    return w.masked_fill(~win.valid.unsqueeze(2), -1)
 
 
 def winning_spikes(win: Optional[Winners], like: Tensor, amp: float) -> Tensor:
@@ -218,7 +268,7 @@ def apex(u: Tensor, thr: Scalar) -> Tensor:
     return u if thr == float("inf") else u.clamp(max=thr)
 
 
-def jump_w(model: Any, w: Tensor, mask: Tensor, spiked: Tensor, p: Any) -> Tensor:
+def jump_w(model: Any, w: Tensor, spiked: Tensor, p: Any) -> Tensor:
     """The second variable after the spikes of this step (the model's ``JUMP.w``)."""
     jump = model.JUMP.w
     if jump is None:
@@ -227,7 +277,7 @@ def jump_w(model: Any, w: Tensor, mask: Tensor, spiked: Tensor, p: Any) -> Tenso
     value = getattr(p, what) if isinstance(what, str) else what
     if op == "add":
         return w + spiked * value
-    return torch.where(mask, value, w)  # "set"
+    return set_where(w, spiked.detach(), value)  # "set"
 
 
 # ---------------------------------------------------------------------------- the step
@@ -251,33 +301,32 @@ def neuron_step(model: Any, p: Any, c: StepConstants, cfg: StepConfig, v: Tensor
     Returns:
         :class:`StepResult`: outputs, new ``v``, ``r``, ``w`` and the non-finite-input flag.
     """
-    bad = ~torch.isfinite(I).all() if cfg.check_finite else None
+    bad = None
+    if cfg.check_finite:  # reduced per map, as the k-WTA's scores are, so a compiled step fuses the two
+        B_, C_ = I.shape[0], I.shape[1]
+        bad = ~torch.isfinite(I).reshape(B_ * C_, -1).all(dim=1).all() if I.numel() else torch.zeros((), dtype=torch.bool)
     u, w1 = model.advance(v, w, I, p)
     if noise is not None:
         u = u + noise
-    if cfg.refractory:
-        u = torch.where(r >= 1.0, c.rest, u)
-    u = floor_and_cap(u, c.rest, cfg)
+    u = clamp_and_floor(u, r, c.rest, cfg)
     shift = model.threshold_shift(w, p) if w is not None else None
     thr = c.thr if shift is None else shift + c.thr
-    mask, spiked = fire(u, thr, spike_fn)
+    spiked = fire(u, thr, spike_fn)
     if w is not None:
         if w1 is None:  # the Euler step of w reads the updated potential, at most at the spike apex
             w1 = model.advance_w(apex(u, c.thr), w, I, p)
-        w1 = jump_w(model, w1, mask, spiked, p)
+        w1 = jump_w(model, w1, spiked, p)
     B, C, H, W = u.shape
     win = None
     if cfg.k > 0 and (cfg.refractory or cfg.want_winners or cfg.want_winning_spikes):
         need_loc = cfg.want_winners or cfg.want_winning_spikes or cfg.mode == "location"
         s_det = spiked.detach()
-        win = k_winners(u.detach(), s_det, cfg.k, cfg.uniform_thr and shift is None, c.thr_min, c.big, need_loc)
+        win = k_winners(u.detach(), s_det, cfg.k, cfg.uniform_thr and shift is None, c.thr_min, c.big, need_loc,
+                        cfg.fused)
     r1 = inhibit(r, spiked.detach(), win, cfg.mode, cfg.R, (B, C, H, W)) if cfg.refractory else r
     thresholded = u * spiked if cfg.want_thresholded else None
     dudt = u - v if cfg.want_dudt else None
-    if cfg.detach_reset:
-        u_post = torch.where(mask, c.v_reset, u)
-    else:
-        u_post = u - spiked * (u - c.v_reset)
+    u_post = set_where(u, spiked.detach() if cfg.detach_reset else spiked, c.v_reset)
     spikes = spiked * cfg.amp if cfg.amp != 1.0 else spiked
     out = StepOutput(
         spikes=spikes,
@@ -286,4 +335,4 @@ def neuron_step(model: Any, p: Any, c: StepConstants, cfg: StepConfig, v: Tensor
         dudt=dudt,
         winners=winners_tensor(win, B, cfg.k, W, u.device) if cfg.want_winners else None,
         winning_spikes=winning_spikes(win, u, cfg.amp) if cfg.want_winning_spikes else None)
-    return StepResult(out, u_post, r1, w1, bad)
+    return StepResult(out, u_post, r1, w1, bad, u)
