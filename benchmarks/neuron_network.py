@@ -23,7 +23,7 @@ that a shared, loaded machine disturbs the ratios less; the load is printed befo
 after. Run::
 
     python benchmarks/neuron_network.py [--model LIF] [--batch 32] [--fwd-batch 256] \\
-        [--fork-path /tmp/fork] [--device cpu|cuda] [--threads N] [--repeat 3] [--native]
+        [--fork-path /tmp/fork] [--device cpu|cuda] [--threads N] [--repeat 3] [--compiled]
 """
 from __future__ import annotations
 
@@ -83,8 +83,8 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=3, help="rounds; each figure is the best one (default 3)")
-    ap.add_argument("--native", action="store_true",
-                    help="run our neuron layers through the native C step (layer.native(); CPU)")
+    ap.add_argument("--compiled", action="store_true",
+                    help="run our neuron layers with backend='compiled' (inductor-fused step)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -109,8 +109,8 @@ def main(argv=None) -> None:
 
     net = ex.build(args.model, cfg, 0).to(dev)
     block = net.blocks[0]
-    if args.native:
-        block.neuron.native()
+    if args.compiled:
+        block.neuron.backend = "compiled"
     ref_if = ex.build("IF_exact", cfg, 0).to(dev)
     cal = ex.step_spikes(times[:32].cpu(), "latency", t_steps).to(dev)
     target = float((ref_if.run(cal)[0].post_times < t_steps).float().mean())
@@ -136,8 +136,8 @@ def main(argv=None) -> None:
                 F.max_pool2d(F.pad(layer_call(pot), (1, 1, 1, 1)), 2, 2)
 
     own = ex.build(args.model, cfg, 0).blocks[0].neuron.to(dev)
-    if args.native:
-        own.native()
+    if args.compiled:
+        own.backend = "compiled"
 
     def own_call(pot: torch.Tensor) -> torch.Tensor:
         return own.step(pot, n_winners=k).spikes

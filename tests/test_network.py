@@ -184,9 +184,9 @@ def _stepped(blocks, spikes):
     return [blk.record() for blk in blocks]
 
 
-@pytest.mark.parametrize("name,conv_steps", [("IF", None), ("LIF", 1), ("AdEx", None), ("AdEx", 4),
-                                              ("Izhikevich", None), ("UniformQIF", 4)])
-def test_present_equals_per_step_api(name, conv_steps):
+@pytest.mark.parametrize("name,chunk", [("IF", None), ("LIF", 1), ("AdEx", None), ("AdEx", 2),
+                                        ("Izhikevich", None), ("UniformQIF", 2)])
+def test_present_equals_per_step_api(name, chunk):
     """All steps at once (one convolution and pooling over T * B) == begin + step() per time step.
 
     Two blocks, so the pooled spikes of every step feed the second block; event input (several
@@ -208,7 +208,7 @@ def test_present_equals_per_step_api(name, conv_steps):
     ref = _stepped(ref_blocks, spikes)
     net = StepNetwork(blocks())
     for blk in net.blocks:
-        blk.conv_steps = conv_steps
+        blk.chunk = chunk
     got = net.run(spikes)
     for r, gt, rb, gb in zip(ref, got, ref_blocks, net.blocks):
         for a, b in zip(r, gt):
@@ -222,7 +222,8 @@ def test_present_equals_per_step_api(name, conv_steps):
 
 
 def test_present_cpu_chunks_by_size(monkeypatch):
-    """conv_steps=None on the CPU groups the steps by CPU_CONV_ELEMENTS; every grouping gives the same record."""
+    """chunk=None on the CPU groups the images by CPU_CONV_ELEMENTS (all steps of a chunk in one
+    convolution); every grouping gives the same record and the same pooled spikes."""
     import spyketorch.networks.blocks as network
 
     t_steps = 7
@@ -231,16 +232,22 @@ def test_present_cpu_chunks_by_size(monkeypatch):
     calls = []
     real_conv = network.F.conv2d
     monkeypatch.setattr(network.F, "conv2d", lambda x, w: calls.append(x.shape[0]) or real_conv(x, w))
-    ref, _ = blk.present(spikes)
-    assert calls == [t_steps * 4]  # tiny input: all steps in one call
-    monkeypatch.setattr(network, "CPU_CONV_ELEMENTS", 2 * 4 * 5 * 8 * 8 + 1)  # two steps per call
+    ref, ref_out = blk.present(spikes)
+    assert calls == [t_steps * 4]  # tiny input: the whole batch in one call
+    monkeypatch.setattr(network, "CPU_CONV_ELEMENTS", 2 * t_steps * 5 * 8 * 8 + 1)  # two images per call
     calls.clear()
-    got, _ = blk.present(spikes)
-    assert calls == [8, 8, 8, 4]
+    got, got_out = blk.present(spikes)
+    assert calls == [t_steps * 2, t_steps * 2]
     for a, b in zip(ref, got):
         assert torch.equal(a, b)
+    assert torch.equal(ref_out, got_out)
+    blk.chunk = 3  # a last chunk smaller than the others
+    calls.clear()
+    got, got_out = blk.present(spikes)
+    assert calls == [t_steps * 3, t_steps * 1]
+    assert all(torch.equal(a, b) for a, b in zip(ref, got)) and torch.equal(ref_out, got_out)
     assert (ref.post_times < t_steps).any() and (ref.post_times == t_steps).any()
-    blk.conv_steps = 0
+    blk.chunk = 0
     with pytest.raises(ValueError):
         blk.present(spikes)
 

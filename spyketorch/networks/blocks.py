@@ -28,11 +28,12 @@ updates coincide. ``fire`` is strict (:math:`V > \theta`) and the layers fire at
 **Two ways to run a block, same results.** :meth:`NeuronConvBlock.begin` then one
 :meth:`NeuronConvBlock.step` per time step, for users who step the layers in their own loop;
 or :meth:`NeuronConvBlock.present` (what :meth:`StepNetwork.run` uses): in a feed-forward
-network the weights are constant during a presentation, so a block convolves all ``T`` steps
-of its input in one batched call (``T * B`` images; on the CPU in cache-sized groups of
-steps, see ``conv_steps``), steps only its neuron layer ``T`` times,
-and pools the spikes of all steps in one call for the next block (the last block only
-min-pools its first-spike steps). Tests check that both give identical records.
+network the weights are constant during a presentation and the samples independent, so a
+block takes its batch in chunks of images (cache-sized on the CPU, see ``chunk``), convolves
+all ``T`` steps of a chunk in one call, runs its neuron layer over the whole presentation in
+one :meth:`~spyketorch.neurons.Neuron.run` and pools the spikes of all steps in one call for
+the next block (the last block only min-pools its first-spike steps). Tests check that both
+give identical records.
 
 Per-sample reset: every presentation (:meth:`StepNetwork.run`) starts by resetting every
 neuron layer and tracker, so each sample of a batch starts from rest.
@@ -52,8 +53,8 @@ from ..layers import Convolution
 from ..learning.stdp import RSTDP, STDP
 from ..neurons import Neuron
 
-#: potentials per convolution call on the CPU when ``NeuronConvBlock.conv_steps`` is ``None``
-CPU_CONV_ELEMENTS = 2 ** 20
+#: potentials per chunk of images (all their time steps) on the CPU when ``NeuronConvBlock.chunk`` is ``None``
+CPU_CONV_ELEMENTS = 2 ** 22
 
 __all__ = ["BlockRecord", "CPU_CONV_ELEMENTS", "NeuronConvBlock", "StepNetwork", "rstdp_update", "strict_threshold",
            "calibrate_gain", "winner_steps"]
@@ -116,10 +117,9 @@ class NeuronConvBlock(nn.Module):
     Attributes:
         track_values: record the potentials at the first spikes (needed for the winners;
             ``False`` saves time when only spikes are read). Default: ``True``.
-        conv_steps: time steps per convolution call in :meth:`present`. ``None`` chooses:
-            all ``T`` in one call on an accelerator; on the CPU as many steps as keep one
-            call's potentials within :data:`CPU_CONV_ELEMENTS` elements (cache-sized: measured
-            1.7x faster than one call over ``T * B`` at batch 32-256, LIF). Default: ``None``.
+        chunk: images per chunk of :meth:`present`. ``None`` chooses: the whole batch on an
+            accelerator; on the CPU as many images as keep a chunk's potentials over all its
+            steps within :data:`CPU_CONV_ELEMENTS` elements (cache-sized). Default: ``None``.
 
     Shape:
         step input ``[B, C_in, H, W]`` (0/1) -> pooled spikes ``[B, C, H'', W'']`` (0/1).
@@ -169,8 +169,9 @@ class NeuronConvBlock(nn.Module):
         self.time_steps = 0
         #: record the potentials at the first spikes (needed for winners; off to save time)
         self.track_values = True
-        #: time steps per convolution call in :meth:`present` (``None``: all ``T`` at once)
-        self.conv_steps: Optional[int] = None
+        #: images per chunk of :meth:`present` (``None``: the whole batch on an accelerator, a
+        #: cache-sized chunk on the CPU, see :data:`CPU_CONV_ELEMENTS`)
+        self.chunk: Optional[int] = None
 
     def _pad(self, x: Tensor) -> Tensor:
         p = self.padding
@@ -246,14 +247,16 @@ class NeuronConvBlock(nn.Module):
                            st["spk"].flatten(1).sum(1, dtype=st["val"].dtype), t - st["out_cnt"].long())
 
     def present(self, spikes: Tensor, pooled: bool = True) -> Tuple[BlockRecord, Optional[Tensor]]:
-        r"""Reset, then run all ``T`` steps of a presentation; same results as :meth:`begin` + ``T`` :meth:`step`.
+        r"""Run all ``T`` steps of a presentation; same results as :meth:`begin` + ``T`` :meth:`step`.
 
-        The weights do not change during a presentation, so the convolution (and the pooling)
-        of all ``T`` steps run as one batched call over ``T * B`` images; only the neuron layer
-        is stepped ``T`` times, its trackers updated in place. The first step of a pooled
-        output is the earliest first step in its window,
-        :math:`t^{pool}_j = \min_{i \in \text{window}(j)} t_i`, so the last block of a network
-        needs no pooling per step.
+        The weights do not change during a presentation and the samples are independent, so
+        the batch is taken in chunks of images (cache-sized on the CPU, see :attr:`chunk`):
+        for each chunk one convolution over all its ``T`` steps, then one
+        :meth:`~spyketorch.neurons.Neuron.run` of the neuron layer over the presentation
+        (with ``backend="compiled"`` its steps fuse into a few passes) recording first-spike
+        steps, potentials and counts, and one pooling. The first step of a pooled output is the
+        earliest first step in its window, :math:`t^{pool}_j = \min_{i \in \text{window}(j)} t_i`,
+        so the last block of a network needs no pooling per step.
 
         Args:
             spikes: time-major input ``[T, B, C_in, H, W]`` (0/1, the spikes arriving at each step).
@@ -280,67 +283,59 @@ class NeuronConvBlock(nn.Module):
         t_steps, b = spikes.shape[0], spikes.shape[1]
         if not 1 <= t_steps < 2 ** 15:
             raise ValueError(f"spikes must have 1 to 32767 time steps, got {t_steps}")
+        cs = self.chunk
+        if cs is not None and (isinstance(cs, bool) or not isinstance(cs, int) or cs < 1):
+            raise ValueError(f"chunk must be None or a positive int, got {cs!r}")
         self.neuron.reset()
         self._state = {}
         self.time_steps = t_steps
-        dt = self.conv.weight.dtype
-        x = spikes.reshape((t_steps * b,) + tuple(spikes.shape[2:]))
-        if x.dtype != dt:
-            x = x.to(dt)
-        x = self._pad(x)
-        # pre-synaptic first-spike steps (the padding never fires)
-        pre = _first_steps(x.view((t_steps, b) + tuple(x.shape[1:])))
+        dt, w, p = self.conv.weight.dtype, self.conv.weight, self.padding
+        pre = _first_steps(spikes)  # pre-synaptic first-spike steps; the padding never fires
+        if p:
+            pre = F.pad(pre, (p, p, p, p), value=t_steps)
         kh, kw = self.conv.kernel_size
-        shape = (b, self.conv.out_channels, x.shape[-2] - kh + 1, x.shape[-1] - kw + 1)
-        dev = x.device
-        cs = self.conv_steps
-        if cs is not None and (isinstance(cs, bool) or not isinstance(cs, int) or cs < 1):
-            raise ValueError(f"conv_steps must be None or a positive int, got {cs!r}")
+        hp, wp = spikes.shape[-2] + 2 * p, spikes.shape[-1] + 2 * p
+        shape = (self.conv.out_channels, hp - kh + 1, wp - kw + 1)
+        cpu = spikes.device.type == "cpu"
         if cs is None:
-            per_step = math.prod(shape)
-            cs = t_steps if dev.type != "cpu" else max(1, CPU_CONV_ELEMENTS // max(per_step, 1))
-        chunk = min(cs, t_steps)
-        # per-neuron trackers, updated in place each step on float 0/1 masks (no host sync, no
-        # allocation): off is 1 until the neuron first fires, before counts the steps before its
-        # first spike (= its first step, T if never), spk its spikes
-        acc = torch.promote_types(dt, torch.float32)  # counts stay exact in half precision too
-        off = torch.ones(shape, dtype=acc, device=dev)
-        before = torch.zeros(shape, dtype=acc, device=dev)
-        spk = torch.zeros(shape, dtype=acc, device=dev)
-        val = torch.zeros(shape, dtype=dt, device=dev)
-        fired = torch.empty(((t_steps,) if pooled else (1,)) + shape, dtype=dt, device=dev)
+            cs = b if not cpu else max(1, CPU_CONV_ELEMENTS // max(t_steps * math.prod(shape), 1))
+        # oneDNN convolves channels-last images several times faster on the CPU (and the layer's
+        # run keeps that layout: no pass transposes it)
+        fmt = torch.channels_last if cpu else torch.contiguous_format
+        wi = w.contiguous(memory_format=fmt)
         layer, k, tv = self.neuron, self.kwta, self.track_values
-        w, gain = self.conv.weight, self.gain
-        for t0 in range(0, t_steps, chunk):
-            t1 = min(t0 + chunk, t_steps)
-            pot = F.conv2d(x[t0 * b : t1 * b], w)  # the steps t0..t1-1 of every sample in one call
-            if gain != 1.0:
-                pot.mul_(gain)
-            for t in range(t0, t1):
-                out = layer.step(pot[(t - t0) * b : (t - t0 + 1) * b], k, thresholded=tv, dudt=False, winners=False,
-                                 winning_spikes=False)
-                f = torch.gt(out.spikes, 0, out=fired[t if pooled else 0])
-                if tv:  # thresholded is 0 where the neuron did not fire: adds its potential once, at its first spike
-                    val.addcmul_(out.thresholded, off)
-                off.addcmul_(off, f, value=-1.0)
-                before.add_(off)
-                spk.add_(f)
-        post = before.long()
-        count = spk.flatten(1).sum(1).to(dt)  # (flatten: an empty batch gives [0])
-        out_times = self._pool_times(post, t_steps)
-        nxt = None
-        if pooled:
-            nxt = self._pool(fired.view((t_steps * b,) + shape[1:]))
-            nxt = nxt.view((t_steps, b) + tuple(nxt.shape[1:]))
-        self._record = BlockRecord(pre, post, val, count, out_times)
+        posts, vals, counts, outs = [], [], [], []
+        for i in range(0, b, cs) if b else [0]:
+            si = spikes[:, i : i + cs]
+            bi = si.shape[1]
+            xi = torch.empty((t_steps * bi, spikes.shape[2], hp, wp), dtype=dt, device=spikes.device,
+                             memory_format=fmt).zero_()  # the padded input of every step of the chunk, in one copy
+            xi[:, :, p : hp - p, p : wp - p] = si.reshape((t_steps * bi,) + tuple(si.shape[2:]))
+            pot = F.conv2d(xi, wi)  # every step of the chunk at once
+            if self.gain != 1.0:
+                pot.mul_(self.gain)
+            layer.reset()
+            rec = layer.run(pot.view((t_steps, bi) + shape), k, spikes=pooled, first_values=tv)
+            posts.append(rec.first_step)
+            vals.append(rec.first_value if tv else torch.zeros_like(rec.first_step))
+            counts.append(rec.count.flatten(1).sum(1))
+            if pooled:
+                nxt = self._pool(rec.spikes.to(dt).view((t_steps * bi,) + shape))
+                outs.append(nxt.view((t_steps, bi) + tuple(nxt.shape[1:])))
+        first = torch.cat(posts) if len(posts) > 1 else posts[0]
+        val = (torch.cat(vals) if len(vals) > 1 else vals[0]).to(dt)
+        count = (torch.cat(counts) if len(counts) > 1 else counts[0]).to(dt)
+        nxt = (torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]) if pooled else None
+        post = first.long()
+        self._record = BlockRecord(pre, post, val, count, self._pool_times(first, t_steps))
         return self._record, nxt
 
     def _pool_times(self, times: Tensor, t_steps: int) -> Tensor:
         """First-spike steps of the pooled output: the earliest step in each window (padding never fires)."""
         if self.pool is None:
-            return times
+            return times.long()
         k, st, p = self.pool
-        late = (t_steps - times).to(torch.float32)  # 0 = never; exact integers in float32 (T < 2**15)
+        late = t_steps - times.to(torch.float32)  # 0 = never; exact integers in float32 (T < 2**15)
         if p:
             late = F.pad(late, (p, p, p, p))
         return t_steps - F.max_pool2d(late, k, st).long()

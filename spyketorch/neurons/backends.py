@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from .step import StepConfig, StepConstants, StepOutput, StepPlan, StepResult, neuron_step
+from .step import (RunRecord, RunResult, StepConstants, StepOutput, StepPlan, StepResult, neuron_run,
+                   neuron_step)
 
 #: Inputs with fewer elements than this run a single-threaded compiled build: a
 #: multi-threaded kernel on a few thousand elements waits for its slowest thread far longer
@@ -74,8 +75,9 @@ class OutputPool:
     def clear(self) -> None:
         self._free.clear()
 
-    def take(self, name: str, like: Tensor) -> Tensor:
-        """A tensor shaped like ``like`` (same dtype and device), recycled if one is free."""
+    def take(self, name: str, shape: torch.Size, stride: Tuple[int, ...], dtype: torch.dtype,
+             device: torch.device) -> Tensor:
+        """A tensor of ``shape``, ``stride``, ``dtype`` and ``device``, recycled if one is free."""
         bucket = self._free.get(name)
         if bucket:  # (empty when the counters are missing: give() keeps nothing then)
             for i in range(len(bucket)):
@@ -83,10 +85,10 @@ class OutputPool:
                 # and getrefcount's argument are all there is when nothing else holds it (and
                 # no other tensor, view or numpy array shares its storage)
                 if (sys.getrefcount(bucket[i]) == _BASELINE[0] and _storage_uses(bucket[i]) == _BASELINE[1]
-                        and bucket[i].shape == like.shape and bucket[i].dtype == like.dtype
-                        and bucket[i].device == like.device):
+                        and bucket[i].shape == shape and bucket[i].stride() == stride and bucket[i].dtype == dtype
+                        and bucket[i].device == device):
                     return bucket.pop(i)
-        return torch.empty_like(like, memory_format=torch.contiguous_format)
+        return torch.empty_strided(shape, stride, dtype=dtype, device=device)
 
     def give(self, name: str, t: Optional[Tensor]) -> None:
         """Offer ``t`` for reuse by a later step (the oldest offer is dropped past ``depth``)."""
@@ -121,6 +123,10 @@ class Eager:
             noise: Optional[Tensor], spike_fn: Any, pool: Optional[OutputPool]) -> StepResult:
         return neuron_step(model, plan.p, plan.c, plan.cfg, v, r, w, I, noise, spike_fn)
 
+    def run_many(self, model: Any, plan: StepPlan, v: Tensor, r: Tensor, w: Optional[Tensor], X: Tensor,
+                 noise: Optional[Tensor], want: Tuple[bool, bool], pool: Optional[OutputPool]) -> RunResult:
+        return neuron_run(model, plan.p, plan.c, plan.cfg, v, r, w, X, noise, *want)
+
 
 def _split(ns: Any) -> Tuple[Tuple[Tuple[str, Any], ...], Tuple[str, ...], List[Tensor]]:
     """A named tuple's static items (floats, None, ...) and its tensors, in a stable order."""
@@ -147,12 +153,18 @@ def _const_split(c: StepConstants) -> Tuple[Tuple[Any, ...], Tuple[int, ...], Li
 
 
 class _Build(NamedTuple):
-    """One compiled configuration: the callable, the names of its large outputs, the tensors of
-    the plan it reads."""
+    """One compiled configuration: the callable, its large outputs (name, shape, dtype), the
+    names of its small outputs, and the tensors of the plan it reads."""
 
     fn: Callable[..., Any]
-    big: Tuple[str, ...]
+    big: Tuple[Tuple[str, torch.Size, Tuple[int, ...], torch.dtype], ...]
+    small: Tuple[str, ...]
     tensors: List[Tensor]
+
+
+#: the outputs written into recycled buffers when they are as large as the potentials
+_RECYCLED = ("v", "w", "r", "spikes", "potentials", "thresholded", "dudt", "winning_spikes", "first_step",
+             "first_value", "count")
 
 
 class Compiled:
@@ -175,100 +187,103 @@ class Compiled:
             return neuron_step(model, plan.p, plan.c, plan.cfg, v, r, w, I, noise, spike_fn)
         grad = spike_fn is not None and (I.requires_grad or v.requires_grad or (w is not None and w.requires_grad)
                                          or any(isinstance(t, Tensor) and t.requires_grad for t in plan.p))
-        key = (plan.serial, r.shape, w is not None, noise is not None, grad, v.requires_grad)
+        if grad:
+            key = ("grad", plan.serial, r.shape, w is not None, noise is not None, v.requires_grad)
+            build = self._cache.get(key) or self._remember(key, _Build(
+                _autograd_step(model, plan, spike_fn, self.options), (), (), _tensors(plan)))
+            return build.fn(v, r, w, I, noise, *build.tensors)
+        got = self._call("step", model, plan, (v, r, w, I, noise), pool)
+        out = StepOutput(got["spikes"], got.get("potentials", got["v"]), got.get("thresholded"), got.get("dudt"),
+                         got.get("winners"), got.get("winning_spikes"))
+        return StepResult(out, got["v"], got["r"], got.get("w"), got.get("bad"))
+
+    def run_many(self, model: Any, plan: StepPlan, v: Tensor, r: Tensor, w: Optional[Tensor], X: Tensor,
+                 noise: Optional[Tensor], want: Tuple[bool, bool], pool: Optional[OutputPool]) -> RunResult:
+        """:func:`~spyketorch.neurons.step.neuron_run` compiled (one build per plan and ``T``)."""
+        if not plan.pooled and compiling():
+            return neuron_run(model, plan.p, plan.c, plan.cfg, v, r, w, X, noise, *want)
+        got = self._call(("run", want), model, plan, (v, r, w, X, noise), pool)
+        rec = RunRecord(got.get("spikes"), got["first_step"], got.get("first_value"), got["count"])
+        return RunResult(rec, got["v"], got["r"], got.get("w"), got.get("bad"))
+
+    def _remember(self, key: Any, build: _Build) -> _Build:
+        if len(self._cache) > 64:  # builds of plans long gone
+            self._cache.clear()
+        self._cache[key] = build
+        return build
+
+    def _call(self, kind: Any, model: Any, plan: StepPlan, state: Tuple[Optional[Tensor], ...],
+              pool: Optional[OutputPool]) -> Dict[str, Tensor]:
+        v, r, w, x, noise = state
+        key = (kind, plan.serial, r.shape, w is not None, noise is not None, x.shape[0])
         build = self._cache.get(key)
         if build is None:
-            if len(self._cache) > 64:  # plans of shapes long gone
-                self._cache.clear()
-            build = self._cache[key] = self._build(model, plan, v, r, w, I, noise, spike_fn, grad, pool)
-        if grad:
-            return build.fn(v, r, w, I, noise, *build.tensors)
-        cfg = plan.cfg
-        outs = [pool.take(name, v) for name in build.big] if pool is not None else \
-            [torch.empty_like(v, memory_format=torch.contiguous_format) for _ in build.big]
-        ins = [v, r] + ([w] if w is not None else []) + [I] + ([noise] if noise is not None else []) + build.tensors
-        return _assemble(cfg, build.big, outs, build.fn(*ins, *outs))
+            build = self._remember(key, self._build(kind, model, plan, state))
+        outs = [pool.take(name, shape, stride, dtype, v.device) if pool is not None else
+                torch.empty_strided(shape, stride, dtype=dtype, device=v.device)
+                for name, shape, stride, dtype in build.big]
+        ins = [t for t in state if t is not None] + build.tensors
+        got = dict(zip(build.small, build.fn(*ins, *outs)))
+        got.update((b[0], t) for b, t in zip(build.big, outs))
+        return got
 
-    def _build(self, model: Any, plan: StepPlan, v: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor,
-               noise: Optional[Tensor], spike_fn: Any, grad: bool, pool: Optional[OutputPool]) -> _Build:
-        # (the raw compiled call below needs no grad mode: its kernels build no graph)
-        pstatic, pnames, ptensors = _split(plan.p)
-        cstatic, cidx, ctensors = _const_split(plan.c)
-        tensors = ptensors + ctensors
-        if grad:
-            fn = _autograd_step(model, type(plan.p), pstatic, pnames, cstatic, cidx, plan.cfg, spike_fn, self.options)
-            return _Build(fn, (), tensors)
-        ins = [t for t in (v, r, w, I, noise) if t is not None] + tensors
-        big = _big_outputs(plan.cfg, v, r, w)
-        graph = _inference_graph(model, type(plan.p), pstatic, pnames, cstatic, cidx, plan.cfg,
-                                 (w is not None, noise is not None), big, len(ptensors))
-        outs = [torch.empty_like(v, memory_format=torch.contiguous_format) for _ in big]
+    def _build(self, kind: Any, model: Any, plan: StepPlan, state: Tuple[Optional[Tensor], ...]) -> _Build:
+        v = state[0]
+        present = tuple(t is not None for t in state)
+        tensors = _tensors(plan)
+        pure = _pure(kind, model, plan, present)
+        ins = [t for t in state if t is not None] + tensors
+        with torch.no_grad():
+            example = pure(*[t.clone() for t in ins])
+        # large outputs go into buffers laid out as the eager step lays them out (channels-last
+        # input: channels-last state and outputs, so no pass transposes them)
+        big = tuple((name, t.shape, t.stride(), t.dtype) for name, t in example.items()
+                    if t is not None and name in _RECYCLED and t.shape[-v.dim():] == v.shape)
+        names = [b[0] for b in big]
+        small = tuple(name for name, t in example.items() if t is not None and name not in names)
+
+        def graph(*args: Tensor) -> Tuple[Tensor, ...]:
+            vals = pure(*args[:len(ins)])
+            for name, buf in zip(names, args[len(ins):]):
+                buf.copy_(vals[name])
+            return tuple(vals[name] for name in small)
+
+        outs = [torch.empty_strided(shape, stride, dtype=dtype, device=v.device) for _, shape, stride, dtype in big]
         with torch.no_grad():
             fn = _inductor(graph, ins + outs, v.numel(), self.options)
-        return _Build(fn, big, tensors)
+        return _Build(fn, big, small, tensors)
 
 
-def _big_outputs(cfg: StepConfig, v: Tensor, r: Tensor, w: Optional[Tensor]) -> Tuple[str, ...]:
-    names = ["v", "spikes"]
-    if w is not None:
-        names.append("w")
-    if cfg.refractory and r.shape == v.shape:
-        names.append("r")
-    if cfg.before_reset:
-        names.append("potentials")
-    for flag, name in ((cfg.want_thresholded, "thresholded"), (cfg.want_dudt, "dudt"),
-                       (cfg.want_winning_spikes, "winning_spikes")):
-        if flag:
-            names.append(name)
-    return tuple(names)
+def _tensors(plan: StepPlan) -> List[Tensor]:
+    """The tensors among a plan's parameters and constants, in a stable order."""
+    return _split(plan.p)[2] + _const_split(plan.c)[2]
 
 
-def _inference_graph(model: Any, ptype: type, pstatic: Any, pnames: Sequence[str], cstatic: Sequence[Any],
-                     cidx: Sequence[int], cfg: StepConfig, present: Tuple[bool, bool], big: Sequence[str],
-                     n_p: int) -> Callable[..., Any]:
-    """The step as a function of flat tensors that writes its large outputs into the last
-    ``len(big)`` arguments and returns the small ones (refractory count, winners, flag)."""
-    has_w, has_noise = present
+def _pure(kind: Any, model: Any, plan: StepPlan, present: Tuple[bool, ...]) -> Callable[..., Dict[str, Any]]:
+    """The step (``kind == "step"``) or the run (``("run", want)``) as a function of flat tensors
+    (the state and input present, then the plan's tensors) returning every output by name."""
+    pstatic, pnames, ptensors = _split(plan.p)
+    cstatic, cidx, _ = _const_split(plan.c)
+    ptype, cfg = type(plan.p), plan.cfg
 
-    def graph(*args: Tensor) -> Tuple[Tensor, ...]:
+    def pure(*args: Tensor) -> Dict[str, Any]:
         it = iter(args)
-        v, r = next(it), next(it)
-        w = next(it) if has_w else None
-        I = next(it)
-        noise = next(it) if has_noise else None
-        ptens = [next(it) for _ in range(n_p)]
-        p = ptype(**dict(pstatic), **dict(zip(pnames, ptens)))
+        v, r, w, x, noise = (next(it) if has else None for has in present)
+        p = ptype(**dict(pstatic), **{n: next(it) for n in pnames})
         cvals = list(cstatic)
         for i in cidx:
             cvals[i] = next(it)
-        res = neuron_step(model, p, StepConstants(*cvals), cfg, v, r, w, I, noise, None)
-        values = {"v": res.v, "w": res.w, "r": res.r, **res.out._asdict()}
-        for name in big:
-            next(it).copy_(values[name])
-        small = [] if "r" in big else [res.r]
-        if cfg.want_winners:
-            small.append(res.out.winners)
-        if res.bad is not None:
-            small.append(res.bad)
-        return tuple(small)
+        c = StepConstants(*cvals)
+        if kind == "step":
+            res = neuron_step(model, p, c, cfg, v, r, w, x, noise, None)
+            out = res.out._asdict()
+            if not cfg.before_reset:
+                del out["potentials"]  # the new state v itself: not written twice
+            return {"v": res.v, "w": res.w, "r": res.r, "bad": res.bad, **out}
+        run = neuron_run(model, p, c, cfg, v, r, w, x, noise, *kind[1])
+        return {"v": run.v, "w": run.w, "r": run.r, "bad": run.bad, **run.record._asdict()}
 
-    return graph
-
-
-def _assemble(cfg: StepConfig, big: Sequence[str], outs: Sequence[Tensor], small: Sequence[Tensor]) -> StepResult:
-    """The step's result from the large outputs ``outs`` (named ``big``) and the small ones."""
-    got = dict(zip(big, outs))
-    i = 0
-    if "r" in got:
-        r1 = got["r"]
-    else:
-        r1, i = small[0], 1
-    winners = small[i] if cfg.want_winners else None
-    bad = small[-1] if cfg.check_finite else None
-    v = got["v"]
-    out = StepOutput(got["spikes"], got.get("potentials", v), got.get("thresholded"), got.get("dudt"), winners,
-                     got.get("winning_spikes"))
-    return StepResult(out, v, r1, got.get("w"), bad)
+    return pure
 
 
 def _inductor(graph: Callable[..., Any], example: List[Tensor], numel: int, options: Dict[str, Any]) -> Callable[..., Any]:
@@ -319,13 +334,15 @@ def _unwrapped(wrapped: Callable[..., Any], example: List[Tensor]) -> Callable[.
     return call
 
 
-def _autograd_step(model: Any, ptype: type, pstatic: Any, pnames: Sequence[str], cstatic: Sequence[Any],
-                   cidx: Sequence[int], cfg: StepConfig, spike_fn: Any, options: Dict[str, Any],
-                   ) -> Callable[..., StepResult]:
+def _autograd_step(model: Any, plan: StepPlan, spike_fn: Any, options: Dict[str, Any]) -> Callable[..., StepResult]:
     """The step through ``torch.compile`` (forward and backward compiled), for one configuration.
 
     Each configuration compiles its own copy of the function, so that the builds of one
     layer never count against another's recompile limit."""
+    pstatic, pnames, _ = _split(plan.p)
+    cstatic, cidx, _ = _const_split(plan.c)
+    ptype, cfg = type(plan.p), plan.cfg
+
     def fn(v: Tensor, r: Tensor, w: Optional[Tensor], I: Tensor, noise: Optional[Tensor], *tens: Tensor) -> StepResult:
         p = ptype(**dict(pstatic), **dict(zip(pnames, tens[:len(pnames)])))
         cvals = list(cstatic)

@@ -23,7 +23,7 @@ from .model import _REQUIRED, NeuronModel
 from .parametrized import ParamModule
 from .settings import Setting
 from .state import NeuronState
-from .step import StepConfig, StepConstants, StepOutput, StepPlan
+from .step import RunRecord, StepConfig, StepConstants, StepOutput, StepPlan
 from .surrogate import make_spike_fn
 
 #: the settings saved with ``state_dict`` (its extra state) and shown by ``get_params``
@@ -333,7 +333,7 @@ class Neuron(NeuronModel, ParamModule):
         in_dtype = I.dtype
         if in_dtype in _p.HALF_DTYPES:  # half precision: state and step in float32
             I = I.to(torch.float32)
-        key = (I.shape, I.dtype, I.device, in_dtype, k, want, spike_fn is not None, compiling())
+        key = (I.shape, I.stride(), I.dtype, I.device, in_dtype, k, want, spike_fn is not None, compiling())
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = self._plan(I, in_dtype, k, want, spike_fn is not None)
@@ -360,6 +360,71 @@ class Neuron(NeuronModel, ParamModule):
                                if isinstance(t, Tensor) and t.is_floating_point() else t
                                for f, t in zip(out._fields, out)])
         return out
+
+    def run(self, potentials: Tensor, n_winners: int = 1, *, spikes: bool = True,
+            first_values: bool = True) -> RunRecord:
+        """Step through a whole presentation ``[T, B, C, H, W]`` and record first spikes.
+
+        The same steps as ``T`` calls of :meth:`step` (continuing from the current state; call
+        :meth:`reset` first for a fresh presentation), as one call: with
+        ``backend="compiled"`` its ``T`` steps fuse into as few passes as the lateral inhibition
+        allows (one pass without it), and nothing but the record is written.
+
+        Args:
+            potentials: input potentials of every step ``[T, B, C, H, W]`` (floating dtype).
+            n_winners: winners ``k`` of the per-step k-WTA. Default: 1.
+            spikes: record which neurons fired at each step. Default: True.
+            first_values: record the potential (before reset) at each neuron's first spike.
+                Default: True.
+
+        Returns:
+            :class:`~spyketorch.neurons.step.RunRecord`: ``spikes`` (0/1, ``[T, B, C, H, W]``),
+            ``first_step`` (``T`` where a neuron never fired), ``first_value`` and ``count``
+            (``[B, C, H, W]``).
+
+        Example:
+            >>> layer = IF(threshold=1.0, ts=1.0, C=1.0, refractory_timesteps=0)
+            >>> rec = layer.run(torch.tensor([0.4, 0.4, 0.4, 0.0]).view(4, 1, 1, 1, 1))
+            >>> rec.first_step.item(), rec.count.item(), rec.spikes.flatten().tolist()
+            (2.0, 1.0, [0.0, 0.0, 1.0, 0.0])
+        """
+        if not isinstance(potentials, Tensor) or potentials.dim() != 5:
+            got = f"shape {tuple(potentials.shape)}" if isinstance(potentials, Tensor) else type(potentials).__name__
+            raise ValueError(f"potentials must be [T, B, C, H, W] (5-D), got {got}")
+        k = _p.check_k(n_winners)
+        X = potentials.detach()
+        check_input(X[0] if X.shape[0] else X.new_empty((0, 0, 0, 0)))
+        if X.shape[0] == 0:
+            raise ValueError("potentials must have at least one time step")
+        in_dtype = X.dtype
+        if in_dtype in _p.HALF_DTYPES:
+            X = X.to(torch.float32)
+        key = (X.shape, X.stride(), X.dtype, X.device, in_dtype, k, (False,) * 4, False, compiling())
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(X[0], in_dtype, k, key[6], False)
+        v, r, w = self._state.for_input(X[0], plan.c.rest, plan.initial_w, self.inhibition_mode)
+        if plan.check and not plan.cfg.check_finite and X.numel():
+            lo, hi = torch.aminmax(X)
+            if not (-math.inf < float(lo) and float(hi) < math.inf):
+                raise ValueError("potentials contain NaN or inf")
+        noise = None
+        if self.noise_std > 0.0:
+            noise = torch.empty_like(X).normal_(0.0, self.noise_std * math.sqrt(self.ts), generator=self.noise_generator)
+        pool = self._pool if plan.pooled else None
+        res = self._backend.run_many(self, plan, v, r, w, X, noise, (bool(spikes), bool(first_values)), pool)
+        if res.bad is not None and bool(res.bad):
+            raise ValueError("potentials contain NaN or inf")
+        self._state.keep(res.v, res.r, res.w)
+        rec = res.record
+        if pool is not None:
+            pool.give("v", v)
+            pool.give("w", w)
+            for name in ("spikes", "first_step", "first_value", "count"):
+                pool.give(name, getattr(rec, name))
+        if X.dtype != in_dtype:
+            rec = RunRecord(*[None if t is None else t.to(in_dtype) if f in ("spikes",) else t for f, t in zip(rec._fields, rec)])
+        return rec
 
     def _plan(self, I: Tensor, in_dtype: torch.dtype, k: int, want: Tuple[bool, ...], grad: bool) -> StepPlan:
         """Everything a step on inputs like ``I`` reads that does not change between steps:

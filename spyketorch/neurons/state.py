@@ -57,7 +57,8 @@ class NeuronState:
         """The state a step on ``x`` starts from: created at ``rest`` (``w`` from ``initial_w``)
         on the first step, else checked against ``x``'s shape, device and dtype."""
         if self.v is None:
-            v = torch.as_tensor(rest, dtype=x.dtype, device=x.device).expand_as(x).clone()
+            v = torch.empty_like(x)  # (in the input's memory format: channels-last stays channels-last)
+            v.copy_(torch.as_tensor(rest, dtype=x.dtype, device=x.device).expand_as(x))
             r = torch.zeros(refractory_shape(mode, tuple(x.shape)), dtype=x.dtype, device=x.device)
             self.keep(v, r, None if initial_w is None else initial_w(v).contiguous())
         elif self.v.shape != x.shape:

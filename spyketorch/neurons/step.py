@@ -336,3 +336,66 @@ def neuron_step(model: Any, p: Any, c: StepConstants, cfg: StepConfig, v: Tensor
         winners=winners_tensor(win, B, cfg.k, W, u.device) if cfg.want_winners else None,
         winning_spikes=winning_spikes(win, u, cfg.amp) if cfg.want_winning_spikes else None)
     return StepResult(out, u_post, r1, w1, bad, u)
+
+
+class RunRecord(NamedTuple):
+    """What :func:`neuron_run` records over a presentation of ``T`` steps.
+
+    Attributes:
+        spikes: which neurons fired at each step, 0/1 ``[T, B, C, H, W]`` in the input's dtype
+            (None when not asked for).
+        first_step: the step each neuron first fired, ``T`` where it never did, ``[B, C, H, W]``
+            (float, exact integers).
+        first_value: its potential (before the reset) at that step, 0 where it never fired
+            (None when not asked for).
+        count: the spikes of each neuron, ``[B, C, H, W]`` (float, exact integers).
+    """
+
+    spikes: Optional[Tensor]
+    first_step: Tensor
+    first_value: Optional[Tensor]
+    count: Tensor
+
+
+class RunResult(NamedTuple):
+    """What :func:`neuron_run` returns: the record, the state after the last step, the flag of
+    non-finite input (when asked)."""
+
+    record: RunRecord
+    v: Tensor
+    r: Tensor
+    w: Optional[Tensor]
+    bad: Optional[Tensor]
+
+
+def neuron_run(model: Any, p: Any, c: StepConstants, cfg: StepConfig, v: Tensor, r: Tensor, w: Optional[Tensor],
+               X: Tensor, noise: Optional[Tensor] = None, want_spikes: bool = True,
+               want_values: bool = True) -> RunResult:
+    """:func:`neuron_step` over every step of ``X`` ``[T, B, C, H, W]``, recording first spikes.
+
+    One pure function of the whole presentation: compiled, its ``T`` steps fuse into as few
+    passes as the k-WTA allows (a single pass without lateral inhibition: the state stays in
+    registers from one step to the next and only the record is written).
+    """
+    T = X.shape[0]
+    off = torch.ones_like(X[0])
+    before = torch.zeros_like(X[0])
+    count = torch.zeros_like(X[0])
+    val = torch.zeros_like(X[0]) if want_values else None
+    fired = []
+    bad = None
+    for t in range(T):
+        res = neuron_step(model, p, c, cfg, v, r, w, X[t], None if noise is None else noise[t])
+        f = res.out.spikes if cfg.amp == 1.0 else torch.gt(res.out.spikes, 0, out=torch.empty_like(res.out.spikes))
+        if val is not None:  # the potential at the first spike: added once, while the neuron is still off
+            val = val + res.pre * f * off
+        off = off - off * f
+        before = before + off
+        count = count + f
+        if want_spikes:
+            fired.append(f)
+        if res.bad is not None:
+            bad = res.bad if bad is None else bad | res.bad
+        v, r, w = res.v, res.r, res.w
+    spikes = torch.stack(fired) if want_spikes else None
+    return RunResult(RunRecord(spikes, before, val, count), v, r, w, bad)
