@@ -103,6 +103,20 @@ CASES: List[Tuple[str, Callable[[], Any], Tuple]] = [
     ("float16 input gives float16 outputs", lambda: sn.LIF(threshold=1.0).step(_x(dtype=torch.float16)).potentials.dtype,
      gives(lambda t: t == torch.float16)),
     # ---- Izhikevich reset: c and its alias v_reset
+    # issue 25: zero-size maps step like empty batches; parameters whose step overflows are refused
+    ("zero-size map [2, 2, 0, 3], k=1", lambda: [tuple(t.shape) for t in sn.LIF(threshold=1.0).step(
+        torch.zeros(2, 2, 0, 3), n_winners=1)],
+     gives(lambda shapes: shapes == [(2, 2, 0, 3)] * 4 + [(2, 1, 3), (2, 2, 0, 3)])),
+    ("zero-size map, location mode", lambda: sn.AdEx(threshold=1.0, inhibition_mode="location").step(
+        torch.zeros(2, 2, 3, 0), n_winners=2).winners.tolist(), gives(lambda w: w == [[[-1, -1, -1]] * 2] * 2)),
+    ("Izhikevich a=1e30 (its Euler step of u overshoots)", lambda: sn.Izhikevich(a=1e30),
+     refuses(ValueError, "second variable", "ts")),
+    ("Izhikevich resting_potential=1e30, float32 input", lambda: sn.Izhikevich(resting_potential=1e30).step(_x(1.0)),
+     refuses(ValueError, "resting_potential=1e+30", "torch.float32")),
+    ("UniformIzhikevich tau_range=(1e-30, 1e-29)", lambda: sn.UniformIzhikevich(tau_range=(1e-30, 1e-29)).step(_x(1.0)),
+     refuses(ValueError, "second variable")),
+    ("Izhikevich b that does not broadcast names b", lambda: sn.Izhikevich(b=torch.tensor([0.2, 0.2, 0.2])).step(
+        _x(1.0, (1, 2, 2, 2))), refuses(ValueError, "b has shape")),
     ("Izhikevich v_reset=nan with c", lambda: sn.Izhikevich(c=-65.0, v_reset=NAN), refuses(ValueError, "v_reset")),
     ("Izhikevich v_reset='a'", lambda: sn.Izhikevich(v_reset="a"), refuses(TypeError, "v_reset")),
     ("Izhikevich v_reset alone sets the reset (the fork's experiments.py)",
@@ -353,6 +367,9 @@ FILE_CASES = [
     ("state of another shape", dict(edit=_set(torch.zeros(3), "state", "w")), "state['w']"),
     ("negative tau_rc", dict(edit=_set(torch.tensor(-0.02, dtype=torch.float64), "state_dict", "tau_rc")), "tau_rc"),
     ("C=0", dict(edit=_set(torch.tensor(0.0, dtype=torch.float64), "state_dict", "C")), "C"),
+    ("negative C (issue 25)", dict(edit=_set(torch.tensor(-0.281, dtype=torch.float64), "state_dict", "C")), "C must be > 0"),
+    ("per-map tau_rc with a negative entry", dict(edit=_set(torch.tensor([[[0.02]], [[-0.01]]], dtype=torch.float64),
+                                                            "state_dict", "tau_rc")), "tau_rc must be > 0"),
     ("NaN threshold", dict(edit=_set(NAN, "state_dict", "_extra_state", "threshold")), "threshold"),
     ("tau_w below ts", dict(edit=_set(torch.tensor(1e-4, dtype=torch.float64), "state_dict", "tau_w")), "tau_w"),
 ]

@@ -70,7 +70,7 @@ class OutputPool:
 
     def __init__(self, depth: int = 2) -> None:
         self.depth = depth
-        self._free: Dict[str, List[Tensor]] = {}
+        self._free: Dict[Any, List[Tensor]] = {}
 
     def clear(self) -> None:
         self._free.clear()
@@ -78,23 +78,22 @@ class OutputPool:
     def take(self, name: str, shape: torch.Size, stride: Tuple[int, ...], dtype: torch.dtype,
              device: torch.device) -> Tensor:
         """A tensor of ``shape``, ``stride``, ``dtype`` and ``device``, recycled if one is free."""
-        bucket = self._free.get(name)
+        bucket = self._free.get((name, shape, stride, dtype))
         if bucket:  # (empty when the counters are missing: give() keeps nothing then)
             for i in range(len(bucket)):
                 # the same expression as the probe of _reference_counts: the bucket's reference
                 # and getrefcount's argument are all there is when nothing else holds it (and
                 # no other tensor, view or numpy array shares its storage)
-                if (sys.getrefcount(bucket[i]) == _BASELINE[0] and _storage_uses(bucket[i]) == _BASELINE[1]
-                        and bucket[i].shape == shape and bucket[i].stride() == stride and bucket[i].dtype == dtype
-                        and bucket[i].device == device):
+                if sys.getrefcount(bucket[i]) == _BASELINE[0] and _storage_uses(bucket[i]) == _BASELINE[1]:
                     return bucket.pop(i)
         return torch.empty_strided(shape, stride, dtype=dtype, device=device)
 
     def give(self, name: str, t: Optional[Tensor]) -> None:
-        """Offer ``t`` for reuse by a later step (the oldest offer is dropped past ``depth``)."""
+        """Offer ``t`` for reuse by a later step (the oldest offer is dropped past ``depth``).
+        (Tensors of one device only: a layer's pool is cleared when it moves.)"""
         if t is None or _BASELINE is None:
             return
-        bucket = self._free.setdefault(name, [])
+        bucket = self._free.setdefault((name, t.shape, t.stride(), t.dtype), [])
         bucket.append(t)
         if len(bucket) > self.depth:
             del bucket[0]
