@@ -305,4 +305,4 @@ def test_fresh_copy_of_a_compiled_layer_keeps_its_backend_but_not_its_kernels():
     layer.step(torch.rand(1, 2, 3, 3) * 3000)
     copy = layer.fresh_copy()
     assert copy.backend == "compiled" and layer.backend == "compiled"
-    assert copy._backend is not layer._backend and copy.get_state()["v"] is None
+    assert copy._runner is not layer._runner and copy.get_state()["v"] is None

@@ -104,7 +104,7 @@ class HeterogeneousNeuron(Neuron):
             _p.check_euler_taus(float(taus.min()), self._ts, euler, type(self).__name__, "min(taus)")
         super()._validate()
 
-    def _on_input(self, x: Tensor) -> None:
+    def on_input(self, x: Tensor) -> None:
         taus = self.param_or_none("tau_rc")
         if taus is None:
             self._sample(x.shape[1])

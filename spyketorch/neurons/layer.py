@@ -10,7 +10,6 @@ calls :func:`spyketorch.neurons.step.neuron_step` through the layer's backend
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
@@ -18,12 +17,12 @@ from torch import Tensor
 
 from .. import _validation as _v
 from . import params as _p
-from .backends import BACKENDS, OutputPool, compiling, make_backend
+from .backends import BACKENDS
 from .model import _REQUIRED, NeuronModel
 from .parametrized import ParamModule
 from .settings import Setting
-from .state import NeuronState
-from .step import RunRecord, StepConfig, StepConstants, StepOutput, StepPlan
+from .runner import Runner
+from .step import RunRecord, StepOutput
 from .surrogate import make_spike_fn
 
 #: the settings saved with ``state_dict`` (its extra state) and shown by ``get_params``
@@ -108,18 +107,14 @@ class Neuron(NeuronModel, ParamModule):
 
     def _setup(self, a: Dict[str, Any]) -> None:
         """Settings, parameters and state from the bound constructor arguments ``a``."""
-        self._consts: Optional[Tuple[Any, Any]] = None
-        self._plans: Dict[Any, StepPlan] = {}
-        self._serial = 0
+        self._runner = Runner()  # backend, plans, recycled buffers, state (not in state_dict; moved by _apply)
         for name in ("ts", "threshold", "refractory_timesteps", "inhibition_mode", "check_finite", "noise_std",
                      "noise_generator"):
             setattr(self, name, a.pop(name))
         cr = a.pop("clamp_at_rest")
         self.clamp_at_rest = self.TRAITS.floored if cr is None else cr
-        self._pool = OutputPool()
-        self._backend = make_backend(a.pop("backend"))
+        self._runner.set_backend(a.pop("backend"))
         self.set_surrogate(a.pop("surrogate"), a.pop("alpha"), a.pop("detach_reset"))
-        self._state = NeuronState()  # not in state_dict (see get_state); moved by _apply
         rest_pending = self.TRAITS.rest_is_equilibrium and a.get("resting_potential") is None
         self._rest_given = self.TRAITS.rest_is_equilibrium and not rest_pending
         pending = self._pending(a) | ({"resting_potential"} if rest_pending else set())
@@ -150,14 +145,11 @@ class Neuron(NeuronModel, ParamModule):
             'compiled'
             >>> layer.backend = "eager"
         """
-        return self._backend.name
+        return self._runner.backend.name
 
     @backend.setter
     def backend(self, value: str) -> None:
-        if value != self._backend.name:
-            self._backend = make_backend(value)
-            self._pool.clear()
-            self._plans.clear()
+        self._runner.set_backend(value)
 
     @property
     def surrogate(self) -> Any:
@@ -187,8 +179,9 @@ class Neuron(NeuronModel, ParamModule):
     def _after_change(self) -> None:
         """After any change of a parameter or setting: drop cached constants and plans and check
         the relations between parameters."""
-        self._consts = None
-        self.__dict__.setdefault("_plans", {}).clear()
+        runner = self.__dict__.get("_runner")
+        if runner is not None:
+            runner.forget()
         pnt = self._buffers.get("per_neuron_thresh")
         self.__dict__["_thr_min"] = None if pnt is None else float(pnt.min())
         if "per_neuron_thresh" in self.param_names:
@@ -208,42 +201,41 @@ class Neuron(NeuronModel, ParamModule):
 
         Parameters, including ``per_neuron_thresh`` and sampled time constants, are kept.
         """
-        self._state.clear()
-        self._pool.clear()
+        self._runner.reset()
 
     @property
     def v(self) -> Optional[Tensor]:
         """Membrane potentials after the last step (None before the first)."""
-        return self._state.v
+        return self._runner.state.v
 
     @property
     def w(self) -> Optional[Tensor]:
         """Second variable after the last step (None without one, or before the first step)."""
-        return self._state.w
+        return self._runner.state.w
 
     previous_state = v  # the reference's name
 
     @property
     def refractory(self) -> Optional[Tensor]:
         """Remaining refractory steps ``[B, C, H, W]``."""
-        return self._state.refractory
+        return self._runner.state.refractory
 
     @property
     def refractory_periods(self) -> Optional[Tensor]:
         """Remaining refractoriness in seconds, ``[B, C, H, W]`` (reference name and unit)."""
-        r = self._state.refractory
+        r = self._runner.state.refractory
         return None if r is None else r * self.ts
 
     def get_state(self) -> Dict[str, Optional[Tensor]]:
         """The layer's state tensors (``v``, ``refractory`` in steps, ``w``), cloned, ``[B, C, H, W]``."""
-        return self._state.get()
+        return self._runner.state.get()
 
     def load_state(self, state: Dict[str, Optional[Tensor]]) -> None:
         """Restore a state returned by :meth:`get_state` (see
         :func:`spyketorch.neurons.state.checked_state`: bad entries raise ``ValueError``/``TypeError``
         naming them, and the layer keeps its state)."""
-        self._pool.clear()
-        self._state.load(state, self.has_second_variable)
+        self._runner.pool.clear()
+        self._runner.state.load(state, self.has_second_variable)
 
     # ------------------------------------------------------------------ the step
     def step(self, potentials: Tensor, n_winners: int = 1, *, thresholded: bool = True, dudt: bool = True,
@@ -275,8 +267,8 @@ class Neuron(NeuronModel, ParamModule):
             >>> out.winners.shape
             torch.Size([8, 2, 3])
         """
-        return self._advance(potentials, _p.check_k(n_winners),
-                             (bool(thresholded), bool(dudt), bool(winners), bool(winning_spikes)))
+        return self._runner.step(self, potentials, _p.check_k(n_winners),
+                                 (bool(thresholded), bool(dudt), bool(winners), bool(winning_spikes)))
 
     def forward(self, potentials: Tensor, return_thresholded_potentials: bool = False, return_dudt: bool = False,
                 return_winners: bool = True, n_winners: int = 1,
@@ -325,42 +317,6 @@ class Neuron(NeuronModel, ParamModule):
         lists = [[tuple(w) for w in sample if w[0] >= 0] for sample in winners.tolist()]
         return lists[0] if len(lists) == 1 else lists
 
-    def _advance(self, x: Tensor, k: int, want: Tuple[bool, bool, bool, bool]) -> StepOutput:
-        """Validate, look up the step's plan and state, run the backend and keep the new state."""
-        spike_fn = self._spike_fn if self._spike_fn is not None and torch.is_grad_enabled() else None
-        I = x.detach() if spike_fn is None and isinstance(x, Tensor) and x.requires_grad else x
-        check_input(I)
-        in_dtype = I.dtype
-        if in_dtype in _p.HALF_DTYPES:  # half precision: state and step in float32
-            I = I.to(torch.float32)
-        key = (I.shape, I.stride(), I.dtype, I.device, in_dtype, k, want, spike_fn is not None, compiling())
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = self._plan(I, in_dtype, k, want, spike_fn is not None)
-        c, cfg = plan.c, plan.cfg
-        v, r, w = self._state.for_input(I, c.rest, plan.initial_w, self.inhibition_mode)
-        if plan.check and not cfg.check_finite and I.numel():
-            lo, hi = torch.aminmax(I)  # NaN propagates into both; one pass instead of isfinite + all
-            if not (-math.inf < float(lo) and float(hi) < math.inf):
-                raise ValueError("potentials contain NaN or inf")
-        noise = None
-        if self.noise_std > 0.0:
-            noise = torch.empty_like(I).normal_(0.0, self.noise_std * math.sqrt(self.ts), generator=self.noise_generator)
-        pool = self._pool if plan.pooled else None
-        res = self._backend.run(self, plan, v, r, w, I, noise, spike_fn, pool)
-        if res.bad is not None and bool(res.bad):
-            raise ValueError("potentials contain NaN or inf")
-        self._state.keep(res.v, res.r, res.w)
-        out = res.out
-        if pool is not None:  # what the caller drops is written over by a later step
-            pool.give_all(v, r, w, out, cfg.before_reset)
-        if I.dtype != in_dtype:  # spikes are 0 or the amplitude, which _prepare checked against the dtype
-            top = torch.finfo(in_dtype).max
-            out = StepOutput(*[(t.to(in_dtype) if f in ("spikes", "winning_spikes") else t.clamp(-top, top).to(in_dtype))
-                               if isinstance(t, Tensor) and t.is_floating_point() else t
-                               for f, t in zip(out._fields, out)])
-        return out
-
     def run(self, potentials: Tensor, n_winners: int = 1, *, spikes: bool = True,
             first_values: bool = True) -> RunRecord:
         """Step through a whole presentation ``[T, B, C, H, W]`` and record first spikes.
@@ -388,102 +344,16 @@ class Neuron(NeuronModel, ParamModule):
             >>> rec.first_step.item(), rec.count.item(), rec.spikes.flatten().tolist()
             (2.0, 1.0, [0.0, 0.0, 1.0, 0.0])
         """
-        if not isinstance(potentials, Tensor) or potentials.dim() != 5:
-            got = f"shape {tuple(potentials.shape)}" if isinstance(potentials, Tensor) else type(potentials).__name__
-            raise ValueError(f"potentials must be [T, B, C, H, W] (5-D), got {got}")
-        k = _p.check_k(n_winners)
-        X = potentials.detach()
-        check_input(X[0] if X.shape[0] else X.new_empty((0, 0, 0, 0)))
-        if X.shape[0] == 0:
-            raise ValueError("potentials must have at least one time step")
-        in_dtype = X.dtype
-        if in_dtype in _p.HALF_DTYPES:
-            X = X.to(torch.float32)
-        key = (X.shape, X.stride(), X.dtype, X.device, in_dtype, k, (False,) * 4, False, compiling())
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = self._plan(X[0], in_dtype, k, key[6], False)
-        v, r, w = self._state.for_input(X[0], plan.c.rest, plan.initial_w, self.inhibition_mode)
-        if plan.check and not plan.cfg.check_finite and X.numel():
-            lo, hi = torch.aminmax(X)
-            if not (-math.inf < float(lo) and float(hi) < math.inf):
-                raise ValueError("potentials contain NaN or inf")
-        noise = None
-        if self.noise_std > 0.0:
-            noise = torch.empty_like(X).normal_(0.0, self.noise_std * math.sqrt(self.ts), generator=self.noise_generator)
-        pool = self._pool if plan.pooled else None
-        res = self._backend.run_many(self, plan, v, r, w, X, noise, (bool(spikes), bool(first_values)), pool)
-        if res.bad is not None and bool(res.bad):
-            raise ValueError("potentials contain NaN or inf")
-        self._state.keep(res.v, res.r, res.w)
-        rec = res.record
-        if pool is not None:
-            pool.give("v", v)
-            pool.give("w", w)
-            for name in ("spikes", "first_step", "first_value", "count"):
-                pool.give(name, getattr(rec, name))
-        if X.dtype != in_dtype:
-            rec = RunRecord(*[None if t is None else t.to(in_dtype) if f in ("spikes",) else t for f, t in zip(rec._fields, rec)])
-        return rec
+        return self._runner.run(self, potentials, _p.check_k(n_winners), spikes, first_values)
 
-    def _plan(self, I: Tensor, in_dtype: torch.dtype, k: int, want: Tuple[bool, ...], grad: bool) -> StepPlan:
-        """Everything a step on inputs like ``I`` reads that does not change between steps:
-        parameters, constants and settings (rebuilt after any change of them)."""
-        p, c, cap = self._prepare(I, in_dtype)
-        cf = self.check_finite
-        check = not compiling() and (bool(cf) or (cf is None and I.device.type == "cpu"))
-        fused = self._backend.name == "compiled" and not compiling()
-        R, mode = float(self.refractory_timesteps), self.inhibition_mode
-        cfg = StepConfig(mode=mode, R=R, refractory=R > 0 and mode != "none", k=min(k, I.shape[1]),
-                         want_thresholded=want[0], want_dudt=want[1], want_winners=want[2],
-                         want_winning_spikes=want[3], amp=self.spike_amplitude, clamp_at_rest=self.clamp_at_rest,
-                         capped=self.TRAITS.capped, cap=cap, before_reset=self.TRAITS.potentials_before_reset,
-                         uniform_thr=isinstance(c.thr, float), detach_reset=self.detach_reset,
-                         check_finite=check and fused and not grad, fused=fused or compiling())
-        initial_w = (lambda v0: self.initial_w(v0, p)) if self.has_second_variable else None
-        self._serial += 1
-        return StepPlan(p, c, cfg, check, fused, initial_w, self._serial)
+    def on_input(self, x: Tensor) -> None:
+        """Called before the constants of a step on ``x`` are prepared (a heterogeneous layer
+        draws its parameters here)."""
 
-    def _check_step_finite(self, p: Any, dtype: torch.dtype) -> None:
-        """Refuse parameters finite in float64 whose step is not finite in ``dtype`` (e.g.
-        ``ts/C`` with ``C=1e-300`` in float32): one step from rest with no input and a unit input."""
-        rest = torch.zeros((), dtype=dtype) + torch.as_tensor(p.resting_potential, dtype=dtype)
-        for drive in (0.0, 1.0):
-            I = torch.full_like(rest, drive)
-            w0 = self.initial_w(rest, p) if self.has_second_variable else None
-            u1, w1 = self.advance(rest, w0, I, p)
-            if w0 is not None and w1 is None:
-                w1 = self.advance_w(u1, w0, I, p)
-            if not (bool(torch.isfinite(u1).all()) and (w1 is None or bool(torch.isfinite(w1).all()))):
-                shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}=tensor{tuple(v.shape)}"
-                                  for k, v in p._asdict().items() if v is not None)
-                raise ValueError(f"the parameters of {type(self).__name__} ({shown}) give a step that is not "
-                                 f"finite in {dtype}; use a wider dtype or parameters of a smaller range")
-
-    def _on_input(self, x: Tensor) -> None:
-        """Hook before the constants of a step on ``x`` are prepared (heterogeneous layers
-        draw their parameters here)."""
-
-    def _prepare(self, x: Tensor, out_dtype: torch.dtype) -> Tuple[Any, StepConstants, float]:
-        """The parameters and constants of a step on ``x`` (cached per device, dtype and map
-        shape). Parameters and settings the dtypes cannot represent raise ``ValueError``."""
-        self._on_input(x)
-        key = (x.device, x.dtype, out_dtype, tuple(x.shape[1:]))
-        if self._consts is not None and self._consts[0] == key:
-            return self._consts[1]
-        p = self._params(x.device, x.dtype)
-        own = [n for n in self.param_names if n not in ("resting_potential", "v_reset", "per_neuron_thresh")]
-        _p.check_for_input(type(self).__name__, {n: self.param_or_none(n) for n in own + list(self.param_names)}, p,
-                           tuple(x.shape[1:]), x.dtype, out_dtype, self.threshold, self.spike_amplitude,
-                           self.refractory_timesteps, values=not compiling())
-        if not compiling():
-            self._check_step_finite(p, x.dtype)
-        cap = _p.state_cap(x.dtype, out_dtype)
-        thr = p.threshold
-        c = StepConstants(rest=p.resting_potential, v_reset=p.v_reset, thr=thr,
-                          thr_min=thr if isinstance(thr, float) else self._thr_min, big=4.0 * cap)
-        self._consts = (key, (p, c, cap))
-        return p, c, cap
+    def params(self, device: torch.device = torch.device("cpu"), dtype: torch.dtype = torch.float64) -> Any:
+        """The parameters the equations read, on ``device`` in ``dtype`` (see
+        :meth:`~spyketorch.neurons.model.NeuronModel._params`)."""
+        return self._params(device, dtype)
 
     # ------------------------------------------------------------------ module plumbing
     def fresh_copy(self) -> "Neuron":
@@ -496,18 +366,9 @@ class Neuron(NeuronModel, ParamModule):
         new = self.__class__.__new__(self.__class__)
         memo[id(self)] = new
         for k, v in self.__dict__.items():
-            new.__dict__[k] = None if k == "_consts" else {} if k == "_plans" else copy.deepcopy(v, memo) if k not in (
-                "_backend", "_pool") else v
-        new.__dict__.update(_backend=make_backend(self.backend), _pool=OutputPool())
+            new.__dict__[k] = v.fresh() if k == "_runner" else copy.deepcopy(v, memo)
+        new._runner.state = copy.deepcopy(self._runner.state, memo)
         return new
-
-    def __getstate__(self) -> Dict[str, Any]:
-        """Pickle without compiled kernels, recycled buffers and cached constants."""
-        return dict(self.__dict__, _backend=self.backend, _pool=None, _consts=None, _plans={})
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.__dict__.update(_backend=make_backend(state["_backend"]), _pool=OutputPool())
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}=tensor{tuple(v.shape)}" if isinstance(v, Tensor) else f"{k}={v:g}"
@@ -524,21 +385,8 @@ class Neuron(NeuronModel, ParamModule):
 
     def _apply(self, fn: Any, recurse: bool = True) -> "Neuron":  # type: ignore[override]
         out = super()._apply(fn, recurse)
-        self._state.apply(fn)
-        self._consts = None
-        self._plans.clear()
-        self._pool.clear()
+        self._runner.apply(fn)
         return out
-
-
-def check_input(potentials: Any) -> None:
-    """``TypeError``/``ValueError`` naming ``potentials`` unless it is a floating ``[B, C, H, W]`` tensor."""
-    if not isinstance(potentials, Tensor):
-        raise TypeError(f"potentials must be a torch.Tensor, got {type(potentials).__name__}")
-    if not potentials.is_floating_point():
-        raise TypeError(f"potentials must have a floating dtype, got {potentials.dtype}")
-    if potentials.dim() != 4:
-        raise ValueError(f"potentials must be [B, C, H, W] (4-D), got shape {tuple(potentials.shape)}")
 
 
 def _resolve_alias(alias_value: Any, value: Any, given: bool, agree: bool, name: str, alias: str, layer: str) -> Any:
@@ -559,4 +407,4 @@ def _resolve_alias(alias_value: Any, value: Any, given: bool, agree: bool, name:
     return value
 
 
-__all__ = ["Neuron", "BACKENDS", "check_input"]
+__all__ = ["Neuron", "BACKENDS"]
