@@ -241,7 +241,7 @@ def test_local_normalization_refuses_bad_eps(eps, r):
 
 
 @RELIABLE
-@given(shape=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)), t=st.integers(0, 5),
+@given(shape=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)), t=st.integers(1, 5),
        batched=st.booleans(), seed=st.integers(0, 1000))
 def test_spike_wave_and_spike_times_round_trip(shape, t, batched, seed):
     shape = ((2,) if batched else ()) + shape
@@ -257,7 +257,7 @@ def test_spike_wave_and_spike_times_round_trip(shape, t, batched, seed):
 def test_intensity_lateral_inhibition_matches_formula(h, w, seed, p):
     x = torch.rand(1, h, w, generator=torch.Generator().manual_seed(seed))
     k = su.generate_inhibition_kernel([p])
-    out = sf.intensity_lateral_inhibition(x, k)
+    out = sf.intensity_lateral_inhibition(x, k, mode="weaken")
     assert out.shape == x.shape and finite(out)
     ref = torch.zeros_like(x)
     for i, j in itertools.product(range(h), range(w)):
@@ -265,6 +265,12 @@ def test_intensity_lateral_inhibition_matches_formula(h, w, seed, p):
                        if (a, b) != (i, j) and 0 <= a < h and 0 <= b < w and x[0, a, b] > x[0, i, j])
         ref[0, i, j] = x[0, i, j] * max(0.0, 1 - float(k[0, 0]) * stronger)
     assert torch.allclose(out, ref, atol=1e-6)
+    out = sf.intensity_lateral_inhibition(x, k)  # SpykeTorch's rule: weaker neighbours, border zeros included
+    for i, j in itertools.product(range(h), range(w)):
+        weaker = sum(1 for a, b in itertools.product(range(i - 1, i + 2), range(j - 1, j + 2))
+                     if (a, b) != (i, j) and x[0, i, j] > (x[0, a, b] if 0 <= a < h and 0 <= b < w else 0.0))
+        ref[0, i, j] = x[0, i, j] * (1 + float(k[0, 0]) * weaker)
+    assert torch.allclose(out, ref, atol=1e-6) and finite(out)
 
 
 # ----------------------------------------------------------------------------
@@ -426,8 +432,10 @@ def test_intensity_to_latency_is_a_valid_wave(b, c, h, w, t, dtype, seed, zeros)
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(shape, generator=g)
     x = torch.where(torch.rand(shape, generator=g) < zeros, torch.zeros(()), x).to(dtype)
-    wave = su.Intensity2Latency(t, to_spike=True)(x)
+    wave = su.Intensity2Latency(t, to_spike=True, batched=b is not None)(x)
     tdim = 0 if b is None else 1
+    if b == 1:  # by default SpykeTorch's [1, C, H, W] is one image: the same wave without the batch
+        assert torch.equal(su.Intensity2Latency(t, to_spike=True)(x), wave[0])
     assert wave.shape == shape[:tdim] + (t,) + shape[tdim:]
     assert bool(((wave == 0) | (wave == 1)).all())
     assert bool((wave.diff(dim=tdim) >= 0).all())  # spikes accumulate
