@@ -415,6 +415,7 @@ def first_spike(
         (tensor([[[1]]]), tensor([[[2.]]]))
     """
     x, batched = _as_batch(potentials, "potentials")
+    _check_threshold_shape(threshold, potentials.shape)  # against the caller's shape, before batching
     mask = _firing_mask(x, threshold)
     first, val = _first_and_value(x, mask)
     return (first, val) if batched else (first[0], val[0])
