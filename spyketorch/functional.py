@@ -151,6 +151,11 @@ def pad(input: torch.Tensor, pad: Union[int, Sequence[int]], value: float = 0.0)
     if len(pad) != 4 or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in pad):
         raise ValueError(f"pad must be four non-negative ints (left, right, top, bottom), got {pad}")
     value = V.real(value, "value")
+    if input.is_floating_point() and math.isfinite(value) and abs(value) > torch.finfo(input.dtype).max:
+        raise ValueError(f"value={value!r} overflows the input's dtype {input.dtype}")
+    h, w = input.shape[-2:]
+    V.allocation(math.prod(input.shape[:-2]) * (h + pad[2] + pad[3]) * (w + pad[0] + pad[1]), input.element_size(),
+                 "pad", pad)
     return F.pad(input, pad, mode="constant", value=value)
 
 
@@ -189,7 +194,10 @@ def pooling(
     p = V.padding(padding, "padding")
     b, t, c, h, w = x.shape
     V.kernel_fits(ks, (h + 2 * p[0], w + 2 * p[1]), "kernel_size", "padded input")
+    # a stride beyond the padded map fits one window either way (and would overflow max_pool2d's ints)
+    st = (min(st[0], h + 2 * p[0]), min(st[1], w + 2 * p[1]))
     ho, wo = (h + 2 * p[0] - ks[0]) // st[0] + 1, (w + 2 * p[1] - ks[1]) // st[1] + 1
+    V.allocation(b * t * c * ho * wo, x.element_size(), "padding", padding)
     if x.numel() == 0:  # B, T or C is 0: nothing to pool
         out = x.new_zeros(b, t, c, ho, wo)
         return out if batched else out[0]
@@ -317,7 +325,8 @@ def _first_and_value(x: torch.Tensor, s: torch.Tensor) -> Tuple[torch.Tensor, to
 
 
 def _rank_key(
-    first: torch.Tensor, val: torch.Tensor, time_steps: int, finite: Optional[torch.Tensor] = None
+    first: torch.Tensor, val: torch.Tensor, time_steps: int, finite: Optional[torch.Tensor] = None,
+    name: str = "potentials",
 ) -> torch.Tensor:
     """One float64 score per neuron: larger = earlier first spike, then larger potential.
 
@@ -335,7 +344,7 @@ def _rank_key(
         vmax = torch.where(finite, vmax, vmax.new_tensor(float("nan")))
     vmax = float(vmax)  # the one host sync of the winner selection
     if not math.isfinite(vmax):
-        raise ValueError("potentials must be finite to rank winners (got NaN or inf)")
+        raise ValueError(f"{name} must be finite to rank winners (got NaN or inf)")
     if vmax > 0:
         # scale by 2**-e in two exact steps: 2**-e alone overflows for subnormal vmax (e < -1022)
         e = math.frexp(vmax)[1]  # vmax < 2**e
@@ -345,9 +354,9 @@ def _rank_key(
     return key.masked_fill_(first >= time_steps, float("-inf"))
 
 
-def _pointwise_keep(first: torch.Tensor, val: torch.Tensor, time_steps: int) -> torch.Tensor:
+def _pointwise_keep(first: torch.Tensor, val: torch.Tensor, time_steps: int, name: str) -> torch.Tensor:
     """``[B, C, H, W]`` mask of the feature that wins each position (earliest, then largest)."""
-    key = _rank_key(first, val, time_steps)
+    key = _rank_key(first, val, time_steps, name=name)
     winner = key.argmax(dim=1, keepdim=True)
     feats = torch.arange(first.shape[1], device=first.device).view(1, -1, 1, 1)
     return (feats == winner) & (first < time_steps)
@@ -379,7 +388,7 @@ def pointwise_inhibition(thresholded_potentials: torch.Tensor) -> torch.Tensor:
     if x.numel() == 0:
         return thresholded_potentials.clone()
     first, val = _first_and_value(x, x > 0)
-    keep = _pointwise_keep(first, val, x.shape[1])
+    keep = _pointwise_keep(first, val, x.shape[1], "thresholded_potentials")
     out = x * keep.unsqueeze(1).to(x.dtype)
     return out if batched else out[0]
 
@@ -458,7 +467,7 @@ def pointwise_inhibition_times(
     if t.numel() == 0:
         return (t, v.clone()) if batched else (t[0], v[0].clone())
     t = t.clamp(0, time_steps)  # a step before 0 means firing from the start, as in spike_wave
-    keep = _pointwise_keep(t, v, time_steps)
+    keep = _pointwise_keep(t, v, time_steps, "values")
     t = torch.where(keep, t, torch.full_like(t, time_steps))
     v = torch.where(keep, v, torch.zeros((), dtype=v.dtype, device=v.device))
     return (t, v) if batched else (t[0], v[0])
@@ -466,7 +475,7 @@ def pointwise_inhibition_times(
 
 def _k_winners_compact(
     first: torch.Tensor, val: torch.Tensor, time_steps: int, kwta: int, inhibition_radius: int,
-    finite: Optional[torch.Tensor] = None,
+    finite: Optional[torch.Tensor] = None, name: str = "potentials",
 ) -> torch.Tensor:
     """Winners ``[B, min(kwta, C), 3]`` (``-1`` padded) from first times and values ``[B, C, H, W]``.
 
@@ -479,7 +488,7 @@ def _k_winners_compact(
     if kwta == 0 or first.numel() == 0:
         return torch.full((b, kwta, 3), -1, dtype=torch.long, device=first.device)
     rad = min(inhibition_radius, max(h, w))  # a larger radius excludes nothing more: no giant padding
-    key = _rank_key(first, val, time_steps, finite)
+    key = _rank_key(first, val, time_steps, finite, name)
     if rad > 0:
         key = F.pad(key, (rad, rad, rad, rad), value=float("-inf"))
     hp, wp = h + 2 * rad, w + 2 * rad
@@ -554,7 +563,7 @@ def get_k_winners_times(
     k, rad = _check_k(n_winners, kwta, inhibition_radius)
     time_steps = V.non_negative_int(time_steps, "time_steps")
     t, v, batched = _as_times(times, values)
-    out = _k_winners_compact(t.clamp(0, time_steps), v, time_steps, k, rad)
+    out = _k_winners_compact(t.clamp(0, time_steps), v, time_steps, k, rad, name="values")
     return _winners_output(out, batched, as_tensor)
 
 
@@ -653,7 +662,12 @@ def get_k_winners(
     fired remains. Only neurons that fired at least once can win.
 
     Each winner excludes its feature map, so at most ``C`` neurons win: a
-    larger ``n_winners`` is clamped to ``C`` (``K = min(n_winners, C)``). The
+    larger ``n_winners`` is clamped to ``C`` (``K = min(n_winners, C)``).
+    SpykeTorch ranks by one score per neuron in the potentials' dtype,
+    ``count * (value + T * max value)``, which makes potentials closer than its
+    rounding tie (then the lowest index wins); here they are told apart, so the
+    two can differ only on such near-ties (none in 1,200 training steps of
+    KheradpishehDeep's two layers on MNIST digits). The
     loop runs ``K`` times over the whole batch; there is no host
     synchronisation inside it. Empty inputs (``T``, ``B``, ``C``, ``H`` or
     ``W`` of 0) have no winners.
@@ -776,6 +790,12 @@ def intensity_lateral_inhibition(
         weaker = (centre > patches).to(x.dtype)
         factor = torch.einsum("npl,p->nl", weaker, k.reshape(-1))
         out = x.reshape(-1, h * w) * (1 + factor)
+        if x.is_floating_point() and not bool(torch.isfinite(out).all()) and bool(torch.isfinite(x).all()):
+            raise ValueError(
+                f"intensities times (1 + the inhibition_kernel's fractions) overflow {x.dtype} (largest "
+                f"|intensity| {float(x.abs().max()):.3g}, fractions summing to {float(k.sum()):.3g}); "
+                "use smaller values or float64"
+            )
     else:
         if rad > 0:  # border pixels never inhibit: mark them as not stronger than anything
             inside = F.unfold(torch.ones(1, 1, h, w, dtype=x.dtype, device=x.device), size, padding=rad) > 0
@@ -826,10 +846,14 @@ def local_normalization(input: torch.Tensor, normalization_radius: int, eps: flo
     if x.dtype not in (torch.float32, torch.float64):
         x = x.float()
     size = 2 * radius + 1
-    # the mean as SpykeTorch computes it (a convolution with 1/(2r+1)^2), so that the
-    # normalised values, and the latency order built on them, are the same to the last bit
-    kernel = torch.ones(1, 1, size, size, dtype=x.dtype, device=x.device) / (size * size)
-    means = F.conv2d(x, kernel, padding=radius)
+    if radius >= max(h, w):  # every window holds the whole map: its sum, without a giant kernel
+        inv = 1 / size  # exact int division: 0.0 for a side beyond float's range, never OverflowError
+        means = x.sum(dim=(-2, -1), keepdim=True) * inv * inv
+    else:
+        # the mean as SpykeTorch computes it (a convolution with 1/(2r+1)^2), so that the
+        # normalised values, and the latency order built on them, are the same to the last bit
+        kernel = torch.ones(1, 1, size, size, dtype=x.dtype, device=x.device) / (size * size)
+        means = F.conv2d(x, kernel, padding=radius)
     return (x / (means + eps)).reshape(input.shape).to(out_dtype)
 
 
@@ -887,6 +911,7 @@ def spike_wave(times: torch.Tensor, time_steps: int, dtype: torch.dtype = torch.
     time_steps = V.positive_int(time_steps, "time_steps")
     if not isinstance(dtype, torch.dtype):
         raise TypeError(f"dtype must be a torch.dtype, got {type(dtype).__name__}")
+    V.allocation(times.numel() * time_steps, torch.empty((), dtype=dtype).element_size(), "time_steps", time_steps)
     if times.is_floating_point():  # a cast of NaN/inf to an integer is undefined
         V.finite_tensor(times, "times")
         times = times.clamp(min=-1, max=time_steps)

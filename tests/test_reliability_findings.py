@@ -208,3 +208,49 @@ def test_stdp_winners_naming_a_feature_twice_use_the_last_as_spykeTorch():
     both = torch.stack([x, x])
     stdp(both, torch.stack([pot, pot]), torch.stack([spk, spk]), [[(0, 0, 0)], [(0, 1, 1)]])
     assert not torch.equal(conv.weight, twice)
+
+
+# ----------------------------------------------------------------------------- huge counts and sizes
+def test_huge_sizes_are_refused_naming_them_before_allocating():
+    x = torch.rand(3, 2, 4, 5)
+    for call, word in [(lambda: sf.spike_wave(torch.zeros(2, 3, 4, dtype=torch.long), 10**12), "time_steps"),
+                       (lambda: su.Intensity2Latency(10**12)(x[0]), "number_of_spike_bins"),
+                       (lambda: sf.pooling(x, 2, 1, 10**12), "padding"),
+                       (lambda: sf.pad(x, 10**12), "pad"),
+                       (lambda: snn.Convolution(2, 3, 10**12), "kernel_size"),
+                       (lambda: events_to_frames_one(10**12), "time_steps")]:
+        with pytest.raises(ValueError, match=word):
+            call()
+
+
+def events_to_frames_one(steps):
+    from spyketorch.coding.events import events_to_frames
+
+    ev = np.array([(0, 0, 0, 1)], dtype=[("x", "<i8"), ("y", "<i8"), ("t", "<i8"), ("p", "<i8")])
+    return events_to_frames(ev, (4, 4, 2), steps)
+
+
+def test_a_stride_or_radius_beyond_the_map_gives_the_same_result_as_the_largest_useful_one():
+    x = torch.rand(3, 2, 4, 5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(sf.pooling(x, 2, 10**12, 1), sf.pooling(x, 2, 7, 1))
+    # radius >= the map: every window holds the whole map, divided by (2r + 1)^2
+    for r in (5, 7, 10**12):
+        expect = x / (x.sum(dim=(-2, -1), keepdim=True) / float(2 * r + 1) ** 2 + 1e-12)
+        torch.testing.assert_close(sf.local_normalization(x, r), expect)
+    torch.testing.assert_close(sf.local_normalization(x, 4), x / (x.sum(dim=(-2, -1), keepdim=True) / 81 + 1e-12))
+
+
+def test_values_beyond_the_dtype_are_refused_not_turned_into_inf():
+    with pytest.raises(ValueError, match="value"):
+        sf.pad(torch.zeros(1, 1, 2, 2), 1, value=1e300)
+    assert sf.pad(torch.zeros(1, 1, 2, 2, dtype=torch.float64), 1, value=1e300).max() == 1e300
+    conv = snn.Convolution(1, 1, 1)
+    with pytest.raises(ValueError, match="input"):
+        conv(torch.full((1, 1, 2, 2), 1e300, dtype=torch.float64))
+    assert torch.isfinite(conv(torch.full((1, 1, 2, 2), 1e30, dtype=torch.float64))).all()
+    assert torch.isinf(conv(torch.full((1, 1, 2, 2), float("inf"), dtype=torch.float64))).all()  # inf in, inf out
+    with pytest.raises(ValueError, match="inhibition_kernel"):   # SpykeTorch's gain overflows float32
+        sf.intensity_lateral_inhibition(torch.full((1, 3, 3), 3e38), su.generate_inhibition_kernel([0.5]))
+    big = sf.intensity_lateral_inhibition(torch.full((1, 3, 3), 3e38, dtype=torch.float64),
+                                          su.generate_inhibition_kernel([0.5]))
+    assert bool(torch.isfinite(big).all())

@@ -400,6 +400,10 @@ def deep_feature(
     c, h, w = pre.shape
     new_stride = (fs[0] * st[0], fs[1] * st[1])
     size = (h + (ws[0] - 1) * fs[0], w + (ws[1] - 1) * fs[1])
+    depth = c if weights is None or not isinstance(weights, Tensor) else weights.shape[0]
+    if depth * size[0] * size[1] * pre.element_size() > 2 ** 42:
+        raise ValueError(f"window_size={ws} and feature_stride={fs} make pictures of {size[0]} x {size[1]} "
+                         "pixels per feature, more than memory holds")
     if weights is None:
         out = pre.new_zeros(c, *size)
         r0, c0 = size[0] // 2 - h // 2, size[1] // 2 - w // 2

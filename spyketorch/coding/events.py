@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import _validation as V
+
 __all__ = ["saccade_path", "saccade_events", "events_to_frames"]
 
 
@@ -202,6 +204,7 @@ floor` (floor division in the
     if binning not in _BINNINGS:
         raise ValueError(f"binning must be one of {_BINNINGS}, got {binning!r}")
     w, h = int(sensor_size[0]), int(sensor_size[1])
+    V.allocation(time_steps * 2 * h * w, 4, "time_steps", time_steps)
     frames = torch.zeros(time_steps * 2 * h * w, dtype=torch.float32)
     if events.size == 0:
         return frames.view(time_steps, 2, h, w)

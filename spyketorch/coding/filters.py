@@ -156,7 +156,9 @@ class Filter:
 
     Shape:
         - Input: ``[1, H, W]`` or ``[B, 1, H, W]`` (grey images).
-        - Output: ``[K, H', W']`` or ``[B, K, H', W']``.
+        - Output: ``[K, H', W']`` or ``[B, K, H', W']``. SpykeTorch's scripts pass one
+          image as ``[1, 1, H, W]`` and get ``[1, K, H', W']``, as there;
+          :class:`~spyketorch.utils.Intensity2Latency` reads that as one image.
 
     Example:
         >>> f = Filter([DoGKernel(7, 1, 2), DoGKernel(7, 2, 1)], padding=3, thresholds=50)

@@ -109,6 +109,8 @@ class Intensity2Latency:
         return times if batched else times[0]
 
     def __call__(self, intensities: torch.Tensor) -> torch.Tensor:
+        V.real_tensor(intensities, "intensities")
+        V.allocation(intensities.numel() * self.time_steps, 8, "number_of_spike_bins", self.time_steps)
         times = self.spike_times(intensities)
         wave = sf.spike_wave(times, self.time_steps, dtype=torch.float32)
         if self.to_spike:
