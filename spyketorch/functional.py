@@ -9,6 +9,12 @@ Every operation in this module also accepts a batch ``[B, T, C, H, W]`` and
 treats each sample independently: the result on a batch equals stacking the
 results of its samples processed one by one. All work is vectorised over the
 batch and the pixels; nothing leaves the input's device.
+
+A 4-D input is always one sample ``[T, C, H, W]``, as in SpykeTorch: its
+scripts also pass images ``[1, C, H, W]`` (the output of ``Filter``) to
+``pointwise_inhibition`` or ``pooling``, which read them as one time step and
+compute what SpykeTorch computes. The batched forms are extensions; on one
+sample they give SpykeTorch's results.
 """
 from __future__ import annotations
 
