@@ -23,7 +23,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "dev": ["pytest>=7", "scipy>=1.8", "hypothesis>=6", "mutmut>=3.3"],
+        "dev": ["pytest>=7", "scipy>=1.8", "hypothesis>=6", "mutmut>=3.3", "tonic>=1.4"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

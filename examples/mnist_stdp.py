@@ -243,7 +243,7 @@ class KheradpishehNet(torch.nn.Module):
 def encode(images: torch.Tensor, cfg: Config, batch: int = 2000) -> torch.Tensor:
     """DoG on/off filtering, local normalisation and latency coding: uint8 steps ``[N, 2, 28, 28]``."""
     filt = su.Filter([su.DoGKernel(*k) for k in cfg.dog], padding=cfg.dog[0][0] // 2, thresholds=cfg.dog_threshold)
-    coder = su.Intensity2Latency(cfg.time_steps)
+    coder = su.Intensity2Latency(cfg.time_steps, batched=True)  # a last chunk of one image stays a batch
     out = []
     for i in range(0, images.shape[0], batch):
         x = filt(images[i : i + batch].float().unsqueeze(1))  # raw 0..255 intensities

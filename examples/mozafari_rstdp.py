@@ -163,7 +163,7 @@ class MozafariNet(torch.nn.Module):
 def encode(images: torch.Tensor, cfg: Config, batch: int = 1000) -> torch.Tensor:
     """DoG filtering, local normalisation, latency coding: uint8 first-spike steps ``[N, 6, 28, 28]``."""
     filt = su.Filter([su.DoGKernel(*k) for k in cfg.dog], padding=6, thresholds=cfg.dog_threshold)
-    coder = su.Intensity2Latency(cfg.time_steps)
+    coder = su.Intensity2Latency(cfg.time_steps, batched=True)  # a last chunk of one image stays a batch
     out = []
     for i in range(0, images.shape[0], batch):
         x = sf.local_normalization(filt(images[i:i + batch].float().unsqueeze(1)), cfg.norm_radius)

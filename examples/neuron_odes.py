@@ -216,7 +216,7 @@ def train_features(n_images: int = 800, batch: int = 16, seed: int = 0):
     images, _ = su.load_mnist_subset(train=True)
     dog = [su.DoGKernel(7, 1.0, 2.0), su.DoGKernel(7, 2.0, 1.0)]
     filt = su.Filter(dog, padding=3, thresholds=50)
-    coder = su.Intensity2Latency(15, to_spike=True)
+    coder = su.Intensity2Latency(15, to_spike=True, batched=True)
     waves = coder(sf.local_normalization(filt(images[:n_images].float().unsqueeze(1)), 8))  # [N, T, 2, 28, 28]
     conv1, conv2 = snn.Convolution(2, 16, 5, 0.8, 0.05), snn.Convolution(16, 24, 3, 0.8, 0.05)
     for layer in (1, 2):

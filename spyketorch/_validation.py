@@ -44,6 +44,7 @@ __all__ = [
     "kernel_fits",
     "real_pair",
     "ordered_bounds",
+    "allocation",
 ]
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -215,6 +216,21 @@ def kernel_fits(kernel: Tuple[int, int], size: Tuple[int, int], name: str, what:
     if kernel[0] > size[0] or kernel[1] > size[1]:
         raise ValueError(
             f"{name} {tuple(kernel)} is larger than the {what}'s spatial size {tuple(size)}"
+        )
+
+
+#: Results larger than this (4 TiB) are refused before they are allocated: no machine holds them,
+#: and the allocator's own error would not say which argument asked for them.
+MAX_RESULT_BYTES = 2 ** 42
+
+
+def allocation(n_elements: int, element_size: int, name: str, value: Any) -> None:
+    """Refuse a result of ``n_elements`` elements of ``element_size`` bytes above :data:`MAX_RESULT_BYTES`."""
+    nbytes = int(n_elements) * int(element_size)
+    if nbytes > MAX_RESULT_BYTES:
+        raise ValueError(
+            f"{name}={value!r} asks for a result of {nbytes / 2 ** 40:.3g} TiB (more than "
+            f"{MAX_RESULT_BYTES / 2 ** 40:.0f} TiB); use a smaller {name}"
         )
 
 

@@ -9,6 +9,12 @@ Every operation in this module also accepts a batch ``[B, T, C, H, W]`` and
 treats each sample independently: the result on a batch equals stacking the
 results of its samples processed one by one. All work is vectorised over the
 batch and the pixels; nothing leaves the input's device.
+
+A 4-D input is always one sample ``[T, C, H, W]``, as in SpykeTorch: its
+scripts also pass images ``[1, C, H, W]`` (the output of ``Filter``) to
+``pointwise_inhibition`` or ``pooling``, which read them as one time step and
+compute what SpykeTorch computes. The batched forms are extensions; on one
+sample they give SpykeTorch's results.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import math
 from numbers import Real
 from typing import List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -87,10 +94,27 @@ def _check_threshold(threshold: object) -> None:
     V.finite_real(threshold, "threshold")
 
 
+def _check_threshold_shape(threshold: object, shape: torch.Size) -> None:
+    """A tensor ``threshold`` must broadcast to the potentials' ``shape`` without enlarging it."""
+    if not isinstance(threshold, torch.Tensor):
+        return
+    try:
+        fits = torch.broadcast_shapes(threshold.shape, shape) == shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"threshold of shape {tuple(threshold.shape)} does not broadcast to the potentials' shape "
+            f"{tuple(shape)} (give a number, one value per feature [C, 1, 1], or a tensor that broadcasts "
+            "to the potentials)"
+        )
+
+
 def _firing_mask(potentials: torch.Tensor, threshold: Optional[Union[float, torch.Tensor]]) -> torch.Tensor:
     """Boolean mask of the (neuron, step) pairs that fire."""
     _check_threshold(threshold)
     tdim = _time_dim(potentials, "potentials")
+    _check_threshold_shape(threshold, potentials.shape)
     if threshold is None:
         mask = potentials > 0
         steps = torch.arange(potentials.shape[tdim], device=potentials.device)
@@ -133,6 +157,11 @@ def pad(input: torch.Tensor, pad: Union[int, Sequence[int]], value: float = 0.0)
     if len(pad) != 4 or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in pad):
         raise ValueError(f"pad must be four non-negative ints (left, right, top, bottom), got {pad}")
     value = V.real(value, "value")
+    if input.is_floating_point() and math.isfinite(value) and abs(value) > torch.finfo(input.dtype).max:
+        raise ValueError(f"value={value!r} overflows the input's dtype {input.dtype}")
+    h, w = input.shape[-2:]
+    V.allocation(math.prod(input.shape[:-2]) * (h + pad[2] + pad[3]) * (w + pad[0] + pad[1]), input.element_size(),
+                 "pad", pad)
     return F.pad(input, pad, mode="constant", value=value)
 
 
@@ -145,8 +174,11 @@ def pooling(
     r"""2-D max pooling of every time step and feature map.
 
     On an accumulating spike-wave this propagates the earliest spike of each
-    window. Zero padding is used (spike-waves and thresholded potentials are
-    non-negative, so this equals max pooling with implicit zero padding).
+    window. As in SpykeTorch (``torch.nn.functional.max_pool2d``), padding never
+    wins: each window takes the maximum of its values inside the map (for
+    spike-waves and thresholded potentials, which are non-negative, this equals
+    zero padding). A window that lies wholly in the padding (possible when
+    ``padding`` exceeds half the window, which ``max_pool2d`` refuses) gives 0.
 
     Args:
         input: spike-wave or potentials.
@@ -168,7 +200,10 @@ def pooling(
     p = V.padding(padding, "padding")
     b, t, c, h, w = x.shape
     V.kernel_fits(ks, (h + 2 * p[0], w + 2 * p[1]), "kernel_size", "padded input")
+    # a stride beyond the padded map fits one window either way (and would overflow max_pool2d's ints)
+    st = (min(st[0], h + 2 * p[0]), min(st[1], w + 2 * p[1]))
     ho, wo = (h + 2 * p[0] - ks[0]) // st[0] + 1, (w + 2 * p[1] - ks[1]) // st[1] + 1
+    V.allocation(b * t * c * ho * wo, x.element_size(), "padding", padding)
     if x.numel() == 0:  # B, T or C is 0: nothing to pool
         out = x.new_zeros(b, t, c, ho, wo)
         return out if batched else out[0]
@@ -176,8 +211,15 @@ def pooling(
     if flat.dtype == torch.bool:  # max of a bool wave = any: pool it as bytes
         return pooling(input.to(torch.uint8), ks, st, p).bool()
     if p != (0, 0):
-        flat = F.pad(flat, (p[1], p[1], p[0], p[0]), value=0.0)
-    out = F.max_pool2d(flat, ks, st)
+        if 2 * p[0] <= ks[0] and 2 * p[1] <= ks[1]:  # every window meets the map: max_pool2d pads itself
+            out = F.max_pool2d(flat, ks, st, p)
+        else:
+            low = float("-inf") if flat.is_floating_point() else torch.iinfo(flat.dtype).min
+            out = F.max_pool2d(F.pad(flat, (p[1], p[1], p[0], p[0]), value=low), ks, st)
+            inside = F.max_pool2d(F.pad(flat.new_ones(1, 1, h, w), (p[1], p[1], p[0], p[0]), value=0), ks, st)
+            out = torch.where(inside > 0, out, torch.zeros((), dtype=out.dtype, device=out.device))
+    else:
+        out = F.max_pool2d(flat, ks, st)
     out = out.reshape(b, t, c, out.shape[-2], out.shape[-1])
     return out if batched else out[0]
 
@@ -289,16 +331,18 @@ def _first_and_value(x: torch.Tensor, s: torch.Tensor) -> Tuple[torch.Tensor, to
 
 
 def _rank_key(
-    first: torch.Tensor, val: torch.Tensor, time_steps: int, finite: Optional[torch.Tensor] = None
+    first: torch.Tensor, val: torch.Tensor, time_steps: int, finite: Optional[torch.Tensor] = None,
+    name: str = "potentials",
 ) -> torch.Tensor:
     """One float64 score per neuron: larger = earlier first spike, then larger potential.
 
-    ``key = (T - first) * M + value`` with ``M`` a power of two above twice the
-    largest ``|value|``, so earlier spikes always rank higher; neurons that never
-    fire get ``-inf``. Potentials whose difference is below about ``2**-24`` of
-    the largest one may compare as equal (then the lowest index wins).
-    ``finite`` (a bool tensor: are the whole potentials finite?) is read in the
-    same host transfer as the largest value.
+    ``key = 4 (T - first) + value / 2**e`` with ``2**e`` the power of two just
+    above the largest ``|value|``, so the value term lies in ``(-1, 1)`` and
+    earlier spikes always rank higher, for any finite potentials (float64's
+    whole range included); neurons that never fire get ``-inf``. Potentials whose
+    difference is below about ``2**-50 T`` of the largest one may compare as equal
+    (then the lowest index wins). ``finite`` (a bool tensor: are the whole
+    potentials finite?) is read in the same host transfer as the largest value.
     """
     v = val.to(torch.float64)
     vmax = v.abs().max() if v.numel() else v.new_zeros(())
@@ -306,15 +350,19 @@ def _rank_key(
         vmax = torch.where(finite, vmax, vmax.new_tensor(float("nan")))
     vmax = float(vmax)  # the one host sync of the winner selection
     if not math.isfinite(vmax):
-        raise ValueError("potentials must be finite to rank winners (got NaN or inf)")
-    m = 2.0 ** (math.floor(math.log2(vmax)) + 2) if vmax > 0 else 1.0
-    key = (time_steps - first).to(torch.float64) * m + v
+        raise ValueError(f"{name} must be finite to rank winners (got NaN or inf)")
+    if vmax > 0:
+        # scale by 2**-e in two exact steps: 2**-e alone overflows for subnormal vmax (e < -1022)
+        e = math.frexp(vmax)[1]  # vmax < 2**e
+        half = -e // 2
+        v = v * 2.0 ** half * 2.0 ** (-e - half)
+    key = (time_steps - first).to(torch.float64) * 4.0 + v
     return key.masked_fill_(first >= time_steps, float("-inf"))
 
 
-def _pointwise_keep(first: torch.Tensor, val: torch.Tensor, time_steps: int) -> torch.Tensor:
+def _pointwise_keep(first: torch.Tensor, val: torch.Tensor, time_steps: int, name: str) -> torch.Tensor:
     """``[B, C, H, W]`` mask of the feature that wins each position (earliest, then largest)."""
-    key = _rank_key(first, val, time_steps)
+    key = _rank_key(first, val, time_steps, name=name)
     winner = key.argmax(dim=1, keepdim=True)
     feats = torch.arange(first.shape[1], device=first.device).view(1, -1, 1, 1)
     return (feats == winner) & (first < time_steps)
@@ -346,7 +394,7 @@ def pointwise_inhibition(thresholded_potentials: torch.Tensor) -> torch.Tensor:
     if x.numel() == 0:
         return thresholded_potentials.clone()
     first, val = _first_and_value(x, x > 0)
-    keep = _pointwise_keep(first, val, x.shape[1])
+    keep = _pointwise_keep(first, val, x.shape[1], "thresholded_potentials")
     out = x * keep.unsqueeze(1).to(x.dtype)
     return out if batched else out[0]
 
@@ -382,6 +430,7 @@ def first_spike(
         (tensor([[[1]]]), tensor([[[2.]]]))
     """
     x, batched = _as_batch(potentials, "potentials")
+    _check_threshold_shape(threshold, potentials.shape)  # against the caller's shape, before batching
     mask = _firing_mask(x, threshold)
     first, val = _first_and_value(x, mask)
     return (first, val) if batched else (first[0], val[0])
@@ -424,7 +473,7 @@ def pointwise_inhibition_times(
     if t.numel() == 0:
         return (t, v.clone()) if batched else (t[0], v[0].clone())
     t = t.clamp(0, time_steps)  # a step before 0 means firing from the start, as in spike_wave
-    keep = _pointwise_keep(t, v, time_steps)
+    keep = _pointwise_keep(t, v, time_steps, "values")
     t = torch.where(keep, t, torch.full_like(t, time_steps))
     v = torch.where(keep, v, torch.zeros((), dtype=v.dtype, device=v.device))
     return (t, v) if batched else (t[0], v[0])
@@ -432,7 +481,7 @@ def pointwise_inhibition_times(
 
 def _k_winners_compact(
     first: torch.Tensor, val: torch.Tensor, time_steps: int, kwta: int, inhibition_radius: int,
-    finite: Optional[torch.Tensor] = None,
+    finite: Optional[torch.Tensor] = None, name: str = "potentials",
 ) -> torch.Tensor:
     """Winners ``[B, min(kwta, C), 3]`` (``-1`` padded) from first times and values ``[B, C, H, W]``.
 
@@ -445,7 +494,7 @@ def _k_winners_compact(
     if kwta == 0 or first.numel() == 0:
         return torch.full((b, kwta, 3), -1, dtype=torch.long, device=first.device)
     rad = min(inhibition_radius, max(h, w))  # a larger radius excludes nothing more: no giant padding
-    key = _rank_key(first, val, time_steps, finite)
+    key = _rank_key(first, val, time_steps, finite, name)
     if rad > 0:
         key = F.pad(key, (rad, rad, rad, rad), value=float("-inf"))
     hp, wp = h + 2 * rad, w + 2 * rad
@@ -520,7 +569,7 @@ def get_k_winners_times(
     k, rad = _check_k(n_winners, kwta, inhibition_radius)
     time_steps = V.non_negative_int(time_steps, "time_steps")
     t, v, batched = _as_times(times, values)
-    out = _k_winners_compact(t.clamp(0, time_steps), v, time_steps, k, rad)
+    out = _k_winners_compact(t.clamp(0, time_steps), v, time_steps, k, rad, name="values")
     return _winners_output(out, batched, as_tensor)
 
 
@@ -528,25 +577,34 @@ def _feature_mask(
     inhibited_features: Union[Sequence[int], torch.Tensor], b: int, c: int, device: torch.device
 ) -> torch.Tensor:
     """``[B, C]`` boolean mask of the features to inhibit."""
-    if isinstance(inhibited_features, torch.Tensor):
-        f = inhibited_features.to(device)
-        if f.dtype == torch.bool:
-            if f.shape == (c,):
-                return f.unsqueeze(0).expand(b, c)
-            if f.shape == (b, c):
-                return f
-            raise ValueError(
-                f"inhibited_features as a bool mask must have shape [C]={c} or [B, C]=({b}, {c}), "
-                f"got {tuple(f.shape)}"
-            )
-        if f.is_floating_point() or f.dtype.is_complex:
-            raise TypeError(f"inhibited_features must be integer indices or a bool mask, got dtype {f.dtype}")
-        f = f.long().flatten()
-    else:
+    f = inhibited_features
+    if not isinstance(f, torch.Tensor):
+        if isinstance(f, (str, bytes)):
+            raise TypeError(f"inhibited_features must be feature indices or a bool mask, got {type(f).__name__}")
         try:
-            f = torch.as_tensor(list(inhibited_features), dtype=torch.long, device=device)
-        except (TypeError, ValueError) as e:
-            raise TypeError("inhibited_features must be a sequence of ints, a long tensor or a bool mask") from e
+            items = f if isinstance(f, (Sequence, np.ndarray)) else list(f)
+            f = torch.as_tensor(items) if len(items) else torch.zeros(0, dtype=torch.long)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(
+                "inhibited_features must be a sequence of ints (or of bools: a mask), a long tensor or a bool mask"
+            ) from e
+    V.real_tensor(f, "inhibited_features")
+    f = f.to(device)
+    if f.dtype == torch.bool:
+        if f.shape == (c,):
+            return f.unsqueeze(0).expand(b, c)
+        if f.shape == (b, c):
+            return f
+        raise ValueError(
+            f"inhibited_features as a bool mask must have shape [C]={c} or [B, C]=({b}, {c}), "
+            f"got {tuple(f.shape)}"
+        )
+    if f.is_floating_point():  # a fractional index has no meaning; an integral float is a typo to report
+        raise TypeError(
+            f"inhibited_features must be integer indices or a bool mask, got dtype {f.dtype} "
+            f"(values {f.flatten()[:8].tolist()})"
+        )
+    f = f.long().flatten()
     if f.numel() and (int(f.min()) < -c or int(f.max()) >= c):
         raise ValueError(f"inhibited_features must index features in [0, {c}), got {f.tolist()}")
     mask = torch.zeros(c, dtype=torch.bool, device=device)
@@ -562,8 +620,11 @@ def feature_inhibition_(
 
     Args:
         potentials: potentials or spike-wave.
-        inhibited_features: feature indices (list or long tensor, same for
-            every sample), or a bool mask ``[C]`` or ``[B, C]`` (per sample).
+        inhibited_features: feature indices (a sequence of ints, e.g. a list, or
+            an integer tensor of any shape, such as the ``[n, 1]`` of
+            ``torch.nonzero``; the same for every sample), or a bool mask ``[C]``
+            or ``[B, C]`` (per sample; a list of bools is a mask too, as in
+            SpykeTorch's indexing). Fractional (floating) indices are refused.
 
     Shape:
         ``[T, C, H, W]`` or ``[B, T, C, H, W]``.
@@ -584,6 +645,7 @@ def feature_inhibition(
     potentials: torch.Tensor, inhibited_features: Union[Sequence[int], torch.Tensor]
 ) -> torch.Tensor:
     r"""Out-of-place version of :func:`feature_inhibition_`."""
+    _as_batch(potentials, "potentials")
     return feature_inhibition_(potentials.clone(), inhibited_features)
 
 
@@ -606,7 +668,12 @@ def get_k_winners(
     fired remains. Only neurons that fired at least once can win.
 
     Each winner excludes its feature map, so at most ``C`` neurons win: a
-    larger ``n_winners`` is clamped to ``C`` (``K = min(n_winners, C)``). The
+    larger ``n_winners`` is clamped to ``C`` (``K = min(n_winners, C)``).
+    SpykeTorch ranks by one score per neuron in the potentials' dtype,
+    ``count * (value + T * max value)``, which makes potentials closer than its
+    rounding tie (then the lowest index wins); here they are told apart, so the
+    two can differ only on such near-ties (none in 1,200 training steps of
+    KheradpishehDeep's two layers on MNIST digits). The
     loop runs ``K`` times over the whole batch; there is no host
     synchronisation inside it. Empty inputs (``T``, ``B``, ``C``, ``H`` or
     ``W`` of 0) have no winners.
@@ -653,44 +720,65 @@ def get_k_winners(
 # ----------------------------------------------------------------------------
 # intensity-domain operations (images, not spike-waves)
 # ----------------------------------------------------------------------------
-def intensity_lateral_inhibition(intensities: torch.Tensor, inhibition_kernel: torch.Tensor) -> torch.Tensor:
-    r"""Lateral inhibition of intensities by stronger neighbours.
+_LATERAL_MODES = ("strengthen", "weaken")
 
-    Every pixel is weakened by each neighbour (in the same map) that is
-    strictly more intense, by the fraction the kernel gives at that offset:
+
+def intensity_lateral_inhibition(
+    intensities: torch.Tensor, inhibition_kernel: torch.Tensor, mode: str = "strengthen"
+) -> torch.Tensor:
+    r"""Lateral inhibition between the intensities of neighbouring pixels.
+
+    Every pixel is compared with its neighbours in the same map; the kernel
+    gives the fraction :math:`K_{q-p}` of each offset. ``mode="strengthen"``
+    (the default) computes what SpykeTorch's code computes: every pixel gains
+    that fraction of itself for each neighbour that is strictly *weaker*
+
+    .. math::
+        I'_p = I_p \Big(1 + \sum_{q \ne p} K_{q-p}\,\mathbb{1}[I_p > I_q]\Big)
+
+    and pixels beyond the border count as zero intensity (so they are weaker
+    than any positive pixel). ``mode="weaken"`` computes what SpykeTorch's
+    documentation describes: every pixel loses that fraction of itself for each
+    neighbour that is strictly *stronger* (never below zero; pixels beyond the
+    border never inhibit):
 
     .. math::
         I'_p = I_p \,\max\Big(0,\; 1 - \sum_{q \ne p} K_{q-p}\,\mathbb{1}[I_q > I_p]\Big)
 
-    Maps are processed independently, so any leading dimensions (channels,
-    batch) are allowed. Pixels beyond the border count as zero intensity and
-    never inhibit.
-
-    .. note:: SpykeTorch documents this operation as a decrease of weaker
-        neighbours' intensities, which is what is implemented here.
+    Both raise the contrast between a local maximum and its surround. Maps are
+    processed independently, so any leading dimensions (channels, batch) are
+    allowed: SpykeTorch's ``[1, C, H, W]`` gives ``[1, C, H, W]``.
 
     Args:
-        intensities: non-negative intensities.
-        inhibition_kernel: ``[k, k]`` (``k`` odd) fractions in ``[0, 1]``; the
-            centre is ignored. See :func:`spyketorch.utils.generate_inhibition_kernel`.
+        intensities: intensities.
+        inhibition_kernel: ``[k, k]`` (``k`` odd) non-negative, finite
+            fractions; the centre is ignored. See
+            :func:`spyketorch.utils.generate_inhibition_kernel`.
+        mode: ``"strengthen"`` or ``"weaken"``. Default: ``"strengthen"``.
 
     Shape:
         - Input: ``[..., H, W]``.
         - Output: same as input.
 
     Example:
-        >>> k = torch.tensor([[0., 0., 0.], [0.5, 0., 0.], [0., 0., 0.]])
-        >>> intensity_lateral_inhibition(torch.tensor([[4.0, 2.0]]), k)
+        >>> k = torch.tensor([[0., 0., 0.], [0.5, 0., 0.], [0., 0., 0.]])   # left neighbour, half
+        >>> intensity_lateral_inhibition(torch.tensor([[4.0, 2.0]]), k)   # 4 > 0 (border), 2 < 4
+        tensor([[6., 2.]])
+        >>> intensity_lateral_inhibition(torch.tensor([[4.0, 2.0]]), k, mode="weaken")
         tensor([[4., 1.]])
     """
     _check_tensor(intensities, "intensities")
     _check_tensor(inhibition_kernel, "inhibition_kernel")
+    if mode not in _LATERAL_MODES:
+        raise ValueError(f"mode must be one of {_LATERAL_MODES}, got {mode!r}")
     if intensities.dim() < 2:
         raise ValueError(f"intensities must have at least 2 dimensions, got {intensities.dim()}")
     k = inhibition_kernel.squeeze() if inhibition_kernel.numel() > 1 else inhibition_kernel.reshape(1, 1)
     if k.dim() != 2 or k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0:
         raise ValueError(f"inhibition_kernel must be a square [k, k] tensor with odd k, got {tuple(inhibition_kernel.shape)}")
     V.finite_tensor(inhibition_kernel, "inhibition_kernel")
+    if bool((k < 0).any()):
+        raise ValueError("inhibition_kernel must hold fractions >= 0 (a negative fraction turns inhibition around)")
     size = k.shape[0]
     rad = size // 2
     lead = intensities.shape[:-2]
@@ -702,10 +790,26 @@ def intensity_lateral_inhibition(intensities: torch.Tensor, inhibition_kernel: t
         x = x.float()
     k = k.to(device=x.device, dtype=x.dtype).clone()
     k[rad, rad] = 0
-    patches = F.unfold(x, size, padding=rad)  # [N, k*k, H*W]
-    stronger = (patches > x.reshape(-1, 1, h * w)).to(x.dtype)
-    factor = torch.einsum("npl,p->nl", stronger, k.reshape(-1))
-    out = x.reshape(-1, h * w) * (1 - factor).clamp_(min=0)
+    patches = F.unfold(x, size, padding=rad)  # [N, k*k, H*W]; beyond the border: 0
+    centre = x.reshape(-1, 1, h * w)
+    if mode == "strengthen":
+        weaker = (centre > patches).to(x.dtype)
+        factor = torch.einsum("npl,p->nl", weaker, k.reshape(-1))
+        out = x.reshape(-1, h * w) * (1 + factor)
+        if x.is_floating_point() and not bool(torch.isfinite(out).all()) and bool(torch.isfinite(x).all()):
+            raise ValueError(
+                f"intensities times (1 + the inhibition_kernel's fractions) overflow {x.dtype} (largest "
+                f"|intensity| {float(x.abs().max()):.3g}, fractions summing to {float(k.sum()):.3g}); "
+                "use smaller values or float64"
+            )
+    else:
+        if rad > 0:  # border pixels never inhibit: mark them as not stronger than anything
+            inside = F.unfold(torch.ones(1, 1, h, w, dtype=x.dtype, device=x.device), size, padding=rad) > 0
+        else:
+            inside = torch.ones(1, 1, h * w, dtype=torch.bool, device=x.device)
+        stronger = ((patches > centre) & inside).to(x.dtype)
+        factor = torch.einsum("npl,p->nl", stronger, k.reshape(-1))
+        out = x.reshape(-1, h * w) * (1 - factor).clamp_(min=0)
     return out.reshape(*lead, h, w)
 
 
@@ -748,7 +852,14 @@ def local_normalization(input: torch.Tensor, normalization_radius: int, eps: flo
     if x.dtype not in (torch.float32, torch.float64):
         x = x.float()
     size = 2 * radius + 1
-    means = F.avg_pool2d(x, size, stride=1, padding=radius, count_include_pad=True)
+    if radius >= max(h, w):  # every window holds the whole map: its sum, without a giant kernel
+        inv = 1 / size  # exact int division: 0.0 for a side beyond float's range, never OverflowError
+        means = x.sum(dim=(-2, -1), keepdim=True) * inv * inv
+    else:
+        # the mean as SpykeTorch computes it (a convolution with 1/(2r+1)^2), so that the
+        # normalised values, and the latency order built on them, are the same to the last bit
+        kernel = torch.ones(1, 1, size, size, dtype=x.dtype, device=x.device) / (size * size)
+        means = F.conv2d(x, kernel, padding=radius)
     return (x / (means + eps)).reshape(input.shape).to(out_dtype)
 
 
@@ -788,7 +899,8 @@ def spike_wave(times: torch.Tensor, time_steps: int, dtype: torch.dtype = torch.
 
     Args:
         times: first-spike step of every neuron; values ``>= time_steps`` never fire.
-        time_steps: number of steps ``T`` (>= 0; 0 gives an empty wave).
+        time_steps: number of steps ``T`` (>= 1: a wave without a step could
+            hold none of the spikes).
         dtype: output dtype. Default: ``torch.float32``.
 
     Shape:
@@ -802,9 +914,10 @@ def spike_wave(times: torch.Tensor, time_steps: int, dtype: torch.dtype = torch.
                 [1., 0.]])
     """
     _check_tensor(times, "times")
-    time_steps = V.non_negative_int(time_steps, "time_steps")
+    time_steps = V.positive_int(time_steps, "time_steps")
     if not isinstance(dtype, torch.dtype):
         raise TypeError(f"dtype must be a torch.dtype, got {type(dtype).__name__}")
+    V.allocation(times.numel() * time_steps, torch.empty((), dtype=dtype).element_size(), "time_steps", time_steps)
     if times.is_floating_point():  # a cast of NaN/inf to an integer is undefined
         V.finite_tensor(times, "times")
         times = times.clamp(min=-1, max=time_steps)

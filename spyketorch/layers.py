@@ -5,6 +5,7 @@ Weights are not trained by gradients (``requires_grad=False``); the learning rul
 """
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -38,7 +39,9 @@ class Convolution(nn.Module):
     Weights are drawn from :math:`\mathcal N(\mu, \sigma^2)`. Pad the input with
     :func:`spyketorch.functional.pad` if needed: a kernel larger than the
     input's ``H, W`` raises ``ValueError``. Inputs are cast to the weight dtype
-    (float16/bfloat16 weights work); ``B`` or ``T`` of 0 give an empty output.
+    (float16/bfloat16 weights work; a float64 input on the CPU whose values lie
+    beyond the weights' range is refused rather than turned into inf); ``B`` or
+    ``T`` of 0 give an empty output.
 
     Args:
         in_channels: input feature maps.
@@ -75,6 +78,8 @@ class Convolution(nn.Module):
         self.kernel_size = V.kernel_size(kernel_size, "kernel_size")
         if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
             raise TypeError(f"dtype must be a real floating torch.dtype, got {dtype!r}")
+        V.allocation(self.out_channels * self.in_channels * self.kernel_size[0] * self.kernel_size[1],
+                     torch.empty((), dtype=dtype or torch.float32).element_size(), "kernel_size", kernel_size)
         self.weight = nn.Parameter(
             torch.empty(out_channels, in_channels, *self.kernel_size, device=device, dtype=dtype or torch.float32),
             requires_grad=False,
@@ -114,7 +119,14 @@ class Convolution(nn.Module):
             out = x.new_zeros(b, t, self.out_channels, h - self.kernel_size[0] + 1, w - self.kernel_size[1] + 1,
                               dtype=self.weight.dtype)
             return out if batched else out[0]
-        x = x.reshape(b * t, c, h, w).to(self.weight.dtype)
+        wdt = self.weight.dtype
+        if x.is_floating_point() and torch.finfo(x.dtype).max > torch.finfo(wdt).max and x.device.type == "cpu":
+            # a wider input (float64 into float32 weights) would turn values beyond the weights' range into
+            # inf: refused (one reduction, on the CPU only: accelerators get no host sync in forward)
+            big = float(x.abs().amax()) if x.numel() else 0.0
+            if math.isfinite(big) and big > torch.finfo(wdt).max:
+                raise ValueError(f"input holds {big:.3g}, beyond the weights' dtype {wdt} (cast the layer to {x.dtype})")
+        x = x.reshape(b * t, c, h, w).to(wdt)
         out = F.conv2d(x, self.weight)
         out = out.reshape(b, t, self.out_channels, out.shape[-2], out.shape[-1])
         return out if batched else out[0]

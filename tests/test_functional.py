@@ -266,13 +266,18 @@ def test_feature_inhibition_list_and_per_sample_mask():
 def test_intensity_lateral_inhibition_known_values():
     kernel = torch.tensor([[0.1, 0.1, 0.1], [0.1, 0.0, 0.1], [0.1, 0.1, 0.1]])
     img = torch.tensor([[[1.0, 4.0, 2.0], [0.0, 3.0, 0.0]]])
-    out = sf.intensity_lateral_inhibition(img, kernel)
+    out = sf.intensity_lateral_inhibition(img, kernel, mode="weaken")
     # (0,0)=1: stronger neighbours 4 and 3 -> 1 * (1 - 0.2); (0,1)=4: none stronger
     # (0,2)=2: stronger 4 and 3 -> 2 * 0.8; (1,1)=3: stronger 4 -> 3 * 0.9; zeros stay 0
     expected = torch.tensor([[[0.8, 4.0, 1.6], [0.0, 2.7, 0.0]]])
     assert torch.allclose(out, expected)
-    strong = sf.intensity_lateral_inhibition(img, torch.ones(3, 3))
+    strong = sf.intensity_lateral_inhibition(img, torch.ones(3, 3), mode="weaken")
     assert strong[0, 0, 0] == 0.0  # clipped at zero, never negative
+    # SpykeTorch's computation (the default): every weaker neighbour, the border's zeros too, adds 0.1
+    # (0,0)=1: 5 border zeros + the 0 below -> 1.6; (0,1)=4: 3 border + 1, 2, 0, 3, 0 -> 1.8 * 4
+    # (0,2)=2: 5 border + the 0 below -> 1.6 * 2; (1,1)=3: 3 border + 1, 2, 0, 0 -> 1.7 * 3
+    got = sf.intensity_lateral_inhibition(img, kernel)
+    assert torch.allclose(got, torch.tensor([[[1.6, 7.2, 3.2], [0.0, 5.1, 0.0]]]))
 
 
 def test_local_normalization_known_values():

@@ -139,7 +139,8 @@ def test_spike_wave_is_the_inverse_of_spike_times(batched):
     for t in range(6):
         assert torch.equal(wave.select(tdim, t), (times <= t).float())
     assert torch.equal(sf.spike_times(wave, tdim), times.clamp(max=6))
-    assert sf.spike_wave(times, 0).shape[tdim] == 0
+    with pytest.raises(ValueError, match="time_steps"):  # a wave without a step holds no spike
+        sf.spike_wave(times, 0)
 
 
 # ----------------------------------------------------------------------------- winners
@@ -179,7 +180,7 @@ def test_intensity_lateral_inhibition_by_strictly_stronger_neighbours():
     x = torch.rand(2, 4, 5, generator=_g(5))
     x[0, 1, 1] = x[0, 1, 2]                                   # a tie: equals do not inhibit
     k = torch.tensor([[0.1, 0.2, 0.3], [0.4, 9.0, 0.5], [0.6, 0.7, 0.8]])
-    got = sf.intensity_lateral_inhibition(x, k)
+    got = sf.intensity_lateral_inhibition(x, k, mode="weaken")
     ref = torch.empty_like(x)
     for c, i, j in itertools.product(range(2), range(4), range(5)):
         f = 0.0
@@ -191,6 +192,25 @@ def test_intensity_lateral_inhibition_by_strictly_stronger_neighbours():
     torch.testing.assert_close(got, ref)
     one = sf.intensity_lateral_inhibition(x, torch.tensor(0.5))   # a 1x1 kernel: nothing to inhibit
     torch.testing.assert_close(one, x)
+
+
+def test_intensity_lateral_inhibition_by_strictly_weaker_neighbours():
+    """SpykeTorch's computation (the default): a pixel gains K for every strictly weaker neighbour,
+    pixels beyond the border counting as zeros; negative intensities are not special."""
+    x = torch.rand(2, 4, 5, generator=_g(6)) - 0.2
+    x[1, 2, 2] = x[1, 2, 3]                                   # a tie: equals do not count
+    k = torch.tensor([[0.1, 0.2, 0.3], [0.4, 9.0, 0.5], [0.6, 0.7, 0.8]])
+    got = sf.intensity_lateral_inhibition(x, k)
+    ref = torch.empty_like(x)
+    for c, i, j in itertools.product(range(2), range(4), range(5)):
+        f = 0.0
+        for di, dj in itertools.product((-1, 0, 1), (-1, 0, 1)):
+            a, b = i + di, j + dj
+            other = float(x[c, a, b]) if 0 <= a < 4 and 0 <= b < 5 else 0.0
+            if (di, dj) != (0, 0) and float(x[c, i, j]) > other:
+                f += float(k[di + 1, dj + 1])
+        ref[c, i, j] = x[c, i, j] * (1.0 + f)
+    torch.testing.assert_close(got, ref)
 
 
 # ----------------------------------------------------------------------------- k-WTA with a radius

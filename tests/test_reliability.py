@@ -117,7 +117,8 @@ CASES: List[Tuple[str, Callable, tuple]] = [
     ("intensity_lateral_inhibition H=0", lambda: sf.intensity_lateral_inhibition(
         torch.zeros(1, 0, 4), torch.zeros(3, 3)), shape_is(1, 0, 4)),
     ("local_normalization H=0", lambda: sf.local_normalization(torch.zeros(2, 0, 4), 1), shape_is(2, 0, 4)),
-    ("spike_wave T=0", lambda: sf.spike_wave(torch.zeros(2, 1, 1, dtype=torch.long), 0), shape_is(0, 2, 1, 1)),
+    ("spike_wave T=0", lambda: sf.spike_wave(torch.zeros(2, 1, 1, dtype=torch.long), 0),
+     refuses(ValueError, "time_steps")),
     ("Convolution T=0", lambda: _conv()(torch.zeros(0, 1, 5, 5)), shape_is(0, 2, 3, 3)),
     ("Convolution B=0", lambda: _conv()(torch.zeros(0, 4, 1, 5, 5)), shape_is(0, 4, 2, 3, 3)),
     ("Convolution H=0", lambda: _conv()(torch.zeros(4, 1, 0, 5)), refuses(ValueError, "kernel_size")),
@@ -211,7 +212,10 @@ CASES: List[Tuple[str, Callable, tuple]] = [
     ("intensity_lateral_inhibition NaN kernel", lambda: sf.intensity_lateral_inhibition(
         torch.ones(1, 2), torch.full((3, 3), NAN)), refuses(ValueError, "inhibition_kernel")),
     ("intensity_lateral_inhibition int input keeps fractions", lambda: sf.intensity_lateral_inhibition(
-        torch.tensor([[4, 2]]), su.generate_inhibition_kernel([0.5])), tensor_equals(torch.tensor([[4.0, 1.0]]))),
+        torch.tensor([[4, 2]]), su.generate_inhibition_kernel([0.5]), mode="weaken"),
+     tensor_equals(torch.tensor([[4.0, 1.0]]))),
+    ("intensity_lateral_inhibition int input, SpykeTorch's rule", lambda: sf.intensity_lateral_inhibition(
+        torch.tensor([[4, 2]]), su.generate_inhibition_kernel([0.5])), tensor_equals(torch.tensor([[20.0, 9.0]]))),
     ("local_normalization NaN eps", lambda: sf.local_normalization(torch.ones(1, 3, 3), 1, eps=NAN),
      refuses(ValueError, "eps")),
     ("local_normalization negative eps", lambda: sf.local_normalization(torch.ones(1, 3, 3), 1, eps=-1.0),

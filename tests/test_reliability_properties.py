@@ -241,7 +241,7 @@ def test_local_normalization_refuses_bad_eps(eps, r):
 
 
 @RELIABLE
-@given(shape=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)), t=st.integers(0, 5),
+@given(shape=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)), t=st.integers(1, 5),
        batched=st.booleans(), seed=st.integers(0, 1000))
 def test_spike_wave_and_spike_times_round_trip(shape, t, batched, seed):
     shape = ((2,) if batched else ()) + shape
@@ -257,7 +257,7 @@ def test_spike_wave_and_spike_times_round_trip(shape, t, batched, seed):
 def test_intensity_lateral_inhibition_matches_formula(h, w, seed, p):
     x = torch.rand(1, h, w, generator=torch.Generator().manual_seed(seed))
     k = su.generate_inhibition_kernel([p])
-    out = sf.intensity_lateral_inhibition(x, k)
+    out = sf.intensity_lateral_inhibition(x, k, mode="weaken")
     assert out.shape == x.shape and finite(out)
     ref = torch.zeros_like(x)
     for i, j in itertools.product(range(h), range(w)):
@@ -265,6 +265,12 @@ def test_intensity_lateral_inhibition_matches_formula(h, w, seed, p):
                        if (a, b) != (i, j) and 0 <= a < h and 0 <= b < w and x[0, a, b] > x[0, i, j])
         ref[0, i, j] = x[0, i, j] * max(0.0, 1 - float(k[0, 0]) * stronger)
     assert torch.allclose(out, ref, atol=1e-6)
+    out = sf.intensity_lateral_inhibition(x, k)  # SpykeTorch's rule: weaker neighbours, border zeros included
+    for i, j in itertools.product(range(h), range(w)):
+        weaker = sum(1 for a, b in itertools.product(range(i - 1, i + 2), range(j - 1, j + 2))
+                     if (a, b) != (i, j) and x[0, i, j] > (x[0, a, b] if 0 <= a < h and 0 <= b < w else 0.0))
+        ref[0, i, j] = x[0, i, j] * (1 + float(k[0, 0]) * weaker)
+    assert torch.allclose(out, ref, atol=1e-6) and finite(out)
 
 
 # ----------------------------------------------------------------------------
@@ -426,8 +432,10 @@ def test_intensity_to_latency_is_a_valid_wave(b, c, h, w, t, dtype, seed, zeros)
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(shape, generator=g)
     x = torch.where(torch.rand(shape, generator=g) < zeros, torch.zeros(()), x).to(dtype)
-    wave = su.Intensity2Latency(t, to_spike=True)(x)
+    wave = su.Intensity2Latency(t, to_spike=True, batched=b is not None)(x)
     tdim = 0 if b is None else 1
+    if b == 1:  # by default SpykeTorch's [1, C, H, W] is one image: the same wave without the batch
+        assert torch.equal(su.Intensity2Latency(t, to_spike=True)(x), wave[0])
     assert wave.shape == shape[:tdim] + (t,) + shape[tdim:]
     assert bool(((wave == 0) | (wave == 1)).all())
     assert bool((wave.diff(dim=tdim) >= 0).all())  # spikes accumulate
@@ -459,3 +467,173 @@ def test_filter_thresholds_finite_or_refused(thresholds):
     else:
         with pytest.raises(ValueError, match="thresholds"):
             su.Filter(kernels, thresholds=thresholds)
+
+
+# ----------------------------------------------------------------------------
+# issue 25: broadcast thresholds, huge and tiny floats, zero-size dimensions, lists vs tensors
+# ----------------------------------------------------------------------------
+def _clear(exc: BaseException, arg: str) -> bool:
+    """A clear refusal: ValueError/TypeError whose message names ``arg``."""
+    return isinstance(exc, (ValueError, TypeError)) and arg in str(exc)
+
+
+@st.composite
+def threshold_shapes(draw, shape):
+    """A threshold shape for potentials of ``shape``: one that broadcasts (trailing dims, some set to 1)
+    or, half of the time, one that does not (a wrong size, or extra leading dims)."""
+    n = draw(st.integers(0, len(shape)))
+    good = tuple(1 if draw(st.booleans()) else s for s in shape[len(shape) - n:])
+    if draw(st.booleans()):
+        return good, True
+    if draw(st.booleans()) or not shape:
+        return (draw(st.integers(2, 3)),) + tuple(shape), False          # enlarges the result
+    i = draw(st.integers(0, len(shape) - 1))
+    bad = list(shape)
+    bad[i] = shape[i] + draw(st.integers(1, 2)) if shape[i] >= 1 else 2   # a size 1 would broadcast to 0
+    return tuple(bad[i:]), False
+
+
+@RELIABLE
+@given(x=waves(dtype=torch.float32), data=st.data(), seed=st.integers(0, 1000))
+def test_tensor_thresholds_broadcast_or_are_refused_naming_them(x, data, seed):
+    tshape, fits = data.draw(threshold_shapes(tuple(x.shape)))
+    thr = torch.rand(tshape, generator=torch.Generator().manual_seed(seed)) * 4
+    ops = {"fire": lambda p: sf.fire(p, thr), "threshold": lambda p: sf.threshold(p, thr),
+           "fire_": lambda p: sf.fire_(p, thr), "threshold_": lambda p: sf.threshold_(p, thr),
+           "first_spike": lambda p: sf.first_spike(p, thr)[0], "pair": lambda p: sf.fire(p, thr, True)[1]}
+    if not fits:
+        for name, op in ops.items():
+            p = x.clone()
+            with pytest.raises(ValueError) as info:
+                op(p)
+            assert "threshold" in str(info.value) and str(tuple(x.shape)) in str(info.value), name
+            assert torch.equal(p, x), name  # an in-place form refused before writing
+        return
+    mask = x > thr
+    assert torch.equal(ops["fire"](x), mask.float())
+    assert torch.equal(ops["threshold"](x), torch.where(mask, x, torch.zeros(())))
+    assert torch.equal(ops["pair"](x), ops["threshold"](x))
+    assert torch.equal(ops["fire_"](x.clone()), mask.float())
+    tdim = 0 if x.dim() == 4 else 1
+    assert torch.equal(ops["first_spike"](x), x.shape[tdim] - mask.sum(tdim))
+
+
+@st.composite
+def exact_potentials(draw, batched=None):
+    """Cumulative float64 potentials on a grid of multiples of 1/8 in [0, 2], whose scaling by 2**e is exact."""
+    b = draw(st.integers(1, 2)) if (batched if batched is not None else draw(st.booleans())) else None
+    t, c, h, w = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    shape = (t, c, h, w) if b is None else (b, t, c, h, w)
+    steps = torch.randint(0, 3, shape, generator=g).double() / 8 * (torch.rand(shape, generator=g) < 0.6)
+    return steps.cumsum(0 if b is None else 1).clamp(max=2.0)
+
+
+@RELIABLE
+@given(x=exact_potentials(), e=st.integers(-1000, 1022), k=st.integers(0, 4), r=st.integers(0, 2))
+def test_winners_and_inhibition_of_huge_and_tiny_potentials_equal_the_unscaled(x, e, k, r):
+    scale = 2.0 ** e
+    big = x * scale
+    assert bool(torch.isfinite(big).all())
+    assert sf.get_k_winners(big, k, r) == sf.get_k_winners(x, k, r)
+    assert torch.equal(sf.pointwise_inhibition(big), sf.pointwise_inhibition(x) * scale)
+    assert torch.equal(sf.fire(big, 0.5 * scale), sf.fire(x, 0.5))
+    times, values = sf.first_spike(big, 0.5 * scale)
+    t0, v0 = sf.first_spike(x, 0.5)
+    assert torch.equal(times, t0) and torch.equal(values, v0 * scale)
+
+
+@RELIABLE
+@given(b=st.one_of(st.none(), st.integers(0, 3)), c=st.integers(0, 2), h=st.integers(0, 4), w=st.integers(0, 4),
+       e=st.integers(-1000, 1020), seed=st.integers(0, 1000), batched=st.sampled_from([None, True]))
+def test_latency_of_huge_and_tiny_intensities_is_finite_and_scale_free(b, c, h, w, e, seed, batched):
+    shape = (c, h, w) if b is None else (b, c, h, w)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 9, shape, generator=g).double() / 4                   # exact multiples of 1/4
+    coder = su.Intensity2Latency(5, batched=batched if b is not None else None)
+    out = coder(x * 2.0 ** e)
+    ref = coder(x)
+    assert out.dtype == torch.float64 and bool(torch.isfinite(out).all()) and out.shape == ref.shape
+    assert torch.equal(out, ref * 2.0 ** e)
+    one_image = b is None or (b == 1 and batched is None)
+    assert out.dim() == (4 if one_image else 5)
+
+
+@RELIABLE
+@given(x=waves(), data=st.data())
+def test_feature_inhibition_lists_tuples_arrays_and_tensors_agree(x, data):
+    c = x.shape[-3]
+    feats = data.draw(st.lists(st.integers(-c, c - 1), max_size=4)) if c else []
+    expect = x.clone()
+    for f in feats:
+        expect.select(-3, f % c).zero_()
+    forms = [feats, tuple(feats), np.array(feats, dtype=np.int64), torch.tensor(feats, dtype=torch.long),
+             torch.tensor(feats, dtype=torch.long).view(-1, 1), [[f] for f in feats]]
+    mask = [i in {f % c for f in feats} for i in range(c)]
+    forms += [mask, torch.tensor(mask, dtype=torch.bool)] if c else []
+    for form in forms:
+        assert torch.equal(sf.feature_inhibition(x, form), expect), form
+    if feats:
+        for bad in ([f + 0.5 for f in feats], [float(f) for f in feats], torch.tensor(feats, dtype=torch.float32)):
+            with pytest.raises(TypeError, match="inhibited_features"):
+                sf.feature_inhibition(x, bad)
+    with pytest.raises(ValueError, match="inhibited_features"):
+        sf.feature_inhibition(x, [c])
+
+
+@RELIABLE
+@given(case=stdp_case(), data=st.data())
+def test_stdp_winners_as_lists_or_tensors_give_the_same_update(case, data):
+    conv, x, (ho, wo) = case
+    pot = conv(x)
+    spk = sf.fire(pot, 1.0)
+    stdp = snn.STDP(conv, (0.05, -0.04), use_stabilizer=data.draw(st.booleans()))
+    c = pot.shape[-3]
+    k = data.draw(st.integers(0, 3))
+    winners = [(data.draw(st.integers(0, c - 1)), data.draw(st.integers(0, ho - 1)), data.draw(st.integers(0, wo - 1)))
+               for _ in range(k)]
+    w0 = conv.weight.clone()
+    results = []
+    for form in (winners, torch.tensor(winners, dtype=torch.long).view(k, 3),
+                 [tuple(np.int64(v) for v in wn) for wn in winners]):
+        conv.load_weight(w0)
+        stdp(x, pot, spk, form)
+        results.append(conv.weight.clone())
+    assert torch.equal(results[0], results[1]) and torch.equal(results[0], results[2])
+    assert finite(results[0])
+
+
+@RELIABLE
+@given(shape=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 3), st.integers(0, 3)),
+       batched=st.booleans(), k=st.integers(0, 3), seed=st.integers(0, 100))
+def test_zero_size_dimensions_work_through_every_functional_op(shape, batched, k, seed):
+    assume(0 in shape)
+    full = ((2,) if batched else ()) + shape
+    x = torch.rand(full, generator=torch.Generator().manual_seed(seed)).cumsum(1 if batched else 0)
+    thr = torch.full(full[-3:-2] + (1, 1), 0.5)                                 # per feature, C may be 0
+    for name, call in {"fire": lambda: sf.fire(x, thr), "threshold": lambda: sf.threshold(x, 0.5),
+                       "pointwise_inhibition": lambda: sf.pointwise_inhibition(x),
+                       "feature_inhibition": lambda: sf.feature_inhibition(x, []),
+                       "first_spike": lambda: sf.first_spike(x, thr)[1]}.items():
+        out = call()
+        assert out.numel() == 0 or finite(out), name
+    winners = sf.get_k_winners(x, k, as_tensor=True)
+    assert winners.shape[-1] == 3 and bool((winners == -1).all())
+    times = sf.spike_times(x, 1 if batched else 0)
+    assert sf.spike_wave(times.clamp(max=3), 3).shape[-3:] == full[-3:]
+
+
+@RELIABLE
+@given(kernel=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=9, max_size=9),
+       mode=st.sampled_from(["strengthen", "weaken"]), seed=st.integers(0, 100))
+def test_lateral_inhibition_kernels_are_valid_or_refused(kernel, mode, seed):
+    k = torch.tensor(kernel).view(3, 3)
+    x = torch.rand(2, 4, 5, generator=torch.Generator().manual_seed(seed))
+    valid = bool(torch.isfinite(k).all()) and bool((k >= 0).all())
+    try:
+        out = sf.intensity_lateral_inhibition(x, k, mode)
+    except Exception as exc:  # noqa: BLE001 - the property is about which exceptions occur
+        assert not valid and _clear(exc, "inhibition_kernel"), repr(exc)
+        return
+    assert valid and out.shape == x.shape
+    assert finite(out) or not bool(torch.isfinite(x * (1 + k.sum())).all())   # only a kernel of ~1e38 overflows

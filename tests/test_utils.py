@@ -139,10 +139,28 @@ def test_inhibition_kernel_and_transform():
     k = su.generate_inhibition_kernel([0.5, 0.25])
     assert k.shape == (5, 5)
     assert k[2, 2] == 0 and k[1, 2] == 0.5 and k[3, 3] == 0.5 and k[0, 4] == 0.25 and k[2, 0] == 0.25
-    lii = su.LateralIntensityInhibition([0.5, 0.25])
+    lii = su.LateralIntensityInhibition([0.5, 0.25], mode="weaken")
     img = torch.tensor([[[4.0, 2.0, 1.0]]])
     # 2: one stronger neighbour at distance 1; 1: stronger at distances 1 (0.5) and 2 (0.25)
     assert lii(img).tolist() == [[[4.0, 1.0, 0.25]]]
+    # SpykeTorch's computation, under SpykeTorch's spelling: each pixel gains p_d for every weaker
+    # pixel at distance d, the zeros beyond the border included; e.g. 4 outranks all 8 pixels at
+    # distance 1 and all 16 at distance 2: 4 * (1 + 8 * 0.5 + 16 * 0.25) = 36
+    spyke = su.LateralIntencityInhibition([0.5, 0.25])
+    assert spyke.mode == "strengthen" and su.LateralIntencityInhibition is su.LateralIntensityInhibition
+    out = spyke(img)
+    ref = []
+    for j, v in enumerate([4.0, 2.0, 1.0]):
+        gain = 0.0
+        for di in range(-2, 3):
+            for dj in range(-2, 3):
+                d = max(abs(di), abs(dj))
+                if d == 0:
+                    continue
+                other = [4.0, 2.0, 1.0][j + dj] if di == 0 and 0 <= j + dj < 3 else 0.0
+                gain += [0.5, 0.25][d - 1] * (v > other)
+        ref.append(v * (1 + gain))
+    assert out.tolist() == [[ref]] and ref[0] == 36.0
     with pytest.raises(ValueError, match="inhibition_percents"):
         su.generate_inhibition_kernel([1.5])
 

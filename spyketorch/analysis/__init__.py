@@ -2,8 +2,8 @@
 (:mod:`~spyketorch.analysis.dynamics`), recorded simulations, f–I curves and threshold tuning
 (:mod:`~spyketorch.analysis.simulation`) and figures (:mod:`~spyketorch.analysis.plotting`,
 imported on first use: nothing else imports matplotlib)."""
-from .dynamics import (FixedPoint, as_weights, deep_receptive_field, fixed_points, nullclines,
-                       reconstruct_features)
+from .dynamics import (FixedPoint, as_weights, deep_feature, deep_receptive_field, fixed_points, nullclines,
+                       receptive_field, reconstruct_features)
 from .simulation import (FICurve, TuneResult, analytic_lif_rate, fi_curve, firing_rate, lif_rate, load_layer,
                          rheobase, run, save_layer, simulate, tune_threshold)
 
@@ -17,7 +17,8 @@ def __getattr__(name: str):  # ``spyketorch.analysis.plotting`` on first use (ma
 
 
 __all__ = [
-    "FixedPoint", "nullclines", "fixed_points", "deep_receptive_field", "reconstruct_features", "as_weights",
+    "FixedPoint", "nullclines", "fixed_points", "deep_receptive_field", "receptive_field", "deep_feature",
+    "reconstruct_features", "as_weights",
     "simulate", "run", "firing_rate", "FICurve", "fi_curve", "lif_rate", "analytic_lif_rate", "rheobase",
     "TuneResult", "tune_threshold", "save_layer", "load_layer",
 ]

@@ -19,7 +19,8 @@ from .. import neurons as sn
 
 Number = Union[int, float]
 
-__all__ = ["FixedPoint", "nullclines", "fixed_points", "deep_receptive_field", "reconstruct_features",
+__all__ = ["FixedPoint", "nullclines", "fixed_points", "deep_receptive_field", "receptive_field", "deep_feature",
+           "reconstruct_features",
            "copy_layer", "single_neuron", "w_nullcline", "scalar_rest", "potential_range", "as_weights", "thresholds",
            "require_second_variable"]
 
@@ -293,12 +294,145 @@ def deep_receptive_field(kernel_sizes: Sequence[int], pooling: Optional[Sequence
     pools = list(pooling) if pooling is not None else [None] * (len(ks) - 1)
     if len(pools) != len(ks) - 1:
         raise ValueError(f"pooling needs {len(ks) - 1} entries (between the convolutions), got {len(pools)}")
-    n = ks[-1]
-    for l in range(len(ks) - 2, -1, -1):
-        pk, ps = _pool_spec(pools[l])
-        n = (n - 1) * ps + pk
-        n = n + ks[l] - 1
-    return n
+    layers: List[Tuple[int, int, int, int]] = []
+    for l, k in enumerate(ks):  # stride-1 convolutions, each but the last followed by its pooling
+        layers.append((k, k, 1, 1))
+        if l < len(ks) - 1:
+            pk, ps = _pool_spec(pools[l])
+            layers.append((pk, pk, ps, ps))
+    return receptive_field(layers)[0]
+
+
+def receptive_field(layers: Sequence[Tuple[int, int, int, int]]) -> Tuple[int, int]:
+    r"""Height and width of the input patch one neuron of the last layer sees.
+
+    Each layer (convolution or pooling) is ``(height, width, row_stride,
+    column_stride)`` of its window, first layer first. Going back from the last
+    layer, a patch of :math:`n` units of a layer's output covers
+
+    .. math::
+        n \leftarrow k + (n - 1)\, s, \qquad n = 1 \text{ at the last layer}
+
+    units of its input (per axis). This is SpykeTorch's
+    ``visualization.get_deep_receptive_field`` (see :mod:`spyketorch.visualization`).
+
+    Args:
+        layers: ``(height, width, row_stride, column_stride)`` per layer, each an int >= 1.
+
+    Returns:
+        ``(height, width)`` in input pixels (``(1, 1)`` for no layer).
+
+    Example:
+        >>> receptive_field([(5, 5, 1, 1), (2, 2, 2, 2), (2, 2, 1, 1)])   # conv 5, pool 2/2, conv 2
+        (8, 8)
+    """
+    h, w = 1, 1
+    for i, layer in enumerate(layers):
+        if isinstance(layer, (str, bytes)) or not isinstance(layer, Sequence) or len(layer) != 4:
+            raise ValueError(f"layers[{i}] must be (height, width, row_stride, column_stride), got {layer!r}")
+        for v in layer:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"layers[{i}] must hold ints >= 1, got {tuple(layer)}")
+    for kh, kw, sh, sw in reversed([tuple(int(v) for v in layer) for layer in layers]):
+        h = kh + (h - 1) * sh
+        w = kw + (w - 1) * sw
+    return h, w
+
+
+def deep_feature(
+    pre_feature: Tensor,
+    feature_stride: Tuple[int, int],
+    window_size: Tuple[int, int],
+    stride: Tuple[int, int],
+    weights: Optional[Tensor] = None,
+) -> Tuple[Tensor, Tuple[int, int]]:
+    r"""One step of SpykeTorch's deep-feature picture: what a layer's features look like in input space.
+
+    ``pre_feature`` ``[C, h, w]`` holds the picture of each of the ``C`` maps
+    below, ``feature_stride`` how far apart (in input pixels) neighbouring units of
+    those maps are. A layer with a ``window_size`` window and ``stride`` makes
+    pictures of side :math:`h + (k - 1)\,s_{cum}` and cumulative stride
+    :math:`s_{cum}\, s`:
+
+    * a pooling layer (``weights=None``) puts each map's picture in the middle of
+      the larger field (zeros around it);
+    * a convolution with ``weights`` ``[F, C, kh, kw]`` adds, for every kernel
+      offset :math:`(r, c)`, the strongest weighted picture among the maps
+      below, shifted by :math:`(r, c)\, s_{cum}`, and keeps the positive part:
+
+    .. math::
+        P_f = \Big[\sum_{r, c} \operatorname{shift}_{(r s_{cum}, c s_{cum})}
+              \max_{c'} W_{f, c', r, c}\, P_{c'}\Big]_+
+
+    This is the rule of SpykeTorch's ``visualization.get_deep_feature``
+    (:mod:`spyketorch.visualization` keeps that name); the linear picture
+    (sums, transposed convolutions) is :func:`reconstruct_features`. The loop runs
+    over the kernel offsets; each offset is one vectorised step over the
+    features, maps and pixels.
+
+    Args:
+        pre_feature: ``[C, h, w]`` pictures of the maps below (e.g. the stacked
+            input filter kernels, or ``[[[1.]]]`` for raw pixels).
+        feature_stride: cumulative stride ``(rows, columns)`` of the maps below.
+        window_size: the layer's window ``(kh, kw)``.
+        stride: the layer's stride ``(rows, columns)``.
+        weights: the convolution's weights ``[F, C, kh, kw]``; ``None`` for a
+            pooling layer. Default: ``None``.
+
+    Returns:
+        ``(pictures, cumulative_stride)``: ``[F, h', w']`` (``[C, h', w']`` for a
+        pooling layer) on ``pre_feature``'s device, and the new cumulative stride.
+
+    Example:
+        >>> pics, cs = deep_feature(torch.ones(2, 3, 3), (1, 1), (2, 2), (2, 2))   # a 2x2/2 pooling
+        >>> pics.shape, cs
+        (torch.Size([2, 4, 4]), (2, 2))
+        >>> w = torch.tensor([[[[1.0, 0.5]], [[0.25, 2.0]]]])   # one feature, 2 maps, a 1x2 kernel
+        >>> deep_feature(torch.ones(2, 1, 1), (1, 1), (1, 2), (1, 1), w)[0]
+        tensor([[[1., 2.]]])
+    """
+    if not isinstance(pre_feature, Tensor) or pre_feature.dim() != 3 or pre_feature.dtype.is_complex:
+        raise ValueError(f"pre_feature must be a real [C, h, w] tensor, got {getattr(pre_feature, 'shape', pre_feature)!r}")
+    fs = _positive_pair(feature_stride, "feature_stride")
+    ws = _positive_pair(window_size, "window_size")
+    st = _positive_pair(stride, "stride")
+    pre = pre_feature if pre_feature.is_floating_point() else pre_feature.float()
+    c, h, w = pre.shape
+    new_stride = (fs[0] * st[0], fs[1] * st[1])
+    size = (h + (ws[0] - 1) * fs[0], w + (ws[1] - 1) * fs[1])
+    depth = c if weights is None or not isinstance(weights, Tensor) else weights.shape[0]
+    if depth * size[0] * size[1] * pre.element_size() > 2 ** 42:
+        raise ValueError(f"window_size={ws} and feature_stride={fs} make pictures of {size[0]} x {size[1]} "
+                         "pixels per feature, more than memory holds")
+    if weights is None:
+        out = pre.new_zeros(c, *size)
+        r0, c0 = size[0] // 2 - h // 2, size[1] // 2 - w // 2
+        out[:, r0:r0 + h, c0:c0 + w] = pre
+        return out, new_stride
+    if not isinstance(weights, Tensor) or weights.dim() != 4 or weights.dtype.is_complex:
+        raise ValueError(f"weights must be a real [F, C, kh, kw] tensor, got {getattr(weights, 'shape', weights)!r}")
+    if weights.shape[1] != c or tuple(weights.shape[2:]) != ws:
+        raise ValueError(
+            f"weights {tuple(weights.shape)} must be [F, {c}, {ws[0]}, {ws[1]}] for {c} maps below and window {ws}"
+        )
+    wt = weights.detach().to(device=pre.device, dtype=pre.dtype)
+    out = pre.new_zeros(wt.shape[0], *size)
+    if c == 0 or h * w == 0:  # no map below, or empty pictures: nothing to add
+        return out, new_stride
+    for r in range(ws[0]):
+        for col in range(ws[1]):
+            best = (pre.unsqueeze(0) * wt[:, :, r, col, None, None]).amax(dim=1)  # [F, h, w]
+            out[:, r * fs[0]:r * fs[0] + h, col * fs[1]:col * fs[1] + w] += best
+    return out.clamp_(min=0), new_stride
+
+
+def _positive_pair(v: Any, name: str) -> Tuple[int, int]:
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = (v, v)
+    if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or len(v) != 2 or any(
+            isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in v):
+        raise ValueError(f"{name} must be an int >= 1 or a pair of them, got {v!r}")
+    return int(v[0]), int(v[1])
 
 
 def as_weights(weights: Any) -> Tensor:

@@ -12,14 +12,17 @@ threshold since that pixel's last event:
     n^{\pm}_{x}(\tau) = \Big\lfloor \frac{\pm(L_x(\tau) - L^{ref}_x)}{C} \Big\rfloor_{+}, \qquad
     L^{ref}_x \leftarrow L^{ref}_x \pm n^{\pm}_x C
 
-Events are counted in ``T`` equal time bins, giving frames ``[T, 2, H, W]`` (channel 0 ON,
-channel 1 OFF). Unlike the real recordings there is no sensor noise, no refractory period
+Events are counted in ``T`` equal time bins, giving frames ``[T, 2, H, W]`` in ``tonic``'s
+channel order: channel 0 holds polarity 0 (OFF), channel 1 polarity 1 (ON), as
+``tonic.transforms.ToFrame`` makes them. Unlike the real recordings there is no sensor noise, no refractory period
 of the pixels, no latency jitter, no monitor flicker and the frame keeps the image size
 (N-MNIST is 34 x 34). It is deterministic.
 
 :func:`events_to_frames` bins structured event arrays in the format of the ``tonic``
 package (fields ``x``, ``y``, ``t``, ``p``) into the same frames, so real N-MNIST or DVS
-Gesture recordings feed the same networks; ``tonic`` itself is not needed.
+Gesture recordings feed the same networks; ``tonic`` itself is not needed, and frames made
+by ``tonic.transforms.ToFrame(sensor_size, n_time_bins=T)`` (as a float tensor) can be used
+in their place: the channel order is the same, and ``binning="tonic"`` reproduces its bins.
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .. import _validation as V
 
 __all__ = ["saccade_path", "saccade_events", "events_to_frames"]
 
@@ -89,12 +94,12 @@ def saccade_events(
 
     Returns:
         Event counts ``[B, T, 2, H, W]`` (``[T, 2, H, W]`` for one ``[H, W]`` image), float32,
-        channel 0 ON and channel 1 OFF.
+        channel 0 OFF and channel 1 ON (``tonic``'s order: polarity 0 first).
 
     Example:
         >>> img = torch.zeros(8, 8); img[3:5, 3:5] = 255.0
         >>> ev = saccade_events(img, time_steps=3)
-        >>> ev.shape, bool(ev[:, 0].sum() > 0), bool(ev[:, 1].sum() > 0)
+        >>> ev.shape, bool(ev[:, 0].sum() > 0), bool(ev[:, 1].sum() > 0)   # OFF and ON events
         (torch.Size([3, 2, 8, 8]), True, True)
     """
     if not isinstance(images, Tensor):
@@ -126,9 +131,12 @@ def saccade_events(
         on = torch.where(diff > 0, count, torch.zeros_like(count))
         off = count - on
         log_ref = log_ref + torch.sign(diff) * count * contrast
-        frames[:, (i - 1) // substeps, 0:1] += on
-        frames[:, (i - 1) // substeps, 1:2] += off
+        frames[:, (i - 1) // substeps, 0:1] += off
+        frames[:, (i - 1) // substeps, 1:2] += on
     return frames[0] if single else frames
+
+
+_BINNINGS = ("span", "tonic")
 
 
 def events_to_frames(
@@ -136,19 +144,40 @@ def events_to_frames(
     sensor_size: Sequence[int],
     time_steps: int,
     t_range: Optional[Tuple[float, float]] = None,
+    binning: str = "span",
 ) -> Tensor:
     r"""Bin a structured event array (``tonic`` format) into frames ``[T, 2, H, W]``.
 
-    Events with ``p > 0`` (or ``True``) are ON (channel 0), the others OFF (channel 1).
-    The time span ``t_range`` (default: from the first to the last event) is cut into
-    ``T`` equal bins; the last bin includes its end. Events outside the span or the
-    sensor are dropped.
+    Channels follow ``tonic.transforms.ToFrame``: channel 0 holds polarity 0
+    (OFF; also ``False`` and the ``-1`` of the ``{-1, 1}`` convention: every
+    ``p <= 0``), channel 1 polarity 1 (ON, every ``p > 0``). Events outside the
+    sensor are dropped. The time span is ``t_range`` (default: from the first
+    to the last event), cut into ``T`` bins:
+
+    * ``binning="span"`` (default): ``T`` equal bins that cover the span
+      exactly, :math:`b = \lfloor T (t - t_0) / (t_1 - t_0) 
+floor`, the last
+      bin including its end, so every event inside the span is counted.
+    * ``binning="tonic"``: the bins of ``ToFrame(sensor_size, n_time_bins=T)``:
+      width :math:`w = \lfloor (t_1 - t_0) / T 
+floor` (floor division in the
+      unit of ``t``), bin :math:`i` holding :math:`t_0 + i w \le t < t_0 + (i+1) w`.
+      Like tonic, this leaves out every event at or after :math:`t_0 + T w`:
+      always the last event of the span (``t = t_1``), and, when ``T`` does not
+      divide the span, the events of the remainder; a span shorter than ``T``
+      units gives empty frames. tonic takes :math:`t_0, t_1` from the first and
+      last events of the array (it expects them sorted by time); here they are
+      the smallest and largest ``t``, the same for a sorted array.
+
+    For a span that ``T`` divides, the two binnings differ only in the events at
+    :math:`t = t_1`, which ``"span"`` puts into the last bin and ``"tonic"`` drops.
 
     Args:
         events: numpy structured array with fields ``x``, ``y``, ``t``, ``p``.
-        sensor_size: ``(W, H)`` or ``(W, H, 2)`` as in ``tonic``.
+        sensor_size: ``(W, H)`` or ``(W, H, 2)`` as in ``tonic`` (two polarities).
         time_steps: number of frames ``T``.
         t_range: ``(t_start, t_end)``. Default: ``None``.
+        binning: ``"span"`` or ``"tonic"``. Default: ``"span"``.
 
     Returns:
         float32 event counts ``[T, 2, H, W]``.
@@ -156,8 +185,10 @@ def events_to_frames(
     Example:
         >>> ev = np.array([(1, 0, 0.0, 1), (1, 0, 10.0, 0)],
         ...               dtype=[("x", "<i2"), ("y", "<i2"), ("t", "<f8"), ("p", "<i1")])
-        >>> events_to_frames(ev, (3, 2), 2)[:, :, 0, 1].tolist()
-        [[1.0, 0.0], [0.0, 1.0]]
+        >>> events_to_frames(ev, (3, 2), 2)[:, :, 0, 1].tolist()   # [T, (OFF, ON)] at x=1, y=0
+        [[0.0, 1.0], [1.0, 0.0]]
+        >>> events_to_frames(ev, (3, 2), 2, binning="tonic")[:, :, 0, 1].tolist()   # the end event is left out
+        [[0.0, 1.0], [0.0, 0.0]]
     """
     if not isinstance(events, np.ndarray) or events.dtype.names is None:
         raise TypeError("events must be a numpy structured array with fields x, y, t, p")
@@ -166,9 +197,14 @@ def events_to_frames(
         raise ValueError(f"events lack the fields {sorted(missing)}")
     if len(sensor_size) not in (2, 3) or any(int(s) < 1 for s in sensor_size[:2]):
         raise ValueError(f"sensor_size must be (W, H) or (W, H, P), got {tuple(sensor_size)}")
+    if len(sensor_size) == 3 and int(sensor_size[2]) != 2:
+        raise ValueError(f"sensor_size must have two polarities (W, H, 2): the frames hold OFF and ON, got {tuple(sensor_size)}")
     if isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1:
         raise ValueError(f"time_steps must be a positive int, got {time_steps!r}")
+    if binning not in _BINNINGS:
+        raise ValueError(f"binning must be one of {_BINNINGS}, got {binning!r}")
     w, h = int(sensor_size[0]), int(sensor_size[1])
+    V.allocation(time_steps * 2 * h * w, 4, "time_steps", time_steps)
     frames = torch.zeros(time_steps * 2 * h * w, dtype=torch.float32)
     if events.size == 0:
         return frames.view(time_steps, 2, h, w)
@@ -177,13 +213,20 @@ def events_to_frames(
     t = torch.from_numpy(np.ascontiguousarray(events["t"], dtype=np.float64))
     p = torch.from_numpy(np.ascontiguousarray(events["p"]).astype(np.float64) > 0)
     t0, t1 = (float(t.min()), float(t.max())) if t_range is None else (float(t_range[0]), float(t_range[1]))
-    if not t1 >= t0:
-        raise ValueError(f"t_range must have t_end >= t_start, got {(t0, t1)}")
-    span = t1 - t0 if t1 > t0 else 1.0
-    b = torch.floor((t - t0) / span * time_steps).long()
-    b = torch.where(t == t1, torch.full_like(b, time_steps - 1), b)
-    keep = (b >= 0) & (b < time_steps) & (x >= 0) & (x < w) & (y >= 0) & (y < h) & (t >= t0) & (t <= t1)
-    ch = (~p).long()
+    if not (math.isfinite(t0) and math.isfinite(t1)) or not t1 >= t0:
+        raise ValueError(f"t_range must be finite with t_end >= t_start, got {(t0, t1)}")
+    if binning == "span":
+        span = t1 - t0 if t1 > t0 else 1.0
+        b = torch.floor((t - t0) / span * time_steps).long()
+        b = torch.where(t == t1, torch.full_like(b, time_steps - 1), b)
+        in_time = (t >= t0) & (t <= t1)
+    else:
+        width = (t1 - t0) // time_steps
+        starts = torch.arange(time_steps, dtype=torch.float64) * width + t0  # tonic's window starts
+        b = torch.searchsorted(starts, t, right=True) - 1
+        in_time = (b >= 0) & (t < starts[b.clamp(min=0)] + width)
+    keep = in_time & (b >= 0) & (b < time_steps) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    ch = p.long()
     idx = ((b * 2 + ch) * h + y) * w + x
     frames.index_add_(0, idx[keep], torch.ones(int(keep.sum()), dtype=torch.float32))
     return frames.view(time_steps, 2, h, w)

@@ -88,8 +88,8 @@ class DoGKernel(FilterKernel):
     def __call__(self) -> torch.Tensor:
         y, x = self._grid()
         d2 = x * x + y * y
-        s1, s2 = self.sigma1**2, self.sigma2**2
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # squares beyond float64 become inf: refused below, never OverflowError
+            s1, s2 = np.float64(self.sigma1) ** 2, np.float64(self.sigma2) ** 2
             g = (np.exp(-d2 / (2 * s1)) / s1 - np.exp(-d2 / (2 * s2)) / s2) / (2 * math.pi)
         what = f"window_size={self.window_size}, sigma1={self.sigma1}, sigma2={self.sigma2}"
         return _zero_mean_unit_max(g, what)
@@ -126,13 +126,13 @@ class GaborKernel(FilterKernel):
 
     def __call__(self) -> torch.Tensor:
         x, y = self._grid()  # x: row offset, y: column offset
-        lam = self.window_size * 2 / self.div
-        sigma = 0.8 * lam
         gamma = 0.3
         th = math.radians(self.orientation)
         big_x = x * math.cos(th) + y * math.sin(th)
         big_y = -x * math.sin(th) + y * math.cos(th)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # a tiny div overflows the wavelength: refused below, never OverflowError
+            lam = np.float64(self.window_size * 2) / np.float64(self.div)
+            sigma = 0.8 * lam
             g = np.exp(-(big_x**2 + gamma**2 * big_y**2) / (2 * sigma**2)) * np.cos(2 * math.pi * big_x / lam)
         what = f"window_size={self.window_size}, orientation={self.orientation}, div={self.div}"
         return _zero_mean_unit_max(g, what)
@@ -156,7 +156,9 @@ class Filter:
 
     Shape:
         - Input: ``[1, H, W]`` or ``[B, 1, H, W]`` (grey images).
-        - Output: ``[K, H', W']`` or ``[B, K, H', W']``.
+        - Output: ``[K, H', W']`` or ``[B, K, H', W']``. SpykeTorch's scripts pass one
+          image as ``[1, 1, H, W]`` and get ``[1, K, H', W']``, as there;
+          :class:`~spyketorch.utils.Intensity2Latency` reads that as one image.
 
     Example:
         >>> f = Filter([DoGKernel(7, 1, 2), DoGKernel(7, 2, 1)], padding=3, thresholds=50)
@@ -241,23 +243,41 @@ class Filter:
 class LateralIntensityInhibition:
     r"""Lateral inhibition of intensities (see :func:`spyketorch.functional.intensity_lateral_inhibition`).
 
+    SpykeTorch spells this class ``LateralIntencityInhibition``; both names
+    work. By default it computes what SpykeTorch computes (``mode="strengthen"``:
+    each pixel gains the fraction :math:`p_d` of itself for every weaker pixel at
+    Chebyshev distance :math:`d`); ``mode="weaken"`` applies the decrease that
+    SpykeTorch's documentation describes. The input is never changed (SpykeTorch
+    reshapes it in place and back).
+
     Args:
-        inhibition_percents: fractions :math:`p_1, p_2, \dots` by which a pixel
-            is weakened for each stronger neighbour at Chebyshev distance 1, 2, ...
+        inhibition_percents: fractions :math:`p_1, p_2, \dots` for the
+            neighbours at Chebyshev distance 1, 2, ... (each in ``[0, 1]``).
+        mode: ``"strengthen"`` or ``"weaken"``. Default: ``"strengthen"``.
 
     Shape:
-        ``[..., H, W]`` -> same shape.
+        ``[..., H, W]`` (e.g. SpykeTorch's ``[1, C, H, W]``) -> same shape.
 
     Example:
+        >>> # 4 outranks its 7 border zeros and the 2: 4 (1 + 8/2); the 2 outranks the 7 zeros: 2 (1 + 7/2)
         >>> LateralIntensityInhibition([0.5])(torch.tensor([[4.0, 2.0]]))
+        tensor([[20.,  9.]])
+        >>> LateralIntensityInhibition([0.5], mode="weaken")(torch.tensor([[4.0, 2.0]]))
         tensor([[4., 1.]])
     """
 
-    def __init__(self, inhibition_percents: Sequence[float]) -> None:
+    def __init__(self, inhibition_percents: Sequence[float], mode: str = "strengthen") -> None:
         self.inhibition_kernel = generate_inhibition_kernel(inhibition_percents)
+        if mode not in sf._LATERAL_MODES:
+            raise ValueError(f"mode must be one of {sf._LATERAL_MODES}, got {mode!r}")
+        self.mode = mode
 
     def __call__(self, intensities: torch.Tensor) -> torch.Tensor:
-        return sf.intensity_lateral_inhibition(intensities, self.inhibition_kernel)
+        return sf.intensity_lateral_inhibition(intensities, self.inhibition_kernel, self.mode)
+
+
+#: SpykeTorch's spelling of :class:`LateralIntensityInhibition`.
+LateralIntencityInhibition = LateralIntensityInhibition
 
 
 def generate_inhibition_kernel(inhibition_percents: Sequence[float]) -> torch.Tensor:

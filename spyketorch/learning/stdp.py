@@ -81,7 +81,9 @@ class STDP(nn.Module):
         \qquad W \leftarrow \operatorname{clamp}(W + \Delta W, W_{lo}, W_{hi})
 
     Without the stabiliser the factor :math:`(W-W_{lo})(W_{hi}-W)` is replaced by 1.
-    Only the winners' feature maps change. The per-feature rates
+    Only the winners' feature maps change. As in SpykeTorch, when the winners
+    of one sample name a feature more than once (only winners passed in can),
+    the last of them sets that feature's update. The per-feature rates
     :math:`(a^+_f, a^-_f)` are the buffer ``learning_rate`` ``[C_out, 2]``
     (saved in ``state_dict``). Negative rates give anti-STDP.
 
@@ -293,6 +295,10 @@ class STDP(nn.Module):
         sample_gain: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         f = wt[..., 0].clamp(min=0)  # [B, K]
+        if wt.shape[1] > 1:  # a feature named twice in one sample: its last winner sets the rates, as in SpykeTorch
+            same = (f.unsqueeze(2) == f.unsqueeze(1)) & valid.unsqueeze(1)  # [B, K, K']: row k' names k's feature
+            later = torch.ones(wt.shape[1], wt.shape[1], dtype=torch.bool, device=wt.device).triu(1)
+            valid = valid & ~(same & later).any(dim=2)
         ap = rates[f, 0].unsqueeze(-1)  # [B, K, 1]
         an = rates[f, 1].unsqueeze(-1)
         vals = torch.where(pairing, ap, an) * valid.unsqueeze(-1).to(ap.dtype)
@@ -315,8 +321,8 @@ class STDP(nn.Module):
     def _update_weights(self, lr: torch.Tensor) -> None:
         w = self.conv_layer.weight
         _dist.all_reduce_sum_(lr)  # with a process group: the sum over all ranks' samples (see spyketorch.distributed)
-        if self.use_stabilizer:
-            w.add_(lr * (w - self.lower_bound) * (self.upper_bound - w))
+        if self.use_stabilizer:  # the product in SpykeTorch's order, so that one update is the same to the bit
+            w.add_(lr * ((w - self.lower_bound) * (self.upper_bound - w)))
         else:
             w.add_(lr)
         w.clamp_(self.lower_bound, self.upper_bound)

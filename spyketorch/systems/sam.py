@@ -146,6 +146,7 @@ class RectifiedSAM(nn.Module):
         generator: random generator for the Poisson counts. Default: None.
         seed: seed of the generator made on first use when ``generator`` is None
             (None: a nondeterministic seed). Default: None.
+        rng: spikeometric's name of ``generator`` (give one of the two). Default: None.
 
     Shape:
         input ``[B, C, H, W]``; every output ``[B, C, H, W]`` except ``winners`` ``[B, K, 3]``,
@@ -172,8 +173,15 @@ class RectifiedSAM(nn.Module):
         stimulus: Optional[Stimulus] = None,
         generator: Optional[torch.Generator] = None,
         seed: Optional[int] = None,
+        rng: Optional[torch.Generator] = None,
     ) -> None:
         super().__init__()
+        if rng is not None:  # spikeometric's name of the generator
+            if generator is not None:
+                raise TypeError("give either generator or its spikeometric name rng, not both")
+            if not isinstance(rng, torch.Generator):
+                raise TypeError(f"rng must be a torch.Generator, got {type(rng).__name__}")
+            generator = rng
         dt_f = _real_number("dt", dt)
         tau_f = _real_number("tau", tau)
         if dt_f <= 0:
