@@ -235,8 +235,29 @@ def _neuron_fields(layer: Neuron, shape: Tuple[int, ...], euler: bool, nonneg_in
     else:
         raise ValueError(f"{name}: no NIR neuron matches a step that multiplies the potential by "
                          f"{float(alpha.min()):g} to {float(alpha.max()):g} (needs a factor in (0, 1], at rest)")
+    # the step's coefficients carry rounding (1 - (1 - ts/tau) is not ts/tau): where a value is
+    # the declared parameter it was computed from, up to that rounding, write the parameter
+    named = {k: _full(getattr(p, k), shape) for k in ("tau_rc", "C") if k in p._fields}
+    cands_r = [1.0 / named["C"]] if "C" in named else []
+    if "tau_rc" in named:
+        cands_r += [named["tau_rc"] / ts] + ([named["tau_rc"] / named["C"]] if "C" in named else [])
+    r = _snap(r, cands_r)
+    if tau is not None:
+        tau = _snap(tau, [named["tau_rc"]] if "tau_rc" in named else [])
+        v_leak = _snap(v_leak, [rest.numpy().reshape(shape)])
     return _Fields(kind, r, _strict_below(_full(thr, shape) - shift), _full(v_reset, shape) - shift, tau, v_leak,
                    integ, feats)
+
+
+def _snap(value: np.ndarray, candidates: List[np.ndarray], rtol: float = 1e-12) -> np.ndarray:
+    """``value`` with each element replaced by the first candidate within ``rtol`` of it."""
+    out = value.copy()
+    done = np.zeros(value.shape, dtype=bool)
+    for c in candidates:
+        hit = ~done & (np.abs(value - c) <= rtol * np.abs(c))
+        out[hit] = c[hit]
+        done |= hit
+    return out
 
 
 def _exact_base(layer: Neuron) -> Optional[type]:
@@ -379,11 +400,11 @@ def _emit(module: nn.Module, ch: _Chain, path: str) -> None:
         _emit_neuron(ch, module, name, binarise=False)
     elif isinstance(module, nn.Flatten):
         nd = len(ch.shape) + 1
-        start = module.start_dim % nd
-        end = module.end_dim % nd
-        if start == 0 or end == 0:
+        if module.start_dim % nd == 0 or module.end_dim % nd == 0:
             raise ValueError(f"{name}: Flatten over the batch dimension cannot be exported (start_dim={module.start_dim})")
-        node = nir.Flatten(input_type={"input": np.array(ch.shape)}, start_dim=start - 1, end_dim=end - 1)
+        # NIR counts the dimensions of one sample: a non-negative index moves down by one, a negative one stays
+        start, end = (d - 1 if d >= 0 else d for d in (module.start_dim, module.end_dim))
+        node = nir.Flatten(input_type={"input": np.array(ch.shape)}, start_dim=start, end_dim=end)
         ch.add(name, node)
         ch.shape = tuple(int(s) for s in node.output_type["output"])
     elif isinstance(module, nn.Linear):
