@@ -461,3 +461,11 @@ def test_stepping_contract():
     steps = torch.stack([net.step(x[t]) for t in range(T)])
     assert torch.equal(whole, steps) and whole.sum() > 0
     assert torch.equal(net(x), whole)  # forward starts from rest every time
+
+
+def test_float64_network_round_trips_exactly():
+    net = _two_blocks(EXACT["LIF"], seed=13).double()
+    x = _spikes((T, 2, 2, 8, 8), seed=13).double()
+    back = spyketorch.from_nir(spyketorch.to_nir(net, x[0]))
+    assert back.node_modules["block0_conv"].weight.dtype == torch.float64
+    assert torch.equal(back(x), _present(net, x)[1])

@@ -308,14 +308,14 @@ def _emit_conv(ch: _Chain, weight: Tensor, padding: Tuple[int, int], name: str) 
     if len(ch.shape) != 3 or ch.shape[0] != weight.shape[1]:
         raise ValueError(f"{name}: a convolution of {weight.shape[1]} input channels cannot take a signal of "
                          f"shape {ch.shape}")
-    w = _np(weight).astype(np.float32)
+    w = _weights(weight)
     c, h, wd = ch.shape
     ph, pw = padding
     out = (weight.shape[0], h + 2 * ph - w.shape[2] + 1, wd + 2 * pw - w.shape[3] + 1)
     if out[1] < 1 or out[2] < 1:
         raise ValueError(f"{name}: kernel {tuple(w.shape[2:])} is larger than its padded input {(h + 2 * ph, wd + 2 * pw)}")
     ch.add(name, nir.Conv2d(input_shape=(h, wd), weight=w, stride=1, padding=(ph, pw), dilation=1, groups=1,
-                            bias=np.zeros(w.shape[0], dtype=np.float32)))
+                            bias=np.zeros(w.shape[0], dtype=w.dtype)))
     ch.shape, ch.nonneg, ch.amp = out, ch.nonneg and bool((w >= 0).all()), None
 
 
@@ -411,8 +411,8 @@ def _emit(module: nn.Module, ch: _Chain, path: str) -> None:
         if ch.shape != (module.in_features,):
             raise ValueError(f"{name}: Linear({module.in_features}, {module.out_features}) cannot take a signal of "
                              f"shape {ch.shape} (flatten it first)")
-        w = _np(module.weight).astype(np.float32)
-        b = np.zeros(w.shape[0], np.float32) if module.bias is None else _np(module.bias).astype(np.float32)
+        w = _weights(module.weight)
+        b = np.zeros(w.shape[0], w.dtype) if module.bias is None else _weights(module.bias)
         ch.add(name, nir.Affine(weight=w, bias=b))
         ch.shape, ch.nonneg, ch.amp = (module.out_features,), ch.nonneg and bool((w >= 0).all() and (b >= 0).all()), None
     elif isinstance(module, nn.Identity):
@@ -424,6 +424,13 @@ def _emit(module: nn.Module, ch: _Chain, path: str) -> None:
         raise TypeError(f"to_nir cannot export {name} ({type(module).__name__}): supported are StepNetwork, "
                         f"NeuronConvBlock, Convolution, Pooling, the neuron layers, torch.nn.Flatten, torch.nn.Linear "
                         f"and torch.nn.Sequential of these")
+
+
+def _weights(w: Tensor) -> np.ndarray:
+    """Weights as written to the graph: float64 stays float64 (a float64 network round-trips
+    exactly), every other dtype becomes float32."""
+    a = _np(w)
+    return a if a.dtype == np.float64 else a.astype(np.float32)
 
 
 def _per_channel(s: np.ndarray) -> Optional[np.ndarray]:
@@ -582,7 +589,7 @@ def _version() -> str:
 class _Scale(nn.Module):
     def __init__(self, scale: np.ndarray) -> None:
         super().__init__()
-        self.register_buffer("scale", torch.as_tensor(np.asarray(scale, dtype=np.float32)))
+        self.register_buffer("scale", torch.as_tensor(np.array(scale, dtype=np.float64)))
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.scale.to(x.dtype)
@@ -591,7 +598,7 @@ class _Scale(nn.Module):
 class _Threshold(nn.Module):
     def __init__(self, threshold: np.ndarray) -> None:
         super().__init__()
-        self.register_buffer("threshold", torch.as_tensor(np.asarray(threshold, dtype=np.float32)))
+        self.register_buffer("threshold", torch.as_tensor(np.array(threshold, dtype=np.float64)))
 
     def forward(self, x: Tensor) -> Tensor:
         return (x > self.threshold.to(x.dtype)).to(x.dtype)
@@ -831,32 +838,32 @@ def _graph_dt(graph: Any, dt: Optional[float], needed: bool) -> Optional[float]:
     return dt
 
 
-def _node_module(nir: Any, node: Any, label: str, dt: Optional[float]) -> nn.Module:
+def _node_module(nir: Any, node: Any, label: str, dt: Optional[float], dtype: Any) -> nn.Module:
     if isinstance(node, (nir.Input, nir.Output)):
         return nn.Identity()
     if isinstance(node, nir.Conv2d):
-        w = torch.as_tensor(np.asarray(node.weight, dtype=np.float32))
+        w = torch.as_tensor(np.array(node.weight, dtype=dtype))
         pad = node.padding if isinstance(node.padding, str) else tuple(int(p) for p in np.broadcast_to(
             np.asarray(node.padding), (2,)))
         m = nn.Conv2d(w.shape[1] * int(node.groups), w.shape[0], tuple(w.shape[2:]),
                       stride=tuple(int(s) for s in np.broadcast_to(np.asarray(node.stride), (2,))), padding=pad,
                       dilation=tuple(int(s) for s in np.broadcast_to(np.asarray(node.dilation), (2,))),
-                      groups=int(node.groups), bias=True)
+                      groups=int(node.groups), bias=True, dtype=w.dtype)
         with torch.no_grad():
             m.weight.copy_(w)
             b = np.zeros(w.shape[0]) if node.bias is None else np.broadcast_to(np.asarray(node.bias), (w.shape[0],))
-            m.bias.copy_(torch.as_tensor(np.array(b, dtype=np.float32)))
+            m.bias.copy_(torch.as_tensor(np.array(b, dtype=dtype)))
         return m
     if isinstance(node, (nir.Affine, nir.Linear)):
-        w = torch.as_tensor(np.asarray(node.weight, dtype=np.float32))
+        w = torch.as_tensor(np.array(node.weight, dtype=dtype))
         if w.dim() != 2:
             raise ValueError(f"node {label!r}: only 2-D Affine/Linear weights are supported, got {tuple(w.shape)}")
         bias = getattr(node, "bias", None)
-        m = nn.Linear(w.shape[1], w.shape[0], bias=bias is not None)
+        m = nn.Linear(w.shape[1], w.shape[0], bias=bias is not None, dtype=w.dtype)
         with torch.no_grad():
             m.weight.copy_(w)
             if bias is not None:
-                m.bias.copy_(torch.as_tensor(np.array(np.broadcast_to(np.asarray(bias, dtype=np.float32), (w.shape[0],)))))
+                m.bias.copy_(torch.as_tensor(np.array(np.broadcast_to(np.asarray(bias, dtype=dtype), (w.shape[0],)))))
         return m
     if isinstance(node, nir.Scale):
         return _Scale(node.scale)
@@ -959,7 +966,10 @@ def from_nir(graph: Any, *, dt: Optional[float] = None) -> NIRNetwork:
     safe = {k: k.replace(".", "_") for k in order}
     if len(set(safe.values())) != len(safe):
         raise ValueError("node names collide once '.' is replaced by '_'")
-    mods = {safe[k]: _node_module(nir, nodes[k], k, step_dt) for k in order}
+    # float64 when every weight of the graph is (a float64 network round-trips exactly), else float32
+    weights = [np.asarray(n.weight) for n in nodes.values() if isinstance(n, (nir.Conv2d, nir.Affine, nir.Linear))]
+    dtype = np.float64 if weights and all(w.dtype == np.float64 for w in weights) else np.float32
+    mods = {safe[k]: _node_module(nir, nodes[k], k, step_dt, dtype) for k in order}
     return NIRNetwork(mods, [safe[k] for k in order], {safe[k]: [safe[s] for s in preds[k]] for k in order},
                       safe[inputs[0]], safe[outputs[0]], step_dt, dict(getattr(graph, "metadata", None) or {}))
 
