@@ -842,7 +842,7 @@ def _node_module(nir: Any, node: Any, label: str, dt: Optional[float], dtype: An
     if isinstance(node, (nir.Input, nir.Output)):
         return nn.Identity()
     if isinstance(node, nir.Conv2d):
-        w = torch.as_tensor(np.array(node.weight, dtype=dtype))
+        w = torch.as_tensor(np.array(_np(node.weight), dtype=dtype))
         pad = node.padding if isinstance(node.padding, str) else tuple(int(p) for p in np.broadcast_to(
             np.asarray(node.padding), (2,)))
         m = nn.Conv2d(w.shape[1] * int(node.groups), w.shape[0], tuple(w.shape[2:]),
@@ -851,11 +851,11 @@ def _node_module(nir: Any, node: Any, label: str, dt: Optional[float], dtype: An
                       groups=int(node.groups), bias=True, dtype=w.dtype)
         with torch.no_grad():
             m.weight.copy_(w)
-            b = np.zeros(w.shape[0]) if node.bias is None else np.broadcast_to(np.asarray(node.bias), (w.shape[0],))
+            b = np.zeros(w.shape[0]) if node.bias is None else np.broadcast_to(_np(node.bias), (w.shape[0],))
             m.bias.copy_(torch.as_tensor(np.array(b, dtype=dtype)))
         return m
     if isinstance(node, (nir.Affine, nir.Linear)):
-        w = torch.as_tensor(np.array(node.weight, dtype=dtype))
+        w = torch.as_tensor(np.array(_np(node.weight), dtype=dtype))
         if w.dim() != 2:
             raise ValueError(f"node {label!r}: only 2-D Affine/Linear weights are supported, got {tuple(w.shape)}")
         bias = getattr(node, "bias", None)
@@ -863,7 +863,7 @@ def _node_module(nir: Any, node: Any, label: str, dt: Optional[float], dtype: An
         with torch.no_grad():
             m.weight.copy_(w)
             if bias is not None:
-                m.bias.copy_(torch.as_tensor(np.array(np.broadcast_to(np.asarray(bias, dtype=dtype), (w.shape[0],)))))
+                m.bias.copy_(torch.as_tensor(np.array(np.broadcast_to(_np(bias).astype(dtype), (w.shape[0],)))))
         return m
     if isinstance(node, nir.Scale):
         return _Scale(node.scale)
