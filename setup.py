@@ -23,7 +23,11 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "dev": ["pytest>=7", "scipy>=1.8", "hypothesis>=6", "mutmut>=3.3", "tonic>=1.4"],
+        "nir": ["nir>=1.0"],
+        # nir for spyketorch.to_nir/from_nir; norse and snntorch to test the round trips through
+        # them; tonic to test event frames against tonic's own
+        "dev": ["pytest>=7", "scipy>=1.8", "hypothesis>=6", "mutmut>=3.3", "tonic>=1.4",
+                "nir>=1.0", "norse>=1.1", "snntorch>=1.0"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

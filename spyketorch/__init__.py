@@ -10,7 +10,8 @@ Subpackages by area, imports flowing one way (each imports only those above it):
 * :mod:`spyketorch.networks` – blocks stepped per time step and the published networks;
 * :mod:`spyketorch.systems` – the other reference systems (SAM, recurrent models, FFIAF);
 * :mod:`spyketorch.analysis` – nullclines, simulation, f–I curves, plots (matplotlib lazily);
-* :mod:`spyketorch.distributed` – data-parallel training over ``torch.distributed``.
+* :mod:`spyketorch.distributed` – data-parallel training over ``torch.distributed``;
+* :mod:`spyketorch.interop` – NIR export and import (:func:`to_nir`, :func:`from_nir`; ``nir`` imported lazily).
 
 :mod:`spyketorch.snn` and :mod:`spyketorch.utils` keep SpykeTorch's module names for ported code.
 """
@@ -20,19 +21,20 @@ from .neurons import (
     UniformLIF, UniformLIF_Simple, UniformEIF, UniformQIF, UniformAdEx, UniformIzhikevich, UniformAdaptiveLIF,
     UniformResonateAndFire, MODELS, Neuron, StepOutput,
 )
-from . import layers, learning, coding, networks, systems, analysis, distributed, snn, utils
+from . import layers, learning, coding, networks, systems, analysis, distributed, interop, snn, utils
 from .layers import Convolution, Pooling
 from .learning import RSTDP, STDP, DecisionLayer
 from .coding import DoGKernel, Filter, GaborKernel, Intensity2Latency
 from .networks import NeuronConvBlock, StepNetwork
 from .analysis import simulate, fi_curve, load_layer, save_layer
+from .interop import from_nir, to_nir
 
 __version__ = "0.2.0.dev0"
 
 __all__ = [
     # modules
     "functional", "neurons", "layers", "learning", "coding", "networks", "systems", "analysis", "distributed",
-    "snn", "utils",
+    "interop", "snn", "utils",
     # neuron layers
     "Neuron", "StepOutput", "MODELS",
     "IF", "LIF", "LIF_ode", "LIF_Simple", "EIF", "EIF_Simple", "QIF", "AdEx", "Izhikevich", "AdaptiveLIF",
@@ -43,4 +45,6 @@ __all__ = [
     "Intensity2Latency", "NeuronConvBlock", "StepNetwork",
     # analysis
     "simulate", "fi_curve", "save_layer", "load_layer",
+    # interchange (NIR)
+    "to_nir", "from_nir",
 ]
