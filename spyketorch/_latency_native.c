@@ -1,0 +1,604 @@
+/* Latency-domain kernels of SpykeTorch-style convolutional layers (private; loaded by
+ * _latency_native.py with ctypes, plain C, no Python or torch headers).
+ *
+ * Inputs are first-spike steps (uint8, >= T: never fired) of accumulating spike waves;
+ * weights are float32 [F][C][k][k] (row-major, as torch stores a conv weight).
+ *
+ *   lt_forward      first-spike step (and potential then) of every neuron of a conv layer
+ *                   with a threshold, for a batch of images (event-driven: each input
+ *                   adds its weights once, at its step, instead of T dense convolutions);
+ *   lt_stdp         sequential STDP of such a layer over a list of images: forward,
+ *                   pointwise inhibition, k winners with an exclusion radius, the update
+ *                   (stabiliser, clamp, flush of denormals to the bounds), image after image;
+ *   lt_decision     the decision layer of Mozafari et al. 2019 (no threshold, one winner,
+ *                   R-STDP): decide a batch, or decide and learn image after image.
+ *
+ * Potentials are accumulated in double.  For the decision layer this makes them exact:
+ * float32 weights in [lo, hi] with lo > 0 are multiples of ulp(lo), and sums of a few
+ * thousand of them stay far below 2**53 such units, so every order of summation gives the
+ * same value and the winner (first maximum) is that of the real-number rule.  That is what
+ * lets lt_decision use, per image, whichever of the fired or the silent inputs is the
+ * smaller set (potential = all-live-inputs sum minus the silent ones).
+ *
+ * Weight updates are float32 operations in the order torch performs them (built with
+ * -ffp-contract=off), so given the same winners the weights equal the eager path's bits.
+ */
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__F16C__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+typedef int64_t i64;
+
+int64_t lt_abi_version(void) { return 1; }
+
+static inline i64 imax(i64 a, i64 b) { return a > b ? a : b; }
+static inline i64 imin(i64 a, i64 b) { return a < b ? a : b; }
+
+/* wt[j][f] = w[f][j] (in double: the forward adds them without conversions) */
+static void transpose(const float *restrict w, double *restrict wt, i64 F, i64 K) {
+    for (i64 f = 0; f < F; f++)
+        for (i64 j = 0; j < K; j++) wt[j * F + f] = w[f * K + j];
+}
+
+/* ------------------------------------------------------------------ forward */
+typedef struct {
+    double *pot;      /* [P][F] potentials */
+    uint8_t *tf;      /* [P][F] first firing step, T = never */
+    double *vf;       /* [P][F] potential at that step */
+    int32_t *events;  /* [C*H*W] fired inputs sorted by step */
+    i64 *start;       /* [T+1] bucket starts */
+    i64 *cursor;      /* [T] */
+    uint8_t *touched; /* [P] */
+} fwd_buf;
+
+static void fwd_free(fwd_buf *b) {
+    free(b->pot); free(b->tf); free(b->vf); free(b->events); free(b->start); free(b->cursor); free(b->touched);
+}
+
+static int fwd_alloc(fwd_buf *b, i64 P, i64 F, i64 n_in, i64 T) {
+    b->pot = malloc(sizeof(double) * P * F);
+    b->tf = malloc((size_t)(P * F));
+    b->vf = malloc(sizeof(double) * P * F);
+    b->events = malloc(sizeof(int32_t) * (n_in > 0 ? n_in : 1));
+    b->start = malloc(sizeof(i64) * (T + 1));
+    b->cursor = malloc(sizeof(i64) * (T > 0 ? T : 1));
+    b->touched = malloc((size_t)(P > 0 ? P : 1));
+    if (!b->pot || !b->tf || !b->vf || !b->events || !b->start || !b->cursor || !b->touched) {
+        fwd_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+/* First-spike step and potential of every neuron [P][F] of one image.
+ * A neuron fires at the first step whose potential exceeds thr (strictly); with
+ * non-negative weights the potential never decreases, so this is SpykeTorch's
+ * T - #(steps above the threshold). */
+static void forward_one(const uint8_t *restrict tin, i64 C, i64 H, i64 W, i64 k, const double *restrict wt, i64 F,
+                        double thr, i64 T, fwd_buf *b) {
+    const i64 Ho = H - k + 1, Wo = W - k + 1, P = Ho * Wo, HW = H * W, n = C * HW;
+    i64 *st = b->start;
+    memset(st, 0, sizeof(i64) * (T + 1));
+    for (i64 i = 0; i < n; i++)
+        if (tin[i] < T) st[tin[i] + 1]++;
+    for (i64 s = 0; s < T; s++) {
+        st[s + 1] += st[s];
+        b->cursor[s] = st[s];
+    }
+    for (i64 i = 0; i < n; i++)
+        if (tin[i] < T) b->events[b->cursor[tin[i]]++] = (int32_t)i;
+    memset(b->pot, 0, sizeof(double) * P * F);
+    memset(b->tf, (int)T, (size_t)(P * F));
+    for (i64 s = 0; s < T; s++) {
+        if (st[s] == st[s + 1]) continue;
+        memset(b->touched, 0, (size_t)P);
+        for (i64 q = st[s]; q < st[s + 1]; q++) {
+            const i64 idx = b->events[q], c = idx / HW, y = (idx / W) % H, x = idx % W;
+            const i64 ky0 = imax(0, y - Ho + 1), ky1 = imin(k - 1, y);
+            const i64 kx0 = imax(0, x - Wo + 1), kx1 = imin(k - 1, x);
+            for (i64 ky = ky0; ky <= ky1; ky++)
+                for (i64 kx = kx0; kx <= kx1; kx++) {
+                    const i64 p = (y - ky) * Wo + (x - kx);
+                    const double *restrict row = wt + ((c * k + ky) * k + kx) * F;
+                    double *restrict a = b->pot + p * F;
+                    for (i64 f = 0; f < F; f++) a[f] += row[f];
+                    b->touched[p] = 1;
+                }
+        }
+        for (i64 p = 0; p < P; p++) {
+            if (!b->touched[p]) continue;
+            const double *a = b->pot + p * F;
+            uint8_t *t = b->tf + p * F;
+            double *v = b->vf + p * F;
+            const uint8_t tb = (uint8_t)T, sb = (uint8_t)s;
+            for (i64 f = 0; f < F; f++) { /* branch-free: vectorises */
+                const int now = (t[f] == tb) & (a[f] > thr);
+                t[f] = now ? sb : t[f];
+                v[f] = now ? a[f] : v[f];
+            }
+        }
+    }
+}
+
+/* Batch forward: tout [B][F][Ho][Wo] first-spike steps (T = never), vout (optional) the
+ * potentials then (0 where never).  Returns 0, or -1 when out of memory. */
+int64_t lt_forward(const uint8_t *tin, i64 B, i64 C, i64 H, i64 W, const float *w, i64 F, i64 k, double thr, i64 T,
+                   uint8_t *tout, float *vout, i64 nthreads) {
+    const i64 Ho = H - k + 1, Wo = W - k + 1, P = Ho * Wo, K = C * k * k, n_in = C * H * W;
+    double *wt = malloc(sizeof(double) * (K * F > 0 ? K * F : 1));
+    if (!wt) return -1;
+    transpose(w, wt, F, K);
+    int64_t status = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads((int)(nthreads > 0 ? nthreads : 1)) if (B > 1 && nthreads > 1)
+#endif
+    {
+        fwd_buf buf;
+        int ok = fwd_alloc(&buf, P, F, n_in, T) == 0;
+        if (!ok) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            status = -1;
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 4)
+#endif
+        for (i64 i = 0; i < B; i++) {
+            if (!ok) continue;
+            forward_one(tin + i * n_in, C, H, W, k, wt, F, thr, T, &buf);
+            uint8_t *to = tout + i * F * P;
+            for (i64 p = 0; p < P; p++)
+                for (i64 f = 0; f < F; f++) to[f * P + p] = buf.tf[p * F + f];
+            if (vout) {
+                float *vo = vout + i * F * P;
+                for (i64 p = 0; p < P; p++)
+                    for (i64 f = 0; f < F; f++) vo[f * P + p] = buf.tf[p * F + f] < T ? (float)buf.vf[p * F + f] : 0.0f;
+            }
+        }
+        if (ok) fwd_free(&buf);
+    }
+    free(wt);
+    return status;
+}
+
+/* ------------------------------------------------------------------ STDP */
+static inline float clamp_flush(float v, float lo, float hi) {
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    if (v - lo < FLT_MIN) v = lo; /* as STDP._update_weights: no denormal distance to a bound */
+    if (hi - v < FLT_MIN) v = hi;
+    return v;
+}
+
+/* Is every weight already clamped and flushed (so that a whole-layer pass changes nothing)? */
+static int settled(const float *w, i64 n, float lo, float hi) {
+    for (i64 i = 0; i < n; i++)
+        if (clamp_flush(w[i], lo, hi) != w[i]) return 0;
+    return 1;
+}
+
+/* Sequential STDP of a conv layer with threshold thr over images order[0..n): for each,
+ * the forward pass, pointwise inhibition (one feature per position: earliest, then the
+ * largest potential, then the lowest feature), kwta winners (earliest, largest, lowest
+ * (feature, row, col); each excludes its feature map and every feature within rad), and
+ * the update of the winners' rows:
+ *     lr = pre <= post ? rates[f][0] : rates[f][1];  w += lr * (w - lo) * (hi - w)  (or w += lr)
+ * then clamp to [lo, hi] and flush to the bound when closer than FLT_MIN, on the whole layer
+ * (as torch does).  win_out (optional) [n][kwta][3] gets the winners, -1 rows when fewer.
+ * Returns 0, or -1 when out of memory. */
+int64_t lt_stdp(const uint8_t *tin, i64 C, i64 H, i64 W, const i64 *order, i64 n, float *w, i64 F, i64 k, double thr,
+                i64 T, i64 kwta, i64 rad, const float *rates, i64 stabilizer, float lo, float hi, i64 *win_out) {
+    const i64 Ho = H - k + 1, Wo = W - k + 1, P = Ho * Wo, K = C * k * k, n_in = C * H * W, kk2 = k * k;
+    fwd_buf buf;
+    if (fwd_alloc(&buf, P, F, n_in, T)) return -1;
+    double *wt = malloc(sizeof(double) * (K * F > 0 ? K * F : 1));
+    i64 *bf = malloc(sizeof(i64) * (P > 0 ? P : 1));
+    uint8_t *ex_pos = malloc((size_t)(P > 0 ? P : 1)), *ex_feat = malloc((size_t)(F > 0 ? F : 1));
+    i64 *wins = malloc(sizeof(i64) * 3 * (kwta > 0 ? kwta : 1));
+    if (!wt || !bf || !ex_pos || !ex_feat || !wins) {
+        fwd_free(&buf); free(wt); free(bf); free(ex_pos); free(ex_feat); free(wins);
+        return -1;
+    }
+    transpose(w, wt, F, K);
+    int clean = settled(w, F * K, lo, hi);
+    for (i64 q = 0; q < n; q++) {
+        const uint8_t *x = tin + order[q] * n_in;
+        forward_one(x, C, H, W, k, wt, F, thr, T, &buf);
+        /* pointwise inhibition */
+        for (i64 p = 0; p < P; p++) {
+            i64 best = -1;
+            const uint8_t *t = buf.tf + p * F;
+            const double *v = buf.vf + p * F;
+            for (i64 f = 0; f < F; f++) {
+                if (t[f] >= T) continue;
+                if (best < 0 || t[f] < t[best] || (t[f] == t[best] && v[f] > v[best])) best = f;
+            }
+            bf[p] = best;
+        }
+        /* k winners */
+        memset(ex_pos, 0, (size_t)P);
+        memset(ex_feat, 0, (size_t)F);
+        i64 nw = 0;
+        for (; nw < kwta && nw < F; nw++) {
+            i64 bp = -1;
+            for (i64 p = 0; p < P; p++) {
+                const i64 f = bf[p];
+                if (f < 0 || ex_pos[p] || ex_feat[f]) continue;
+                if (bp < 0) { bp = p; continue; }
+                const i64 g = bf[bp];
+                const uint8_t tp = buf.tf[p * F + f], tb = buf.tf[bp * F + g];
+                const double vp = buf.vf[p * F + f], vb = buf.vf[bp * F + g];
+                if (tp < tb || (tp == tb && (vp > vb || (vp == vb && f * P + p < g * P + bp)))) bp = p;
+            }
+            if (bp < 0) break;
+            const i64 f = bf[bp], oy = bp / Wo, ox = bp % Wo;
+            wins[3 * nw] = f; wins[3 * nw + 1] = oy; wins[3 * nw + 2] = ox;
+            ex_feat[f] = 1;
+            for (i64 yy = imax(0, oy - rad); yy <= imin(Ho - 1, oy + rad); yy++)
+                for (i64 xx = imax(0, ox - rad); xx <= imin(Wo - 1, ox + rad); xx++) ex_pos[yy * Wo + xx] = 1;
+        }
+        if (win_out) {
+            i64 *o = win_out + q * kwta * 3;
+            for (i64 j = 0; j < kwta * 3; j++) o[j] = j < nw * 3 ? wins[j] : -1;
+        }
+        /* update the winners' rows */
+        for (i64 j = 0; j < nw; j++) {
+            const i64 f = wins[3 * j], oy = wins[3 * j + 1], ox = wins[3 * j + 2];
+            const uint8_t post = buf.tf[(oy * Wo + ox) * F + f];
+            const float ap = rates[2 * f], an = rates[2 * f + 1];
+            float *row = w + f * K;
+            for (i64 c = 0; c < C; c++)
+                for (i64 ky = 0; ky < k; ky++)
+                    for (i64 kx = 0; kx < k; kx++) {
+                        const i64 jj = c * kk2 + ky * k + kx;
+                        const float lr = x[(c * H + oy + ky) * W + ox + kx] <= post ? ap : an;
+                        float v = row[jj];
+                        if (stabilizer) {
+                            float d = lr * (v - lo);
+                            d = d * (hi - v);
+                            v = v + d;
+                        } else {
+                            v = v + lr;
+                        }
+                        row[jj] = clamp_flush(v, lo, hi);
+                        wt[jj * F + f] = row[jj];
+                    }
+        }
+        if (!clean && nw > 0) { /* the first update clamps (and flushes) the whole layer, as torch */
+            for (i64 i = 0; i < F * K; i++) w[i] = clamp_flush(w[i], lo, hi);
+            transpose(w, wt, F, K);
+            clean = 1;
+        }
+    }
+    fwd_free(&buf); free(wt); free(bf); free(ex_pos); free(ex_feat); free(wins);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ decision layer */
+/* The float32 pass reads the weights from a transposed copy in half precision where the
+ * compiler has it (half the memory traffic; the rounding enters the error bound). */
+#if defined(__FLT16_MAX__) && defined(__F16C__)
+typedef _Float16 wlow;
+#define WLOW_EPS (1.0 / 2048.0)     /* unit roundoff of binary16 */
+#define WLOW_TINY (1.0 / 33554432.0) /* half its smallest subnormal step, 2**-25 */
+#else
+typedef float wlow;
+#define WLOW_EPS 0.0
+#define WLOW_TINY 0.0
+#endif
+
+/* Potentials of the decision layer.  The winner is the first maximum over (feature,
+ * position) of the exact potentials.  A float32 pass sums, at each output position, the
+ * rows of the smaller of the two input sets (the fired inputs; or the live inputs that did
+ * not fire, subtracted from S, the potentials when every live input fires); every value
+ * within twice the float32 pass's error bound of its maximum is then recomputed exactly in
+ * double, and the winner is chosen among those.  So the result is the real-number rule's,
+ * ties included, whatever the summation order. */
+typedef struct {
+    float *acc;      /* [P][F] float32 sums of the listed rows */
+    int32_t *act_c;  /* counted inputs: channel, index into lam */
+    int32_t *act_s;
+    int32_t *ina_c;  /* live inputs that do not count */
+    int32_t *ina_s;
+    int32_t *rows;   /* [P][cap] kernel rows (c * k * k + ky * k + kx) listed at each output position */
+    i64 *nrows;      /* [P] */
+    i64 cap;
+    int direct;      /* rows are the counted inputs (else the others, subtracted from S) */
+} dec_buf;
+
+static void dec_free(dec_buf *b) {
+    free(b->acc); free(b->act_c); free(b->act_s); free(b->ina_c); free(b->ina_s); free(b->rows); free(b->nrows);
+}
+
+static int dec_alloc(dec_buf *b, i64 P, i64 F, i64 nlive, i64 cap) {
+    const size_t m = sizeof(int32_t) * (nlive > 0 ? nlive : 1);
+    b->cap = cap > 0 ? cap : 1;
+    b->acc = malloc(sizeof(float) * (P * F > 0 ? P * F : 1));
+    b->act_c = malloc(m); b->act_s = malloc(m); b->ina_c = malloc(m); b->ina_s = malloc(m);
+    b->rows = malloc(sizeof(int32_t) * (P > 0 ? P : 1) * b->cap);
+    b->nrows = malloc(sizeof(i64) * (P > 0 ? P : 1));
+    if (!b->acc || !b->act_c || !b->act_s || !b->ina_c || !b->ina_s || !b->rows || !b->nrows) {
+        dec_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    i64 C, H, W, k, F, T, P, Wo, K, kk2, first_mode;
+    i64 nlam;           /* spatial positions where some input of some image fires */
+    const i64 *lam;     /* [nlam] y * W + x */
+    const i64 *pstart;  /* [nlam + 1] */
+    const i64 *pkk;     /* kernel offset ky * k + kx of each (position, output) pair */
+    const i64 *pp;      /* output position of each pair */
+    const float *w;     /* [F][K] */
+    const wlow *wt;     /* [K][F] */
+    const double *S;    /* [P][F] potentials when every live input fires (exact) */
+    double wabs;        /* bound on |w| for the whole call */
+} dec_geom;
+
+static void transpose_low(const float *restrict w, wlow *restrict wt, i64 F, i64 K) {
+    for (i64 f = 0; f < F; f++)
+        for (i64 j = 0; j < K; j++) wt[j * F + f] = (wlow)w[f * K + j];
+}
+
+/* Earliest step of the live inputs of image x (T if none). */
+static i64 dec_t0(const dec_geom *g, const uint8_t *x) {
+    const i64 HW = g->H * g->W;
+    i64 t0 = g->T;
+    for (i64 c = 0; c < g->C; c++)
+        for (i64 l = 0; l < g->nlam; l++) {
+            const i64 t = x[c * HW + g->lam[l]];
+            if (t < t0) t0 = t;
+        }
+    return t0;
+}
+
+/* The float32 pass of one image; returns the number of inputs that count (fired at all, or
+ * at the earliest step in first mode): 0 means silent. */
+static i64 dec_potentials(const dec_geom *g, const uint8_t *restrict x, dec_buf *b) {
+    const i64 F = g->F, HW = g->H * g->W, kk2 = g->kk2, P = g->P;
+    const i64 t0 = g->first_mode ? dec_t0(g, x) : 0;
+    if (g->first_mode && t0 >= g->T) return 0;
+    i64 na = 0, ni = 0;
+    for (i64 c = 0; c < g->C; c++)
+        for (i64 l = 0; l < g->nlam; l++) {
+            const i64 t = x[c * HW + g->lam[l]];
+            const int counts = g->first_mode ? t == t0 : t < g->T;
+            if (counts) { b->act_c[na] = (int32_t)c; b->act_s[na++] = (int32_t)l; }
+            else { b->ina_c[ni] = (int32_t)c; b->ina_s[ni++] = (int32_t)l; }
+        }
+    if (na == 0) return 0;
+    b->direct = na <= ni;
+    const i64 m = b->direct ? na : ni;
+    const int32_t *lc = b->direct ? b->act_c : b->ina_c, *ls = b->direct ? b->act_s : b->ina_s;
+    memset(b->nrows, 0, sizeof(i64) * P);
+    for (i64 q = 0; q < m; q++) {
+        const i64 c = lc[q], l = ls[q];
+        for (i64 e = g->pstart[l]; e < g->pstart[l + 1]; e++) {
+            const i64 p = g->pp[e];
+            b->rows[p * b->cap + b->nrows[p]++] = (int32_t)(c * kk2 + g->pkk[e]);
+        }
+    }
+    for (i64 p = 0; p < P; p++) {
+        float *restrict a = b->acc + p * F;
+        const int32_t *r = b->rows + p * b->cap;
+        const i64 nr = b->nrows[p];
+        for (i64 f = 0; f < F; f++) a[f] = 0.0f;
+        i64 q = 0;
+        for (; q + 8 <= nr; q += 8) {
+            const wlow *restrict r0 = g->wt + r[q] * F, *restrict r1 = g->wt + r[q + 1] * F;
+            const wlow *restrict r2 = g->wt + r[q + 2] * F, *restrict r3 = g->wt + r[q + 3] * F;
+            const wlow *restrict r4 = g->wt + r[q + 4] * F, *restrict r5 = g->wt + r[q + 5] * F;
+            const wlow *restrict r6 = g->wt + r[q + 6] * F, *restrict r7 = g->wt + r[q + 7] * F;
+            i64 f = 0;
+#if defined(__F16C__) && defined(__AVX__)
+            if (sizeof(wlow) == 2)
+                for (; f + 8 <= F; f += 8) {
+#define LD(rr) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rr + f)))
+                    const __m256 s01 = _mm256_add_ps(LD(r0), LD(r1)), s23 = _mm256_add_ps(LD(r2), LD(r3));
+                    const __m256 s45 = _mm256_add_ps(LD(r4), LD(r5)), s67 = _mm256_add_ps(LD(r6), LD(r7));
+#undef LD
+                    const __m256 t = _mm256_add_ps(_mm256_add_ps(s01, s23), _mm256_add_ps(s45, s67));
+                    _mm256_storeu_ps(a + f, _mm256_add_ps(_mm256_loadu_ps(a + f), t));
+                }
+#endif
+            for (; f < F; f++)
+                a[f] += (((float)r0[f] + (float)r1[f]) + ((float)r2[f] + (float)r3[f])) +
+                        (((float)r4[f] + (float)r5[f]) + ((float)r6[f] + (float)r7[f]));
+        }
+        for (; q < nr; q++) {
+            const wlow *restrict r0 = g->wt + r[q] * F;
+            for (i64 f = 0; f < F; f++) a[f] += (float)r0[f];
+        }
+    }
+    return na;
+}
+
+/* The winner f * P + p of the image whose float32 pass is in b, or -1 (no positive potential). */
+static i64 dec_winner(const dec_geom *g, const dec_buf *b) {
+    const i64 F = g->F, P = g->P;
+    const double u = 1.0 / 16777216.0; /* 2**-24 */
+    double M = -DBL_MAX, E = 0.0;
+    for (i64 p = 0; p < P; p++) {
+        const double m = (double)b->nrows[p], gam = m * u / (1.0 - m * u);
+        /* |float32 sum of the stored weights - exact sum| <= m (eps |w| + tiny) + gamma_m m max|w|
+         * (eps, tiny: the storage rounding; doubled for margin) */
+        const double e = 2.0 * (m * (WLOW_EPS * g->wabs + WLOW_TINY) + gam * m * g->wabs * (1.0 + WLOW_EPS));
+        if (e > E) E = e;
+        const float *a = b->acc + p * F;
+        const double *s = g->S + p * F;
+        for (i64 f = 0; f < F; f++) {
+            const double v = b->direct ? (double)a[f] : s[f] - (double)a[f];
+            if (v > M) M = v;
+        }
+    }
+    const double cut = M - 2.0 * E;
+    i64 best = -1;
+    double bv = 0.0; /* only a positive potential fires */
+    for (i64 f = 0; f < F; f++) {
+        const float *row = g->w + f * g->K;
+        for (i64 p = 0; p < P; p++) {
+            const double approx = b->direct ? (double)b->acc[p * F + f] : g->S[p * F + f] - (double)b->acc[p * F + f];
+            if (approx < cut) continue;
+            const int32_t *r = b->rows + p * b->cap;
+            double v = 0.0;
+            for (i64 q = 0; q < b->nrows[p]; q++) v += (double)row[r[q]];
+            if (!b->direct) v = g->S[p * F + f] - v;
+            if (v > bv) { bv = v; best = f * P + p; } /* strict: the first maximum in (f, p) order */
+        }
+    }
+    return best;
+}
+
+/* S[p][f] = sum over live (position, pair) of cs[kk], cs[kk] = sum_c w[f][c][kk] (exact) */
+static void dec_S_column(const dec_geom *g, const double *cs, i64 f, double *S) {
+    const i64 F = g->F;
+    for (i64 p = 0; p < g->P; p++) S[p * F + f] = 0.0;
+    for (i64 l = 0; l < g->nlam; l++)
+        for (i64 e = g->pstart[l]; e < g->pstart[l + 1]; e++) S[g->pp[e] * F + f] += cs[g->pkk[e]];
+}
+
+static void dec_row_sums(const dec_geom *g, const float *w, i64 f, double *cs, double *S) {
+    const i64 kk2 = g->kk2, C = g->C;
+    for (i64 j = 0; j < kk2; j++) cs[j] = 0.0;
+    const float *row = w + f * g->K;
+    for (i64 c = 0; c < C; c++)
+        for (i64 j = 0; j < kk2; j++) cs[j] += (double)row[c * kk2 + j];
+    dec_S_column(g, cs, f, S);
+}
+
+/* The decision layer over images order[0..n) of tin [N][C][H][W]:
+ *   update == 0: decide every image (in parallel), win_out[q] = f * P + p or -1 (silent);
+ *   update == 1: decide and learn image after image (R-STDP: on the winner's row,
+ *     w += (input counted ? a+ : a-), reward rates when dmap[f] == target else punishment,
+ *     then clamp to [lo, hi]; the first update also clamps the whole layer, as the reference's
+ *     clamp of the whole weight), stats[3] += correct, wrong, silent.
+ * rates: reward a+, a-, punishment a+, a-.  Returns 0, or -1 when out of memory. */
+int64_t lt_decision(const uint8_t *tin, i64 C, i64 H, i64 W, i64 k, i64 T, i64 first_mode, const i64 *order, i64 n,
+                    const i64 *targets, const i64 *dmap, float *w, i64 F, const float *rates, float lo, float hi,
+                    i64 update, i64 *stats, i64 *win_out, i64 nthreads) {
+    const i64 Ho = H - k + 1, Wo = W - k + 1, P = Ho * Wo, K = C * k * k, kk2 = k * k, HW = H * W;
+    uint8_t *live = calloc((size_t)(HW > 0 ? HW : 1), 1);
+    i64 *lam = malloc(sizeof(i64) * (HW > 0 ? HW : 1));
+    i64 *pstart = malloc(sizeof(i64) * (HW + 1));
+    i64 *pkk = malloc(sizeof(i64) * (HW * kk2 > 0 ? HW * kk2 : 1));
+    i64 *pp = malloc(sizeof(i64) * (HW * kk2 > 0 ? HW * kk2 : 1));
+    wlow *wt = malloc(sizeof(wlow) * (K * F > 0 ? K * F : 1));
+    double *colsum = malloc(sizeof(double) * (kk2 > 0 ? kk2 : 1));
+    double *S = malloc(sizeof(double) * (P * F > 0 ? P * F : 1));
+    if (!live || !lam || !pstart || !pkk || !pp || !wt || !colsum || !S) {
+        free(live); free(lam); free(pstart); free(pkk); free(pp); free(wt); free(colsum); free(S);
+        return -1;
+    }
+    /* live spatial positions: some channel fires there in some image */
+    for (i64 q = 0; q < n; q++) {
+        const uint8_t *x = tin + order[q] * C * HW;
+        for (i64 c = 0; c < C; c++)
+            for (i64 s = 0; s < HW; s++) live[s] |= (uint8_t)(x[c * HW + s] < T);
+    }
+    i64 nlam = 0, ne = 0;
+    pstart[0] = 0;
+    for (i64 s = 0; s < HW; s++) {
+        if (!live[s]) continue;
+        const i64 y = s / W, x = s % W;
+        for (i64 ky = imax(0, y - Ho + 1); ky <= imin(k - 1, y); ky++)
+            for (i64 kx = imax(0, x - Wo + 1); kx <= imin(k - 1, x); kx++) {
+                pkk[ne] = ky * k + kx;
+                pp[ne++] = (y - ky) * Wo + (x - kx);
+            }
+        lam[nlam++] = s;
+        pstart[nlam] = ne;
+    }
+    double wabs = hi > -lo ? hi : -lo;
+    for (i64 i = 0; i < F * K; i++) {
+        const double a = w[i] < 0 ? -(double)w[i] : (double)w[i];
+        if (a > wabs) wabs = a;
+    }
+    transpose_low(w, wt, F, K);
+    dec_geom g = {C, H, W, k, F, T, P, Wo, K, kk2, first_mode, nlam, lam, pstart, pkk, pp, w, wt, S, wabs};
+    for (i64 f = 0; f < F; f++) dec_row_sums(&g, w, f, colsum, S);
+    int64_t status = 0;
+    if (!update) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads((int)(nthreads > 0 ? nthreads : 1)) if (n > 1 && nthreads > 1)
+#endif
+        {
+            dec_buf b;
+            const int ok = dec_alloc(&b, P, F, C * nlam, C * kk2) == 0;
+            if (!ok) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                status = -1;
+            }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 16)
+#endif
+            for (i64 q = 0; q < n; q++) {
+                if (!ok) continue;
+                win_out[q] = dec_potentials(&g, tin + order[q] * C * HW, &b) ? dec_winner(&g, &b) : -1;
+            }
+            if (ok) dec_free(&b);
+        }
+    } else {
+        dec_buf b;
+        if (dec_alloc(&b, P, F, C * nlam, C * kk2)) {
+            status = -1;
+        } else {
+            int clean = 1;
+            for (i64 i = 0; i < F * K; i++)
+                if (!(w[i] >= lo && w[i] <= hi)) { clean = 0; break; }
+            for (i64 q = 0; q < n; q++) {
+                const uint8_t *x = tin + order[q] * C * HW;
+                const i64 win = dec_potentials(&g, x, &b) ? dec_winner(&g, &b) : -1;
+                if (win_out) win_out[q] = win;
+                if (win < 0) { stats[2]++; continue; }
+                const i64 f = win / P, p = win % P, oy = p / Wo, ox = p % Wo;
+                const int right = dmap[f] == targets[order[q]];
+                stats[right ? 0 : 1]++;
+                const float ap = rates[right ? 0 : 2], an = rates[right ? 1 : 3];
+                const i64 t0 = first_mode ? dec_t0(&g, x) : 0;
+                float *row = w + f * K;
+                for (i64 j = 0; j < kk2; j++) colsum[j] = 0.0;
+                for (i64 c = 0; c < C; c++) {
+                    const uint8_t *xc = x + (c * H + oy) * W + ox;
+                    for (i64 ky = 0; ky < k; ky++)
+                        for (i64 kx = 0; kx < k; kx++) {
+                            const i64 j = c * kk2 + ky * k + kx, t = xc[ky * W + kx];
+                            const int counts = first_mode ? t == t0 : t < T;
+                            float v = row[j] + (counts ? ap : an);
+                            v = v < lo ? lo : v;
+                            v = v > hi ? hi : v;
+                            row[j] = v;
+                            wt[j * F + f] = (wlow)v;
+                            colsum[ky * k + kx] += (double)v;
+                        }
+                }
+                if (!clean) { /* the reference clamps the whole weight at every update */
+                    for (i64 i = 0; i < F * K; i++) {
+                        float v = w[i];
+                        v = v < lo ? lo : v;
+                        w[i] = v > hi ? hi : v;
+                    }
+                    transpose_low(w, wt, F, K);
+                    for (i64 ff = 0; ff < F; ff++) dec_row_sums(&g, w, ff, colsum, S);
+                    clean = 1;
+                } else {
+                    dec_S_column(&g, colsum, f, S);
+                }
+            }
+            dec_free(&b);
+        }
+    }
+    free(live); free(lam); free(pstart); free(pkk); free(pp); free(wt); free(colsum); free(S);
+    return status;
+}
