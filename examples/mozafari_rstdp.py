@@ -51,6 +51,13 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     ap.add_argument("--time-steps", type=int, default=None, help="latency steps T (default 15)")
     ap.add_argument("--rate-every", type=int, default=None,
                     help="layer-3 rates adapt after every N images (default 1000, as the reference)")
+    ap.add_argument("--adaptive-min", type=float, default=None,
+                    help="layer-3 rates scaled by MIN + INT x (miss or hit rate) (default 0; Mozafari et al. 2018: 0.2)")
+    ap.add_argument("--adaptive-int", type=float, default=None, help="see --adaptive-min (default 1; 2018: 0.8)")
+    ap.add_argument("--dropout", type=float, default=None,
+                    help="probability that a layer-3 feature cannot win in a training epoch (default 0)")
+    ap.add_argument("--validation", type=int, default=0,
+                    help="hold out the last N training digits as a validation set, evaluated every epoch (default 0)")
     ap.add_argument("--patience", type=int, default=None,
                     help="stop layer 3 after N epochs without a better train hit rate (default 0: never)")
     ap.add_argument("--batch-size", type=int, default=None,
@@ -80,7 +87,7 @@ def _main(args: argparse.Namespace, device: torch.device) -> Dict:
         torch.set_num_threads(args.threads)
     fields = {} if args.data_root else dict(SUBSET_DEFAULTS)
     for name in ("epochs1", "epochs2", "epochs3", "patience", "order", "time_steps", "rate_every", "decision_fire",
-                 "latency_binning"):
+                 "latency_binning", "adaptive_min", "adaptive_int", "dropout"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
     if args.batch_size is not None:
@@ -92,8 +99,15 @@ def _main(args: argparse.Namespace, device: torch.device) -> Dict:
     for split, limit in (("train", args.train_limit), ("test", args.test_limit)):
         if limit is not None:
             data[f"{split}_x"], data[f"{split}_y"] = data[f"{split}_x"][:limit], data[f"{split}_y"][:limit]
+    if args.validation:
+        if not 0 < args.validation < data["train_x"].shape[0]:
+            raise SystemExit(f"--validation must be between 1 and the training digits - 1, got {args.validation}")
+        n = data["train_x"].shape[0] - args.validation
+        data["val_x"], data["val_y"] = data["train_x"][n:], data["train_y"][n:]
+        data["train_x"], data["train_y"] = data["train_x"][:n], data["train_y"][:n]
+    val = f", {args.validation} validation" if args.validation else ""
     say(f"data: {'MNIST at ' + args.data_root if args.data_root else 'shipped MNIST subset'} "
-        f"({data['train_x'].shape[0]} train, {data['test_x'].shape[0]} test digits); epochs "
+        f"({data['train_x'].shape[0]} train{val}, {data['test_x'].shape[0]} test digits); epochs "
         f"{cfg.epochs1} + {cfg.epochs2} + {cfg.epochs3}, {cfg.order} order")
     if sd.world_size() > 1:
         say(f"{sd.world_size()} processes on {device.type}: STDP batch {cfg.batch} and R-STDP batch {cfg.rstdp_batch} "
@@ -106,6 +120,9 @@ def _main(args: argparse.Namespace, device: torch.device) -> Dict:
     say(f"test accuracy: {100 * res['test_accuracy']:.2f}%")
     say(f"correct / wrong / silent: {100 * res['test_accuracy']:.2f}% / {100 * res['test_wrong']:.2f}% / "
         f"{100 * res['test_silent']:.2f}%")
+    if "best_val_epoch" in res:
+        say(f"at the best validation epoch ({res['best_val_epoch']}): {100 * res['val_accuracy_at_best_val']:.2f}% "
+            f"validation, {100 * res['test_accuracy_at_best_val']:.2f}% test")
     if res["best_train_epoch"] is not None:
         say(f"at the best training epoch ({res['best_train_epoch']}): {100 * res['test_accuracy_at_best_train']:.2f}% "
             "test")

@@ -13,12 +13,13 @@
  *   lt_decision     the decision layer of Mozafari et al. 2019 (no threshold, one winner,
  *                   R-STDP): decide a batch, or decide and learn image after image.
  *
- * Potentials are accumulated in double.  For the decision layer this makes them exact:
+ * Layer-1/2 potentials are accumulated in double.  The decision layer's winner is exact:
  * float32 weights in [lo, hi] with lo > 0 are multiples of ulp(lo), and sums of a few
- * thousand of them stay far below 2**53 such units, so every order of summation gives the
- * same value and the winner (first maximum) is that of the real-number rule.  That is what
- * lets lt_decision use, per image, whichever of the fired or the silent inputs is the
- * smaller set (potential = all-live-inputs sum minus the silent ones).
+ * thousand of them stay far below 2**53 such units, so their double sums are exact in any
+ * order and the winner (first maximum) is the real-number rule's.  lt_decision sums per image
+ * whichever of the fired or the silent inputs is the smaller set (potential = all-live-inputs
+ * sum minus the silent ones), first in float32 from half-precision weights, then exactly
+ * for every value within that pass's error bound of the maximum.
  *
  * Weight updates are float32 operations in the order torch performs them (built with
  * -ffp-contract=off), so given the same winners the weights equal the eager path's bits.
@@ -36,15 +37,17 @@
 
 typedef int64_t i64;
 
-int64_t lt_abi_version(void) { return 1; }
+int64_t lt_abi_version(void) { return 2; }
 
 static inline i64 imax(i64 a, i64 b) { return a > b ? a : b; }
 static inline i64 imin(i64 a, i64 b) { return a < b ? a : b; }
 
-/* wt[j][f] = w[f][j] (in double: the forward adds them without conversions) */
+/* wt[j][f] = w[f][j] (in double: the forward adds them without conversions); in tiles, cache-friendly */
 static void transpose(const float *restrict w, double *restrict wt, i64 F, i64 K) {
-    for (i64 f = 0; f < F; f++)
-        for (i64 j = 0; j < K; j++) wt[j * F + f] = w[f * K + j];
+    for (i64 f0 = 0; f0 < F; f0 += 32)
+        for (i64 j0 = 0; j0 < K; j0 += 32)
+            for (i64 f = f0; f < imin(F, f0 + 32); f++)
+                for (i64 j = j0; j < imin(K, j0 + 32); j++) wt[j * F + f] = w[f * K + j];
 }
 
 /* ------------------------------------------------------------------ forward */
@@ -343,11 +346,14 @@ typedef struct {
     const wlow *wt;     /* [K][F] */
     const double *S;    /* [P][F] potentials when every live input fires (exact) */
     double wabs;        /* bound on |w| for the whole call */
+    const uint8_t *drop; /* [F] features that cannot win (dropout), or NULL */
 } dec_geom;
 
 static void transpose_low(const float *restrict w, wlow *restrict wt, i64 F, i64 K) {
-    for (i64 f = 0; f < F; f++)
-        for (i64 j = 0; j < K; j++) wt[j * F + f] = (wlow)w[f * K + j];
+    for (i64 f0 = 0; f0 < F; f0 += 32)
+        for (i64 j0 = 0; j0 < K; j0 += 32)
+            for (i64 f = f0; f < imin(F, f0 + 32); f++)
+                for (i64 j = j0; j < imin(K, j0 + 32); j++) wt[j * F + f] = (wlow)w[f * K + j];
 }
 
 /* Earliest step of the live inputs of image x (T if none). */
@@ -438,13 +444,14 @@ static i64 dec_winner(const dec_geom *g, const dec_buf *b) {
         const double *s = g->S + p * F;
         for (i64 f = 0; f < F; f++) {
             const double v = b->direct ? (double)a[f] : s[f] - (double)a[f];
-            if (v > M) M = v;
+            if (v > M && !(g->drop && g->drop[f])) M = v;
         }
     }
     const double cut = M - 2.0 * E;
     i64 best = -1;
     double bv = 0.0; /* only a positive potential fires */
     for (i64 f = 0; f < F; f++) {
+        if (g->drop && g->drop[f]) continue;
         const float *row = g->w + f * g->K;
         for (i64 p = 0; p < P; p++) {
             const double approx = b->direct ? (double)b->acc[p * F + f] : g->S[p * F + f] - (double)b->acc[p * F + f];
@@ -482,10 +489,11 @@ static void dec_row_sums(const dec_geom *g, const float *w, i64 f, double *cs, d
  *     w += (input counted ? a+ : a-), reward rates when dmap[f] == target else punishment,
  *     then clamp to [lo, hi]; the first update also clamps the whole layer, as the reference's
  *     clamp of the whole weight), stats[3] += correct, wrong, silent.
- * rates: reward a+, a-, punishment a+, a-.  Returns 0, or -1 when out of memory. */
+ * rates: reward a+, a-, punishment a+, a-; drop (optional, [F]): features that cannot win
+ * (dropout: as if their potentials were 0).  Returns 0, or -1 when out of memory. */
 int64_t lt_decision(const uint8_t *tin, i64 C, i64 H, i64 W, i64 k, i64 T, i64 first_mode, const i64 *order, i64 n,
                     const i64 *targets, const i64 *dmap, float *w, i64 F, const float *rates, float lo, float hi,
-                    i64 update, i64 *stats, i64 *win_out, i64 nthreads) {
+                    i64 update, i64 *stats, i64 *win_out, i64 nthreads, const uint8_t *drop) {
     const i64 Ho = H - k + 1, Wo = W - k + 1, P = Ho * Wo, K = C * k * k, kk2 = k * k, HW = H * W;
     uint8_t *live = calloc((size_t)(HW > 0 ? HW : 1), 1);
     i64 *lam = malloc(sizeof(i64) * (HW > 0 ? HW : 1));
@@ -524,7 +532,7 @@ int64_t lt_decision(const uint8_t *tin, i64 C, i64 H, i64 W, i64 k, i64 T, i64 f
         if (a > wabs) wabs = a;
     }
     transpose_low(w, wt, F, K);
-    dec_geom g = {C, H, W, k, F, T, P, Wo, K, kk2, first_mode, nlam, lam, pstart, pkk, pp, w, wt, S, wabs};
+    dec_geom g = {C, H, W, k, F, T, P, Wo, K, kk2, first_mode, nlam, lam, pstart, pkk, pp, w, wt, S, wabs, drop};
     for (i64 f = 0; f < F; f++) dec_row_sums(&g, w, f, colsum, S);
     int64_t status = 0;
     if (!update) {

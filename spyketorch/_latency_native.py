@@ -80,11 +80,11 @@ def _library() -> Any:
         _build(cc, so)
     lib = ctypes.CDLL(str(so))
     lib.lt_abi_version.restype = _i
-    if lib.lt_abi_version() != 1:
+    if lib.lt_abi_version() != 2:
         raise RuntimeError(f"{so} is not the kernel library this package expects; delete it to rebuild")
     lib.lt_forward.argtypes = [_p, _i, _i, _i, _i, _p, _i, _i, _d, _i, _p, _p, _i]
     lib.lt_stdp.argtypes = [_p, _i, _i, _i, _p, _i, _p, _i, _i, _d, _i, _i, _i, _p, _i, _f, _f, _p]
-    lib.lt_decision.argtypes = [_p, _i, _i, _i, _i, _i, _i, _p, _i, _p, _p, _p, _i, _p, _f, _f, _i, _p, _p, _i]
+    lib.lt_decision.argtypes = [_p, _i, _i, _i, _i, _i, _i, _p, _i, _p, _p, _p, _i, _p, _f, _f, _i, _p, _p, _i, _p]
     for fn in (lib.lt_forward, lib.lt_stdp, lib.lt_decision):
         fn.restype = _i
     return lib
@@ -114,12 +114,11 @@ def usable(*tensors: Tensor, time_steps: int) -> bool:
 
 
 def steps_u8(times: Tensor, time_steps: int) -> Tensor:
-    """First-spike steps as contiguous ``uint8`` with every "never" (``>= T``) set to ``T``."""
-    if times.dtype == torch.uint8:
-        t = times.clamp(max=time_steps)
-    else:
-        t = times.clamp(0, time_steps).to(torch.uint8)  # a step before 0 fires from the start
-    return t.contiguous()
+    """First-spike steps as contiguous ``uint8`` (the kernels read any value ``>= T`` as never;
+    other dtypes are clamped to ``[0, T]`` first: a step before 0 fires from the start)."""
+    if times.dtype != torch.uint8:
+        times = times.clamp(0, time_steps).to(torch.uint8)
+    return times.contiguous()
 
 
 def _ptr(t: Optional[Tensor]) -> Optional[int]:
@@ -169,10 +168,11 @@ def stdp(times: Tensor, order: Tensor, weight: Tensor, rates: Tensor, threshold:
 def decision(times: Tensor, order: Tensor, weight: Tensor, time_steps: int, first: bool, *,
              targets: Optional[Tensor] = None, decision_map: Optional[Tensor] = None,
              rates: Optional[Tensor] = None, lower: float = 0.0, upper: float = 0.0,
-             record: bool = True) -> tuple:
+             record: bool = True, dropped: Optional[Tensor] = None) -> tuple:
     """The decision layer over ``times[order]``: decide (``targets is None``) or learn (in place on
-    ``weight``). Returns ``(winners, stats)``: flat ``f * H'W' + p`` per image (``-1`` silent) and
-    the correct / wrong / silent counts (zeros when only deciding)."""
+    ``weight``; ``dropped``, a bool ``[F]`` mask, marks features that cannot win). Returns
+    ``(winners, stats)``: flat ``f * H'W' + p`` per image (``-1`` silent) and the correct / wrong /
+    silent counts (zeros when only deciding)."""
     x = steps_u8(times, time_steps)
     order = order.to(torch.int64).contiguous()
     _, c, h, wd = x.shape
@@ -186,7 +186,9 @@ def decision(times: Tensor, order: Tensor, weight: Tensor, time_steps: int, firs
     tg = targets.to(torch.int64).contiguous() if learn else None
     dm = decision_map.to(torch.int64).contiguous() if learn else None
     rt = rates.detach().to(torch.float32).reshape(-1).contiguous() if learn else None
+    drop = dropped.to(device="cpu", dtype=torch.uint8).contiguous() if dropped is not None else None
     _check(_library().lt_decision(x.data_ptr(), c, h, wd, k, time_steps, int(first), order.data_ptr(), order.numel(),
                                   _ptr(tg), _ptr(dm), w.data_ptr(), f, _ptr(rt), float(lower), float(upper),
-                                  int(learn), stats.data_ptr(), _ptr(wins), torch.get_num_threads()), "decision")
+                                  int(learn), stats.data_ptr(), _ptr(wins), torch.get_num_threads(), _ptr(drop)),
+           "decision")
     return wins, stats

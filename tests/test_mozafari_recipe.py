@@ -168,13 +168,17 @@ def test_the_first_update_clamps_the_whole_layer_as_the_reference(path):
     assert bool(((layer.weight >= 0.2) & (layer.weight <= 0.8)).all())
 
 
-def test_layer3_rates_adapt_after_every_chunk_from_that_chunk(coded):
+@pytest.mark.parametrize("adaptive", [(0.0, 1.0), (0.2, 0.8)])
+def test_layer3_rates_adapt_after_every_chunk_from_that_chunk(coded, adaptive):
     """train_rstdp == a replay of the reference's loop: natural order, chunks of rate_every images,
     the first at the raw rates, each next one at reward x (miss rate) and punishment x (hit rate)
-    of the chunk before (across epochs too); per-epoch training fractions = counts / N."""
+    of the chunk before (across epochs too; (0.2, 0.8): Mozafari et al. 2018's
+    ``0.2 + 0.8 x rate``); per-epoch training fractions = counts / N."""
     *_, x3, y = coded
     x3, y = x3[:95], y[:95]
-    cfg = moz.MozafariConfig(rate_every=20, epochs3=2, reward=(0.04, -0.03), punish=(-0.04, 0.005))
+    lo, gain = adaptive
+    cfg = moz.MozafariConfig(rate_every=20, epochs3=2, reward=(0.04, -0.03), punish=(-0.04, 0.005),
+                             adaptive_min=lo, adaptive_int=gain)
     net = moz.MozafariNet(cfg)
     ref = copy.deepcopy(net.decision)
     calls = []
@@ -182,11 +186,13 @@ def test_layer3_rates_adapt_after_every_chunk_from_that_chunk(coded):
     net.decision.set_rates = lambda r, p: (calls.append((r, p)), set_rates(r, p))[1]
     state = moz.train_rstdp(net, x3, y, x3[:10], y[:10], torch.Generator().manual_seed(0), False, {}, None)
     assert calls[0] == ((0.04, -0.03), (-0.04, 0.005)) and len(calls) == 10
-    miss, hit, k = 1.0, 1.0, 0
+    miss, hit, k = None, None, 0
     for epoch in range(2):
         total = torch.zeros(3, dtype=torch.long)
         for c0 in range(0, 95, 20):
-            r, p = (0.04 * miss, -0.03 * miss), (-0.04 * hit, 0.005 * hit)
+            sr = 1.0 if miss is None else lo + gain * miss
+            sp = 1.0 if hit is None else lo + gain * hit
+            r, p = (0.04 * sr, -0.03 * sr), (-0.04 * sp, 0.005 * sp)
             assert calls[k] == (r, p)
             k += 1
             ref.set_rates(r, p)
@@ -216,3 +222,44 @@ def test_config_rejects_bad_values():
         moz.MozafariConfig(rate_every=0)
     with pytest.raises(ValueError, match="epochs3"):
         moz.MozafariConfig(epochs3=-1)
+
+
+@needs_native
+def test_dropout_features_never_win_and_the_kernel_equals_the_eager_rule(coded):
+    """A dropped feature (Mozafari et al. 2018's dropout) cannot win: its row never changes, and
+    the kernel and the eager rule agree bit for bit."""
+    *_, x3, y = coded
+    a, b = _layer(), _layer()
+    for layer in (a, b):
+        layer.weight.data.clamp_(0.2, 0.8)
+    w0 = a.weight.detach().clone()
+    dropped = torch.rand(200, generator=torch.Generator().manual_seed(3)) < 0.5
+    sa = a._train_step_torch(a.active_inputs(x3[:150], T), y[:150], dropped)
+    sb = b.train_step(x3[:150], y[:150], T, dropped=dropped)
+    assert sa.tolist() == sb.tolist() and sa[2] == 0
+    assert torch.equal(a.weight, b.weight)
+    assert torch.equal(a.weight[dropped], w0[dropped])
+    assert not torch.equal(a.weight[~dropped], w0[~dropped])
+    everything = torch.ones(200, dtype=torch.bool)
+    assert b.train_step(x3[:5], y[:5], T, dropped=everything).tolist() == [0, 0, 5]   # nobody may fire
+    with pytest.raises(ValueError, match="dropped"):
+        b.train_step(x3[:5], y[:5], T, dropped=torch.zeros(3, dtype=torch.bool))
+
+
+def test_validation_split_and_cached_layer3_inputs(tmp_path):
+    """A validation set is evaluated every epoch; a second run reuses the cached layer-3 inputs
+    (layers 1-2 from their checkpoints) and continues as the uninterrupted run."""
+    data = moz.load_mnist(None)
+    data = {"train_x": data["train_x"][:30], "train_y": data["train_y"][:30], "val_x": data["train_x"][30:40],
+            "val_y": data["train_y"][30:40], "test_x": data["test_x"][:10], "test_y": data["test_y"][:10]}
+    cfg = dict(epochs1=1, epochs2=1, rate_every=10, dropout=0.3, order="shuffle")
+    full = moz.run(moz.MozafariConfig(epochs3=3, **cfg), data, tmp_path / "a", progress=False)
+    moz.run(moz.MozafariConfig(epochs3=1, **cfg), data, tmp_path / "b", progress=False)
+    assert (tmp_path / "b" / "layer3_inputs.pt").exists()
+    again = moz.run(moz.MozafariConfig(epochs3=3, **cfg), data, tmp_path / "b", progress=False)
+    assert again["encode_s"] == 0.0                       # nothing recomputed before layer 3
+    assert [h["val"] for h in again["history"]] == [h["val"] for h in full["history"]]
+    assert [h["train"] for h in again["history"]] == [h["train"] for h in full["history"]]
+    assert again["best_val_epoch"] == full["best_val_epoch"]
+    assert torch.equal(torch.load(tmp_path / "a" / "layer3.pt", weights_only=False)["decision"]["weight"],
+                       torch.load(tmp_path / "b" / "layer3.pt", weights_only=False)["decision"]["weight"])

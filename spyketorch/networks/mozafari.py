@@ -45,6 +45,7 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -93,6 +94,12 @@ class MozafariConfig:
         lr_every: ``a+`` doubles at every ``lr_every``-th image of a layer. Default: 500.
         reward, punish: layer-3 ``(a+, a-)`` before adaptation.
         rate_every: layer-3 rates adapt after every ``rate_every`` images. Default: 1000.
+        adaptive_min, adaptive_int: the reward rates are scaled by ``adaptive_min +
+            adaptive_int * miss`` and the punishment rates by ``adaptive_min + adaptive_int *
+            hit``. Default: 0 and 1 (the reference; Mozafari et al. 2018 used 0.2 and 0.8).
+        dropout: probability that a layer-3 feature cannot win during a training epoch (drawn
+            every epoch, as SpykeTorch's ``MozafariShallow.py`` for Mozafari et al. 2018).
+            Default: 0.
         epochs1, epochs2, epochs3: epochs of the three layers. Default: 2, 4, 680.
         order: ``"natural"`` (the reference) or ``"shuffle"`` (a new order every epoch).
         patience: stop layer 3 after this many epochs without a better training hit
@@ -121,6 +128,9 @@ class MozafariConfig:
     reward: Tuple[float, float] = (0.004, -0.003)
     punish: Tuple[float, float] = (-0.004, 0.0005)
     rate_every: int = 1000
+    adaptive_min: float = 0.0
+    adaptive_int: float = 1.0
+    dropout: float = 0.0
     epochs1: int = 2
     epochs2: int = 4
     epochs3: int = 680
@@ -139,6 +149,8 @@ class MozafariConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("epochs1", "epochs2", "epochs3", "patience"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -274,7 +286,8 @@ def encode(images: Tensor, cfg: MozafariConfig, batch: int = 1000) -> Tensor:
 
 def extract(fn: Callable[[Tensor], Tensor], data: Tensor, desc: str, progress: bool, batch: int = 500) -> Tensor:
     """``fn`` over ``data`` in chunks; under ``torchrun`` each rank does its block and all get the whole result."""
-    data = data[sd.shard(data.shape[0])]
+    if sd.world_size() > 1:
+        data = data[sd.shard(data.shape[0])]
     with torch.no_grad(), _progress(max(data.shape[0], 1), desc, progress) as bar:
         parts = []
         for i in range(0, max(data.shape[0], 1), batch):  # an empty block still gives fn's empty result
@@ -362,24 +375,27 @@ def best_train_epoch(history: List[Dict]) -> Optional[Dict]:
 
 def train_rstdp(net: MozafariNet, x3: Tensor, y: Tensor, x3_test: Tensor, y_test: Tensor,
                 gen: torch.Generator, progress: bool, state: Dict, ckpt: Optional[Path],
-                on_epoch: Optional[Callable[[Dict], None]] = None) -> Dict:
+                on_epoch: Optional[Callable[[Dict], None]] = None,
+                val: Optional[Tuple[Tensor, Tensor]] = None) -> Dict:
     """Layer-3 R-STDP epochs with the adaptive rates; returns ``state`` (resumable).
 
     The rates adapt after every ``rate_every`` images (a chunk, in the epoch's order): the
-    reward rates are the configured ones times the chunk's miss rate, the punishment rates
-    times its hit rate; the first chunk of a run trains at the configured rates. Global
+    reward rates are the configured ones times ``adaptive_min + adaptive_int * miss`` and the
+    punishment rates times ``adaptive_min + adaptive_int * hit``, the miss and hit rates of
+    the chunk before; the first chunk of a run trains at the configured rates. Global
     batch 1 (one process, ``rstdp_batch`` 1): the sequential rule
     (:meth:`~spyketorch.learning.decision.DecisionLayer.train_step`); otherwise batches of
     ``rstdp_batch`` x world size within each chunk, each rank on its block
-    (:meth:`~spyketorch.learning.decision.DecisionLayer.train_batch`). Each epoch appends
-    ``{"epoch", "train", "test", "seconds", "train_seconds"}`` to ``state["history"]``
-    (fractions correct / wrong / silent), saved with the layer in ``ckpt``.
+    (:meth:`~spyketorch.learning.decision.DecisionLayer.train_batch`; no dropout there).
+    Each epoch appends ``{"epoch", "train", "test", "seconds", "train_seconds"}`` (and
+    ``"val"`` with a validation set ``val``) to ``state["history"]`` (fractions correct /
+    wrong / silent), saved with the layer in ``ckpt``.
     """
     cfg = net.cfg
     T = cfg.time_steps
     global_batch = cfg.rstdp_batch * sd.world_size()
     hist = state.setdefault("history", [])
-    miss, hit = state.get("rate_scale", (1.0, 1.0))
+    miss, hit = state.get("rate_scale", (None, None))  # None: the first chunk, at the configured rates
     if "generator" in state:  # a resumed run draws the orders it would have drawn without the stop
         gen.set_state(state["generator"])
     best, stale = state.get("best_train", -1.0), state.get("stale", 0)
@@ -389,14 +405,17 @@ def train_rstdp(net: MozafariNet, x3: Tensor, y: Tensor, x3_test: Tensor, y_test
             break
         t0 = time.perf_counter()
         order = _epoch_order(n, cfg, gen)
+        dropped = (torch.rand(cfg.conv3[0], generator=gen) < cfg.dropout) if cfg.dropout > 0 else None
         stats = torch.zeros(3, dtype=torch.long, device=x3.device)
         with _progress(n, f"layer 3 R-STDP, epoch {epoch + 1}", progress) as bar:
             for c0 in range(0, n, cfg.rate_every):
                 idx = order[c0:c0 + cfg.rate_every]
-                net.decision.set_rates((cfg.reward[0] * miss, cfg.reward[1] * miss),
-                                       (cfg.punish[0] * hit, cfg.punish[1] * hit))
+                r = 1.0 if miss is None else cfg.adaptive_min + cfg.adaptive_int * miss
+                p = 1.0 if hit is None else cfg.adaptive_min + cfg.adaptive_int * hit
+                net.decision.set_rates((cfg.reward[0] * r, cfg.reward[1] * r), (cfg.punish[0] * p, cfg.punish[1] * p))
                 if global_batch == 1:  # the paper's rule: image after image
-                    counts = net.decision.train_step(x3[idx], y[idx], T)
+                    sel = slice(c0, c0 + idx.numel()) if cfg.order == "natural" else idx  # a view, not a copy
+                    counts = net.decision.train_step(x3[sel], y[sel], T, dropped=dropped)
                 else:                  # batched variant; this rank's block, summed over the ranks (counts too)
                     counts = torch.zeros(3, dtype=torch.long, device=x3.device)
                     for b0 in range(0, idx.numel(), global_batch):
@@ -409,15 +428,19 @@ def train_rstdp(net: MozafariNet, x3: Tensor, y: Tensor, x3_test: Tensor, y_test
         tr = (stats.double() / max(n, 1)).tolist()
         train_seconds = time.perf_counter() - t0
         te = evaluate(net, x3_test, y_test)
-        hist.append({"epoch": epoch + 1, "train": tr, "test": list(te), "seconds": time.perf_counter() - t0,
-                     "train_seconds": train_seconds})
+        rec = {"epoch": epoch + 1, "train": tr, "test": list(te)}
+        if val is not None:
+            rec["val"] = list(evaluate(net, *val))
+        rec.update(seconds=time.perf_counter() - t0, train_seconds=train_seconds)
+        hist.append(rec)
         if tr[0] > best:
             best, stale = tr[0], 0
         else:
             stale += 1
         state.update(rate_scale=(miss, hit), best_train=best, stale=stale, generator=gen.get_state())
         if progress:
-            print(f"epoch {epoch + 1}: train {100 * tr[0]:.2f}% correct, test {100 * te[0]:.2f}% "
+            v = f", validation {100 * rec['val'][0]:.2f}%" if val is not None else ""
+            print(f"epoch {epoch + 1}: train {100 * tr[0]:.2f}% correct{v}, test {100 * te[0]:.2f}% "
                   f"(wrong {100 * te[1]:.2f}%, silent {100 * te[2]:.2f}%), {train_seconds:.1f}s", flush=True)
         if ckpt is not None and sd.is_main_process():
             tmp = ckpt.with_suffix(".tmp")
@@ -452,6 +475,8 @@ def save_curve(hist: List[Dict], path: Path, title: str = "Mozafari et al. 2019:
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     ax.plot(ep, [100 * h["train"][0] for h in hist], label="train (during R-STDP)")
     ax.plot(ep, [100 * h["test"][0] for h in hist], label="test")
+    if hist and "val" in hist[0]:
+        ax.plot(ep, [100 * h["val"][0] for h in hist], label="validation")
     b = best_train_epoch(hist)
     if b is not None:
         ax.plot([b["epoch"]], [100 * b["test"][0]], "o", color="C1",
@@ -472,6 +497,22 @@ def _save(path: Path, obj: Dict) -> None:
     tmp.replace(path)
 
 
+def _digest(*tensors: Tensor) -> str:
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(str((tuple(t.shape), str(t.dtype))).encode())
+        h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _cache_key(cfg: MozafariConfig, net: MozafariNet, data: Dict[str, Tensor]) -> Dict:
+    """What the cached layer-3 inputs depend on: the coding, layers 1-2 and the images."""
+    coding = {k: getattr(cfg, k) for k in ("time_steps", "dog", "dog_threshold", "norm_radius", "latency_binning",
+                                           "conv1", "conv2")}
+    return {"coding": json.loads(json.dumps(coding)), "layers": _digest(net.conv1.weight, net.conv2.weight),
+            "images": _digest(*(data[k] for k in ("train_x", "test_x", "val_x") if k in data))}
+
+
 def run(cfg: MozafariConfig, data: Dict[str, Tensor], out_dir: Optional[Path] = None, progress: bool = True,
         on_epoch: Optional[Callable[[Dict], None]] = None) -> Dict:
     """The whole recipe; resumes from the checkpoints in ``out_dir`` when they exist.
@@ -479,15 +520,19 @@ def run(cfg: MozafariConfig, data: Dict[str, Tensor], out_dir: Optional[Path] = 
     Args:
         cfg: the configuration.
         data: ``{"train_x", "train_y", "test_x", "test_y"}`` (uint8 images, long labels; see
-            :func:`~spyketorch.coding.data.load_mnist`).
-        out_dir: checkpoints ``layer1.pt``, ``layer2.pt``, ``layer3.pt``, the curve
-            ``rstdp_curve.png`` and ``mozafari_result.json``. Default: None (nothing saved).
+            :func:`~spyketorch.coding.data.load_mnist`), optionally ``"val_x", "val_y"``: a
+            validation set evaluated after every layer-3 epoch (and the one to select on).
+        out_dir: checkpoints ``layer1.pt``, ``layer2.pt``, ``layer3.pt``, the layer-3 inputs
+            ``layer3_inputs.pt`` (one process only; a resumed run reuses them when layers 1-2,
+            the coding and the images are the same), the curve ``rstdp_curve.png`` and
+            ``mozafari_result.json``. Default: None (nothing saved).
         progress: progress bars and per-epoch lines. Default: True.
         on_epoch: called with each new layer-3 epoch's record. Default: None.
 
     Returns:
         The result: final test fractions, the history, the best training epoch and the test
-        accuracy there, wall times and training throughputs (images per second).
+        accuracy there (and the best validation epoch with a validation set), wall times and
+        training throughputs (images per second).
     """
     t_start = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -496,57 +541,86 @@ def run(cfg: MozafariConfig, data: Dict[str, Tensor], out_dir: Optional[Path] = 
     net = MozafariNet(cfg).to(device)
     timings: Dict[str, float] = {}
     ck = {n: (out_dir / f"{n}.pt" if out_dir is not None else None) for n in ("layer1", "layer2", "layer3")}
+    cache = out_dir / "layer3_inputs.pt" if out_dir is not None and sd.world_size() == 1 else None
     if out_dir is not None and sd.is_main_process():
         out_dir.mkdir(parents=True, exist_ok=True)
     n_train = data["train_x"].shape[0]
     y_train, y_test = data["train_y"].to(device), data["test_y"].to(device)
+    has_val = "val_x" in data
 
-    t0 = time.perf_counter()
-    code = lambda x: encode(x.to(device), cfg)  # noqa: E731
-    train_t = extract(code, data["train_x"], "encode (train)", False, 1000)
-    test_t = extract(code, data["test_x"], "encode (test)", False, 1000)
-    timings["encode_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    trained1 = not _resume(ck["layer1"], device)
-    if not trained1:
-        saved = torch.load(ck["layer1"], map_location=device)
-        net.conv1.load_state_dict(saved["conv1"])
-        if "generator" in saved:  # the orders of the later layers as in an uninterrupted run
-            gen.set_state(saved["generator"])
+    resume1, resume2 = _resume(ck["layer1"], device), _resume(ck["layer2"], device)
+    trained1, trained2 = not resume1, not resume2
+    cached = None
+    if resume1 and resume2 and cache is not None and cache.exists():
+        for name in ("layer1", "layer2"):  # the generator state of the later one is the one layer 3 starts from
+            saved = torch.load(ck[name], map_location=device)
+            getattr(net, "conv" + name[-1]).load_state_dict(saved["conv" + name[-1]])
+            if "generator" in saved:
+                gen.set_state(saved["generator"])
+        blob = torch.load(cache, map_location=device)
+        if blob.get("key") == _cache_key(cfg, net, data):
+            cached = blob
+    t_cache2 = 0.0
+    if cached is not None:
+        x3, x3_test, x3_val = cached["x3"], cached["x3_test"], cached.get("x3_val")
+        for k in ("encode_s", "layer1_s", "layer2_s", "cache3_s"):
+            timings[k] = 0.0
     else:
-        train_stdp(net, 1, net._pad(train_t, 2), cfg.epochs1, gen, progress)
-        if ck["layer1"] is not None and sd.is_main_process():
-            _save(ck["layer1"], {"conv1": net.conv1.state_dict(), "generator": gen.get_state()})
-    timings["layer1_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        code = lambda x: encode(x.to(device), cfg)  # noqa: E731
+        train_t = extract(code, data["train_x"], "encode (train)", False, 1000)
+        test_t = extract(code, data["test_x"], "encode (test)", False, 1000)
+        val_t = extract(code, data["val_x"], "encode (validation)", False, 1000) if has_val else None
+        timings["encode_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        if resume1:
+            saved = torch.load(ck["layer1"], map_location=device)
+            net.conv1.load_state_dict(saved["conv1"])
+            if "generator" in saved:  # the orders of the later layers as in an uninterrupted run
+                gen.set_state(saved["generator"])
+        else:
+            train_stdp(net, 1, net._pad(train_t, 2), cfg.epochs1, gen, progress)
+            if ck["layer1"] is not None and sd.is_main_process():
+                _save(ck["layer1"], {"conv1": net.conv1.state_dict(), "generator": gen.get_state()})
+        timings["layer1_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        x2 = extract(net.layer2_input, train_t, "layer 1 -> cache", progress)
+        t_cache2 = time.perf_counter() - t0
+        if resume2:
+            saved = torch.load(ck["layer2"], map_location=device)
+            net.conv2.load_state_dict(saved["conv2"])
+            if "generator" in saved:
+                gen.set_state(saved["generator"])
+        else:
+            train_stdp(net, 2, x2, cfg.epochs2, gen, progress)
+            if ck["layer2"] is not None and sd.is_main_process():
+                _save(ck["layer2"], {"conv2": net.conv2.state_dict(), "generator": gen.get_state()})
+        timings["layer2_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        x3 = extract(net.layer3_input, x2, "layer 2 -> cache", progress)
+        del x2
+        full = lambda t: net.layer3_input(net.layer2_input(t))  # noqa: E731
+        x3_test = extract(full, test_t, "test -> cache", progress)
+        x3_val = extract(full, val_t, "validation -> cache", progress) if has_val else None
+        timings["cache3_s"] = time.perf_counter() - t0
+        if cache is not None:
+            blob = {"key": _cache_key(cfg, net, data), "x3": x3, "x3_test": x3_test}
+            if has_val:
+                blob["x3_val"] = x3_val
+            _save(cache, blob)
 
     t0 = time.perf_counter()
-    x2 = extract(net.layer2_input, train_t, "layer 1 -> cache", progress)
-    t_cache2 = time.perf_counter() - t0
-    trained2 = not _resume(ck["layer2"], device)
-    if not trained2:
-        saved = torch.load(ck["layer2"], map_location=device)
-        net.conv2.load_state_dict(saved["conv2"])
-        if "generator" in saved:
-            gen.set_state(saved["generator"])
-    else:
-        train_stdp(net, 2, x2, cfg.epochs2, gen, progress)
-        if ck["layer2"] is not None and sd.is_main_process():
-            _save(ck["layer2"], {"conv2": net.conv2.state_dict(), "generator": gen.get_state()})
-    timings["layer2_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    x3 = extract(net.layer3_input, x2, "layer 2 -> cache", progress)
-    del x2
-    x3_test = extract(lambda t: net.layer3_input(net.layer2_input(t)), test_t, "test -> cache", progress)
-    timings["cache3_s"] = time.perf_counter() - t0
     state: Dict = {}
     if _resume(ck["layer3"], device):
         saved = torch.load(ck["layer3"], weights_only=False, map_location=device)
         net.decision.load_state_dict(saved["decision"])
         state = saved["state"]
     done = len(state.get("history", []))
-    state = train_rstdp(net, x3, y_train, x3_test, y_test, gen, progress, state, ck["layer3"], on_epoch)
+    val = (x3_val, data["val_y"].to(device)) if has_val else None
+    state = train_rstdp(net, x3, y_train, x3_test, y_test, gen, progress, state, ck["layer3"], on_epoch, val)
     timings["layer3_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
 
@@ -555,12 +629,16 @@ def run(cfg: MozafariConfig, data: Dict[str, Tensor], out_dir: Optional[Path] = 
     best = best_train_epoch(hist)
     result = {"test_accuracy": correct, "test_wrong": wrong, "test_silent": silent, "epochs3": len(hist),
               "best_train_epoch": best["epoch"] if best else None,
-              "test_accuracy_at_best_train": best["test"][0] if best else None,
-              "history": hist, "world_size": sd.world_size(), **timings}
+              "test_accuracy_at_best_train": best["test"][0] if best else None}
+    if has_val and hist:
+        bv = max(hist, key=lambda h: (h["val"][0], h["epoch"]))  # the latest of equals
+        result.update(best_val_epoch=bv["epoch"], val_accuracy_at_best_val=bv["val"][0],
+                      test_accuracy_at_best_val=bv["test"][0], val_accuracy=hist[-1]["val"][0])
+    result.update(history=hist, world_size=sd.world_size(), **timings)
     # training throughput, global images per second (all processes); layer 2 without its layer-1 cache pass
-    if trained1 and cfg.epochs1 and timings["layer1_s"] > 0:
+    if trained1 and cached is None and cfg.epochs1 and timings["layer1_s"] > 0:
         result["layer1_images_per_sec"] = cfg.epochs1 * n_train / timings["layer1_s"]
-    if trained2 and cfg.epochs2 and timings["layer2_s"] > t_cache2:
+    if trained2 and cached is None and cfg.epochs2 and timings["layer2_s"] > t_cache2:
         result["layer2_images_per_sec"] = cfg.epochs2 * n_train / (timings["layer2_s"] - t_cache2)
     new_epochs = hist[done:]
     if new_epochs:
