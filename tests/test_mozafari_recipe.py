@@ -108,6 +108,23 @@ def test_train_stdp_equals_the_eager_image_after_image_rule(coded, layer):
 
 
 @needs_native
+def test_native_stdp_winners_are_the_latency_ops_winners(coded):
+    """The kernel's k winners of each image (after pointwise inhibition) == get_k_winners_times on
+    the eager first spikes, for the weights the image saw."""
+    cfg, net0, x, x2, *_ = coded
+    net = moz.MozafariNet(cfg)
+    eager = moz.MozafariNet(cfg)
+    for i in range(8):
+        wins = net.stdp_sequence(2, x2, torch.tensor([i]), record=True)[0]
+        t, v = sf.first_spike(eager.conv2(sf.spike_wave(x2[i:i + 1], T)), 10.0)
+        t, v = sf.pointwise_inhibition_times(t, v, T)
+        ref = sf.get_k_winners_times(t, v, T, 8, 1, as_tensor=True)[0]
+        assert torch.equal(wins, ref) and int((wins[:, 0] >= 0).sum()) > 0
+        eager.stdp_step(2, x2[i:i + 1])
+    assert torch.equal(net.conv2.weight, eager.conv2.weight)
+
+
+@needs_native
 def test_native_forward_equals_the_spike_wave_first_spikes(coded):
     cfg, net, x, x2, *_ = coded
     for conv, xin, thr in ((net.conv1, net._pad(x[:20], 2), 15.0), (net.conv2, x2[:20], 10.0)):
