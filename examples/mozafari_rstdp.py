@@ -29,7 +29,7 @@ import spyketorch.distributed as sd
 from spyketorch.networks.mozafari import MozafariConfig, load_mnist, run
 
 #: Defaults on the shipped 10,000-digit subset (the reference's 680 layer-3 epochs are for 60,000 digits).
-SUBSET_DEFAULTS = {"epochs3": 40}
+SUBSET_DEFAULTS = {"epochs3": 30}
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:

@@ -11,7 +11,8 @@
  *                   pointwise inhibition, k winners with an exclusion radius, the update
  *                   (stabiliser, clamp, flush of denormals to the bounds), image after image;
  *   lt_decision     the decision layer of Mozafari et al. 2019 (no threshold, one winner,
- *                   R-STDP): decide a batch, or decide and learn image after image.
+ *                   R-STDP): decide a batch (in parallel over images), or decide and learn
+ *                   image after image (in parallel over features: one barrier per image).
  *
  * Layer-1/2 potentials are accumulated in double.  The decision layer's winner is exact:
  * float32 weights in [lo, hi] with lo > 0 are multiples of ulp(lo), and sums of a few
@@ -34,6 +35,9 @@
 #if defined(__F16C__) && defined(__AVX__)
 #include <immintrin.h>
 #endif
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 typedef int64_t i64;
 
@@ -286,6 +290,18 @@ int64_t lt_stdp(const uint8_t *tin, i64 C, i64 H, i64 W, const i64 *order, i64 n
 }
 
 /* ------------------------------------------------------------------ decision layer */
+/* Potentials of the decision layer.  The winner is the first maximum over (feature,
+ * position) of the exact potentials.  A float32 pass sums, at each output position, the
+ * rows of the smaller of the two input sets (the fired inputs; or the live inputs that did
+ * not fire, subtracted from S, the potentials when every live input fires); every value
+ * within twice the float32 pass's error bound of its maximum is then recomputed exactly in
+ * double, and the winner is chosen among those.  So the result is the real-number rule's,
+ * ties included, whatever the summation order.
+ *
+ * Learning runs image after image; with several threads each owns a range of features
+ * (its share of every potential, its rows of the weights), the threads agree on the winner
+ * at one barrier per image and the owner of the winning feature updates it. */
+
 /* The float32 pass reads the weights from a transposed copy in half precision where the
  * compiler has it (half the memory traffic; the rounding enters the error bound). */
 #if defined(__FLT16_MAX__) && defined(__F16C__)
@@ -298,15 +314,8 @@ typedef float wlow;
 #define WLOW_TINY 0.0
 #endif
 
-/* Potentials of the decision layer.  The winner is the first maximum over (feature,
- * position) of the exact potentials.  A float32 pass sums, at each output position, the
- * rows of the smaller of the two input sets (the fired inputs; or the live inputs that did
- * not fire, subtracted from S, the potentials when every live input fires); every value
- * within twice the float32 pass's error bound of its maximum is then recomputed exactly in
- * double, and the winner is chosen among those.  So the result is the real-number rule's,
- * ties included, whatever the summation order. */
 typedef struct {
-    float *acc;      /* [P][F] float32 sums of the listed rows */
+    float *acc;      /* [P][F] float32 sums of the listed rows (this thread's features only) */
     int32_t *act_c;  /* counted inputs: channel, index into lam */
     int32_t *act_s;
     int32_t *ina_c;  /* live inputs that do not count */
@@ -342,9 +351,9 @@ typedef struct {
     const i64 *pstart;  /* [nlam + 1] */
     const i64 *pkk;     /* kernel offset ky * k + kx of each (position, output) pair */
     const i64 *pp;      /* output position of each pair */
-    const float *w;     /* [F][K] */
-    const wlow *wt;     /* [K][F] */
-    const double *S;    /* [P][F] potentials when every live input fires (exact) */
+    float *w;           /* [F][K] */
+    wlow *wt;           /* [K][F] */
+    double *S;          /* [P][F] potentials when every live input fires (exact) */
     double wabs;        /* bound on |w| for the whole call */
     const uint8_t *drop; /* [F] features that cannot win (dropout), or NULL */
 } dec_geom;
@@ -368,9 +377,40 @@ static i64 dec_t0(const dec_geom *g, const uint8_t *x) {
     return t0;
 }
 
-/* The float32 pass of one image; returns the number of inputs that count (fired at all, or
- * at the earliest step in first mode): 0 means silent. */
-static i64 dec_potentials(const dec_geom *g, const uint8_t *restrict x, dec_buf *b) {
+/* a[0..n) += the sum of the m rows wt[rows[q] * F + f0 ..] (float32; 8 rows at a time in registers) */
+static void add_rows(float *restrict a, const wlow *restrict wt, const int32_t *r, i64 m, i64 F, i64 f0, i64 n) {
+    const wlow *base = wt + f0;
+    i64 q = 0;
+    for (; q + 8 <= m; q += 8) {
+        const wlow *restrict r0 = base + r[q] * F, *restrict r1 = base + r[q + 1] * F;
+        const wlow *restrict r2 = base + r[q + 2] * F, *restrict r3 = base + r[q + 3] * F;
+        const wlow *restrict r4 = base + r[q + 4] * F, *restrict r5 = base + r[q + 5] * F;
+        const wlow *restrict r6 = base + r[q + 6] * F, *restrict r7 = base + r[q + 7] * F;
+        i64 f = 0;
+#if defined(__F16C__) && defined(__AVX__)
+        if (sizeof(wlow) == 2)
+            for (; f + 8 <= n; f += 8) {
+#define LD(rr) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rr + f)))
+                const __m256 s01 = _mm256_add_ps(LD(r0), LD(r1)), s23 = _mm256_add_ps(LD(r2), LD(r3));
+                const __m256 s45 = _mm256_add_ps(LD(r4), LD(r5)), s67 = _mm256_add_ps(LD(r6), LD(r7));
+#undef LD
+                const __m256 t = _mm256_add_ps(_mm256_add_ps(s01, s23), _mm256_add_ps(s45, s67));
+                _mm256_storeu_ps(a + f, _mm256_add_ps(_mm256_loadu_ps(a + f), t));
+            }
+#endif
+        for (; f < n; f++)
+            a[f] += (((float)r0[f] + (float)r1[f]) + ((float)r2[f] + (float)r3[f])) +
+                    (((float)r4[f] + (float)r5[f]) + ((float)r6[f] + (float)r7[f]));
+    }
+    for (; q < m; q++) {
+        const wlow *restrict r0 = base + r[q] * F;
+        for (i64 f = 0; f < n; f++) a[f] += (float)r0[f];
+    }
+}
+
+/* The float32 pass of one image for the features [f0, f1); returns the number of inputs
+ * that count (fired at all, or at the earliest step in first mode): 0 means silent. */
+static i64 dec_potentials(const dec_geom *g, const uint8_t *restrict x, dec_buf *b, i64 f0, i64 f1) {
     const i64 F = g->F, HW = g->H * g->W, kk2 = g->kk2, P = g->P;
     const i64 t0 = g->first_mode ? dec_t0(g, x) : 0;
     if (g->first_mode && t0 >= g->T) return 0;
@@ -395,42 +435,16 @@ static i64 dec_potentials(const dec_geom *g, const uint8_t *restrict x, dec_buf 
         }
     }
     for (i64 p = 0; p < P; p++) {
-        float *restrict a = b->acc + p * F;
-        const int32_t *r = b->rows + p * b->cap;
-        const i64 nr = b->nrows[p];
-        for (i64 f = 0; f < F; f++) a[f] = 0.0f;
-        i64 q = 0;
-        for (; q + 8 <= nr; q += 8) {
-            const wlow *restrict r0 = g->wt + r[q] * F, *restrict r1 = g->wt + r[q + 1] * F;
-            const wlow *restrict r2 = g->wt + r[q + 2] * F, *restrict r3 = g->wt + r[q + 3] * F;
-            const wlow *restrict r4 = g->wt + r[q + 4] * F, *restrict r5 = g->wt + r[q + 5] * F;
-            const wlow *restrict r6 = g->wt + r[q + 6] * F, *restrict r7 = g->wt + r[q + 7] * F;
-            i64 f = 0;
-#if defined(__F16C__) && defined(__AVX__)
-            if (sizeof(wlow) == 2)
-                for (; f + 8 <= F; f += 8) {
-#define LD(rr) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rr + f)))
-                    const __m256 s01 = _mm256_add_ps(LD(r0), LD(r1)), s23 = _mm256_add_ps(LD(r2), LD(r3));
-                    const __m256 s45 = _mm256_add_ps(LD(r4), LD(r5)), s67 = _mm256_add_ps(LD(r6), LD(r7));
-#undef LD
-                    const __m256 t = _mm256_add_ps(_mm256_add_ps(s01, s23), _mm256_add_ps(s45, s67));
-                    _mm256_storeu_ps(a + f, _mm256_add_ps(_mm256_loadu_ps(a + f), t));
-                }
-#endif
-            for (; f < F; f++)
-                a[f] += (((float)r0[f] + (float)r1[f]) + ((float)r2[f] + (float)r3[f])) +
-                        (((float)r4[f] + (float)r5[f]) + ((float)r6[f] + (float)r7[f]));
-        }
-        for (; q < nr; q++) {
-            const wlow *restrict r0 = g->wt + r[q] * F;
-            for (i64 f = 0; f < F; f++) a[f] += (float)r0[f];
-        }
+        float *a = b->acc + p * F + f0;
+        memset(a, 0, sizeof(float) * (f1 - f0));
+        add_rows(a, g->wt, b->rows + p * b->cap, b->nrows[p], F, f0, f1 - f0);
     }
     return na;
 }
 
-/* The winner f * P + p of the image whose float32 pass is in b, or -1 (no positive potential). */
-static i64 dec_winner(const dec_geom *g, const dec_buf *b) {
+/* The first maximum f * P + p over the features [f0, f1) of the image whose float32 pass is in
+ * b, with its exact potential in *value; -1 when none is positive. */
+static i64 dec_winner(const dec_geom *g, const dec_buf *b, i64 f0, i64 f1, double *value) {
     const i64 F = g->F, P = g->P;
     const double u = 1.0 / 16777216.0; /* 2**-24 */
     double M = -DBL_MAX, E = 0.0;
@@ -442,7 +456,7 @@ static i64 dec_winner(const dec_geom *g, const dec_buf *b) {
         if (e > E) E = e;
         const float *a = b->acc + p * F;
         const double *s = g->S + p * F;
-        for (i64 f = 0; f < F; f++) {
+        for (i64 f = f0; f < f1; f++) {
             const double v = b->direct ? (double)a[f] : s[f] - (double)a[f];
             if (v > M && !(g->drop && g->drop[f])) M = v;
         }
@@ -450,7 +464,7 @@ static i64 dec_winner(const dec_geom *g, const dec_buf *b) {
     const double cut = M - 2.0 * E;
     i64 best = -1;
     double bv = 0.0; /* only a positive potential fires */
-    for (i64 f = 0; f < F; f++) {
+    for (i64 f = f0; f < f1; f++) {
         if (g->drop && g->drop[f]) continue;
         const float *row = g->w + f * g->K;
         for (i64 p = 0; p < P; p++) {
@@ -463,24 +477,135 @@ static i64 dec_winner(const dec_geom *g, const dec_buf *b) {
             if (v > bv) { bv = v; best = f * P + p; } /* strict: the first maximum in (f, p) order */
         }
     }
+    *value = bv;
     return best;
 }
 
 /* S[p][f] = sum over live (position, pair) of cs[kk], cs[kk] = sum_c w[f][c][kk] (exact) */
-static void dec_S_column(const dec_geom *g, const double *cs, i64 f, double *S) {
+static void dec_S_column(const dec_geom *g, const double *cs, i64 f) {
     const i64 F = g->F;
-    for (i64 p = 0; p < g->P; p++) S[p * F + f] = 0.0;
+    for (i64 p = 0; p < g->P; p++) g->S[p * F + f] = 0.0;
     for (i64 l = 0; l < g->nlam; l++)
-        for (i64 e = g->pstart[l]; e < g->pstart[l + 1]; e++) S[g->pp[e] * F + f] += cs[g->pkk[e]];
+        for (i64 e = g->pstart[l]; e < g->pstart[l + 1]; e++) g->S[g->pp[e] * F + f] += cs[g->pkk[e]];
 }
 
-static void dec_row_sums(const dec_geom *g, const float *w, i64 f, double *cs, double *S) {
+static void dec_row_sums(const dec_geom *g, i64 f, double *cs) {
     const i64 kk2 = g->kk2, C = g->C;
     for (i64 j = 0; j < kk2; j++) cs[j] = 0.0;
-    const float *row = w + f * g->K;
+    const float *row = g->w + f * g->K;
     for (i64 c = 0; c < C; c++)
         for (i64 j = 0; j < kk2; j++) cs[j] += (double)row[c * kk2 + j];
-    dec_S_column(g, cs, f, S);
+    dec_S_column(g, cs, f);
+}
+
+/* R-STDP on the winner's row f at position p (w += a+ where the input counts, a- elsewhere,
+ * clamped to [lo, hi]), with its transposed copy and its column of S. */
+static void dec_update(const dec_geom *g, const uint8_t *x, i64 f, i64 p, float ap, float an, float lo, float hi,
+                       double *cs) {
+    const i64 C = g->C, k = g->k, kk2 = g->kk2, H = g->H, W = g->W, F = g->F, oy = p / g->Wo, ox = p % g->Wo;
+    const i64 t0 = g->first_mode ? dec_t0(g, x) : 0;
+    float *row = g->w + f * g->K;
+    for (i64 j = 0; j < kk2; j++) cs[j] = 0.0;
+    for (i64 c = 0; c < C; c++) {
+        const uint8_t *xc = x + (c * H + oy) * W + ox;
+        for (i64 ky = 0; ky < k; ky++)
+            for (i64 kx = 0; kx < k; kx++) {
+                const i64 j = c * kk2 + ky * k + kx, t = xc[ky * W + kx];
+                const int counts = g->first_mode ? t == t0 : t < g->T;
+                float v = row[j] + (counts ? ap : an);
+                v = v < lo ? lo : v;
+                v = v > hi ? hi : v;
+                row[j] = v;
+                g->wt[j * F + f] = (wlow)v;
+                cs[ky * k + kx] += (double)v;
+            }
+    }
+    dec_S_column(g, cs, f);
+}
+
+typedef struct {
+    const dec_geom *g;
+    const uint8_t *tin;
+    const i64 *order, *targets, *dmap;
+    const float *rates;
+    float lo, hi;
+    i64 n, nthreads, *stats, *win_out;
+    _Atomic i64 arrived, generation, go;
+    i64 slot_f[2][16];      /* each thread's local winner of the images q (slot q % 2) */
+    double slot_v[2][16];
+    int failed;
+} dec_team;
+
+/* All threads of the team meet here once per image (spinning briefly, then yielding: a busy
+ * machine does not stall on a descheduled partner). */
+static void team_barrier(dec_team *t) {
+    const i64 gen = atomic_load(&t->generation);
+    if (atomic_fetch_add(&t->arrived, 1) == t->nthreads - 1) {
+        atomic_store(&t->arrived, 0);
+        atomic_fetch_add(&t->generation, 1);
+    } else {
+        for (int spins = 0; atomic_load(&t->generation) == gen; spins++) {
+            if (spins < 4000) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            } else {
+                sched_yield();
+            }
+        }
+    }
+}
+
+typedef struct {
+    dec_team *team;
+    i64 id;
+} dec_member;
+
+static void *dec_learn(void *arg) {
+    dec_member *me = arg;
+    dec_team *t = me->team;
+    while (atomic_load(&t->go) == 0) sched_yield(); /* every member started (1), or not (-1: leave) */
+    if (atomic_load(&t->go) < 0) return NULL;
+    const dec_geom *g = t->g;
+    const i64 F = g->F, P = g->P, C = g->C, HW = g->H * g->W, id = me->id;
+    const i64 f0 = F * id / t->nthreads, f1 = F * (id + 1) / t->nthreads;
+    dec_buf b;
+    double *cs = malloc(sizeof(double) * (g->kk2 > 0 ? g->kk2 : 1));
+    const int ok = cs && dec_alloc(&b, P, F, C * g->nlam, C * g->kk2) == 0;
+    if (!ok) t->failed = 1;
+    team_barrier(t);
+    if (t->failed) {
+        if (ok) dec_free(&b);
+        free(cs);
+        return NULL;
+    }
+    for (i64 q = 0; q < t->n; q++) {
+        const uint8_t *x = t->tin + t->order[q] * C * HW;
+        double v = 0.0;
+        const i64 win = dec_potentials(g, x, &b, f0, f1) ? dec_winner(g, &b, f0, f1, &v) : -1;
+        t->slot_f[q & 1][id] = win;
+        t->slot_v[q & 1][id] = v;
+        team_barrier(t);
+        i64 best = -1;
+        double bv = 0.0;
+        for (i64 j = 0; j < t->nthreads; j++) { /* lower features first: ties go to the lower index */
+            const i64 wj = t->slot_f[q & 1][j];
+            if (wj >= 0 && t->slot_v[q & 1][j] > bv) { bv = t->slot_v[q & 1][j]; best = wj; }
+        }
+        if (id == 0) {
+            if (t->win_out) t->win_out[q] = best;
+            if (best < 0) t->stats[2]++;
+            else t->stats[t->dmap[best / P] == t->targets[t->order[q]] ? 0 : 1]++;
+        }
+        if (best < 0) continue;
+        const i64 f = best / P;
+        if (f < f0 || f >= f1) continue; /* the owner of the winning feature updates it */
+        const int right = t->dmap[f] == t->targets[t->order[q]];
+        dec_update(g, x, f, best % P, t->rates[right ? 0 : 2], t->rates[right ? 1 : 3], t->lo, t->hi, cs);
+    }
+    dec_free(&b);
+    free(cs);
+    return NULL;
 }
 
 /* The decision layer over images order[0..n) of tin [N][C][H][W]:
@@ -490,7 +615,8 @@ static void dec_row_sums(const dec_geom *g, const float *w, i64 f, double *cs, d
  *     then clamp to [lo, hi]; the first update also clamps the whole layer, as the reference's
  *     clamp of the whole weight), stats[3] += correct, wrong, silent.
  * rates: reward a+, a-, punishment a+, a-; drop (optional, [F]): features that cannot win
- * (dropout: as if their potentials were 0).  Returns 0, or -1 when out of memory. */
+ * (dropout: as if their potentials were 0); nthreads: threads (learning: each owns a range
+ * of features).  Returns 0, or -1 when out of memory. */
 int64_t lt_decision(const uint8_t *tin, i64 C, i64 H, i64 W, i64 k, i64 T, i64 first_mode, const i64 *order, i64 n,
                     const i64 *targets, const i64 *dmap, float *w, i64 F, const float *rates, float lo, float hi,
                     i64 update, i64 *stats, i64 *win_out, i64 nthreads, const uint8_t *drop) {
@@ -533,7 +659,7 @@ int64_t lt_decision(const uint8_t *tin, i64 C, i64 H, i64 W, i64 k, i64 T, i64 f
     }
     transpose_low(w, wt, F, K);
     dec_geom g = {C, H, W, k, F, T, P, Wo, K, kk2, first_mode, nlam, lam, pstart, pkk, pp, w, wt, S, wabs, drop};
-    for (i64 f = 0; f < F; f++) dec_row_sums(&g, w, f, colsum, S);
+    for (i64 f = 0; f < F; f++) dec_row_sums(&g, f, colsum);
     int64_t status = 0;
     if (!update) {
 #ifdef _OPENMP
@@ -553,58 +679,70 @@ int64_t lt_decision(const uint8_t *tin, i64 C, i64 H, i64 W, i64 k, i64 T, i64 f
 #endif
             for (i64 q = 0; q < n; q++) {
                 if (!ok) continue;
-                win_out[q] = dec_potentials(&g, tin + order[q] * C * HW, &b) ? dec_winner(&g, &b) : -1;
+                double v;
+                win_out[q] = dec_potentials(&g, tin + order[q] * C * HW, &b, 0, F) ? dec_winner(&g, &b, 0, F, &v) : -1;
             }
             if (ok) dec_free(&b);
         }
     } else {
-        dec_buf b;
-        if (dec_alloc(&b, P, F, C * nlam, C * kk2)) {
-            status = -1;
-        } else {
-            int clean = 1;
-            for (i64 i = 0; i < F * K; i++)
-                if (!(w[i] >= lo && w[i] <= hi)) { clean = 0; break; }
-            for (i64 q = 0; q < n; q++) {
-                const uint8_t *x = tin + order[q] * C * HW;
-                const i64 win = dec_potentials(&g, x, &b) ? dec_winner(&g, &b) : -1;
-                if (win_out) win_out[q] = win;
-                if (win < 0) { stats[2]++; continue; }
-                const i64 f = win / P, p = win % P, oy = p / Wo, ox = p % Wo;
-                const int right = dmap[f] == targets[order[q]];
-                stats[right ? 0 : 1]++;
-                const float ap = rates[right ? 0 : 2], an = rates[right ? 1 : 3];
-                const i64 t0 = first_mode ? dec_t0(&g, x) : 0;
-                float *row = w + f * K;
-                for (i64 j = 0; j < kk2; j++) colsum[j] = 0.0;
-                for (i64 c = 0; c < C; c++) {
-                    const uint8_t *xc = x + (c * H + oy) * W + ox;
-                    for (i64 ky = 0; ky < k; ky++)
-                        for (i64 kx = 0; kx < k; kx++) {
-                            const i64 j = c * kk2 + ky * k + kx, t = xc[ky * W + kx];
-                            const int counts = first_mode ? t == t0 : t < T;
-                            float v = row[j] + (counts ? ap : an);
-                            v = v < lo ? lo : v;
-                            v = v > hi ? hi : v;
-                            row[j] = v;
-                            wt[j * F + f] = (wlow)v;
-                            colsum[ky * k + kx] += (double)v;
-                        }
-                }
-                if (!clean) { /* the reference clamps the whole weight at every update */
+        i64 start = 0;
+        int clean = 1;
+        for (i64 i = 0; i < F * K; i++)
+            if (!(w[i] >= lo && w[i] <= hi)) { clean = 0; break; }
+        if (!clean) { /* up to the first update, alone: it clamps the whole weight, as the reference */
+            dec_buf b;
+            if (dec_alloc(&b, P, F, C * nlam, C * kk2)) {
+                status = -1;
+            } else {
+                for (; start < n && !clean; start++) {
+                    const uint8_t *x = tin + order[start] * C * HW;
+                    double v;
+                    const i64 win = dec_potentials(&g, x, &b, 0, F) ? dec_winner(&g, &b, 0, F, &v) : -1;
+                    if (win_out) win_out[start] = win;
+                    if (win < 0) { stats[2]++; continue; }
+                    const i64 f = win / P;
+                    const int right = dmap[f] == targets[order[start]];
+                    stats[right ? 0 : 1]++;
+                    dec_update(&g, x, f, win % P, rates[right ? 0 : 2], rates[right ? 1 : 3], lo, hi, colsum);
                     for (i64 i = 0; i < F * K; i++) {
-                        float v = w[i];
-                        v = v < lo ? lo : v;
-                        w[i] = v > hi ? hi : v;
+                        float u = w[i];
+                        u = u < lo ? lo : u;
+                        w[i] = u > hi ? hi : u;
                     }
                     transpose_low(w, wt, F, K);
-                    for (i64 ff = 0; ff < F; ff++) dec_row_sums(&g, w, ff, colsum, S);
+                    for (i64 ff = 0; ff < F; ff++) dec_row_sums(&g, ff, colsum);
                     clean = 1;
-                } else {
-                    dec_S_column(&g, colsum, f, S);
                 }
+                dec_free(&b);
             }
-            dec_free(&b);
+        }
+        if (status == 0 && start < n) {
+            const i64 nt = imax(1, imin(imin(nthreads, 4), F)); /* beyond a few, the per-image barrier costs more */
+            dec_team team;
+            memset(&team, 0, sizeof(team));
+            team.g = &g; team.tin = tin; team.order = order + start; team.targets = targets; team.dmap = dmap;
+            team.rates = rates; team.lo = lo; team.hi = hi; team.n = n - start; team.nthreads = nt;
+            team.stats = stats; team.win_out = win_out ? win_out + start : NULL;
+            atomic_init(&team.arrived, 0);
+            atomic_init(&team.generation, 0);
+            atomic_init(&team.go, 0);
+            dec_member members[16];
+            pthread_t threads[16];
+            i64 started = 1;
+            for (i64 j = 0; j < nt; j++) members[j] = (dec_member){&team, j};
+            for (i64 j = 1; j < nt; j++) {
+                if (pthread_create(&threads[j], NULL, dec_learn, &members[j]) != 0) break;
+                started++;
+            }
+            atomic_store(&team.go, started == nt ? 1 : -1);
+            if (started == nt) dec_learn(&members[0]);
+            for (i64 j = 1; j < started; j++) pthread_join(threads[j], NULL);
+            if (started < nt) { /* could not start them all: learn alone */
+                team.nthreads = 1;
+                atomic_store(&team.go, 1);
+                dec_learn(&members[0]);
+            }
+            if (team.failed) status = -1;
         }
     }
     free(live); free(lam); free(pstart); free(pkk); free(pp); free(wt); free(colsum); free(S);

@@ -9,7 +9,11 @@ never fired), built with the system C compiler on first use, cached, and loaded 
 * :func:`stdp`: sequential STDP of such a layer (forward, pointwise inhibition, k winners
   with an exclusion radius, the update), image after image;
 * :func:`decision`: the decision layer of :class:`spyketorch.learning.decision.DecisionLayer`:
-  decide a batch, or decide and learn with R-STDP image after image.
+  decide a batch (threads over images), or decide and learn with R-STDP image after image
+  (threads over features, up to 4, meeting once per image; on a machine busy with other
+  work one thread, ``torch.set_num_threads(1)``, is faster).
+
+Every kernel uses ``torch.get_num_threads()`` threads; the results do not depend on it.
 
 Each has an eager torch counterpart that stays the reference (the spike-wave ops, the
 ``*_times`` ops, :meth:`DecisionLayer._train_step_torch`); the tests check them against it.
@@ -57,7 +61,7 @@ def _build(cc: str, so: Path) -> None:
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=so.parent)
         os.close(fd)
         try:
-            res = subprocess.run([cc, *flags, "-fPIC", "-shared", "-o", tmp, str(SOURCE), "-lm"],
+            res = subprocess.run([cc, *flags, "-fPIC", "-shared", "-o", tmp, str(SOURCE), "-lm", "-pthread"],
                                  capture_output=True, text=True)
             if res.returncode == 0:
                 os.replace(tmp, so)

@@ -157,6 +157,26 @@ def test_native_sequential_rstdp_equals_the_eager_rule_bit_for_bit(coded, fire):
     assert torch.equal(a.winners(x3, T)[:, 0], torch.where(best > 0, idx // 16, -1))
 
 
+@needs_native
+def test_learning_with_several_threads_is_the_same_sequential_rule(coded):
+    """The kernel splits the features over threads (one barrier per image): same counts and weights
+    as one thread, from unclamped initial weights and from clamped ones."""
+    *_, x3, y = coded
+    before = torch.get_num_threads()
+    try:
+        out = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            layer = _layer()
+            stats = layer.train_step(x3[:120], y[:120], T).tolist()
+            stats += layer.train_step(x3[120:], y[120:], T).tolist()
+            out.append((stats, layer.weight.detach().clone()))
+    finally:
+        torch.set_num_threads(before)
+    for stats, w in out[1:]:
+        assert stats == out[0][0] and torch.equal(w, out[0][1])
+
+
 @pytest.mark.parametrize("path", ["native", "eager"])
 def test_the_first_update_clamps_the_whole_layer_as_the_reference(path):
     """The reference's STDP clamps its whole weight after each update: rows that did not win, drawn
