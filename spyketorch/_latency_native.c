@@ -279,7 +279,7 @@ int64_t lt_stdp(const uint8_t *tin, i64 C, i64 H, i64 W, const i64 *order, i64 n
                         wt[jj * F + f] = row[jj];
                     }
         }
-        if (!clean && nw > 0) { /* the first update clamps (and flushes) the whole layer, as torch */
+        if (!clean) { /* the first image's update (even one without winners) clamps and flushes the whole layer */
             for (i64 i = 0; i < F * K; i++) w[i] = clamp_flush(w[i], lo, hi);
             transpose(w, wt, F, K);
             clean = 1;

@@ -108,6 +108,22 @@ def test_train_stdp_equals_the_eager_image_after_image_rule(coded, layer):
 
 
 @needs_native
+def test_native_stdp_clamps_the_whole_layer_at_the_first_image_even_without_winners(coded):
+    """As the torch update (a zero update still clamps the weight): weights drawn above the upper
+    bound are capped by the first image, a silent one included, before the next image's potentials."""
+    cfg, net0, x, *_ = coded
+    a, b = moz.MozafariNet(cfg), moz.MozafariNet(cfg)
+    for net in (a, b):
+        net.conv1.weight.data[3] = 1.3                  # above the upper bound 1
+    xin = net0._pad(x[:6], 2).clone()
+    xin[0] = T                                          # a silent first image: no winner
+    a.stdp_sequence(1, xin, torch.arange(6))
+    for i in range(6):
+        b.stdp_step(1, xin[i:i + 1])
+    assert torch.equal(a.conv1.weight, b.conv1.weight) and float(a.conv1.weight.max()) <= 1.0
+
+
+@needs_native
 def test_native_stdp_winners_are_the_latency_ops_winners(coded):
     """The kernel's k winners of each image (after pointwise inhibition) == get_k_winners_times on
     the eager first spikes, for the weights the image saw."""
