@@ -113,8 +113,10 @@ def test_native_stdp_clamps_the_whole_layer_at_the_first_image_even_without_winn
     bound are capped by the first image, a silent one included, before the next image's potentials."""
     cfg, net0, x, *_ = coded
     a, b = moz.MozafariNet(cfg), moz.MozafariNet(cfg)
-    for net in (a, b):
-        net.conv1.weight.data[3] = 1.3                  # above the upper bound 1
+    for net in (a, b):   # feature 5 beats feature 3 until clamped (mean 1.05 > 0.9), then loses (0.75 < 0.9)
+        net.conv1.weight.data[3] = 0.9
+        net.conv1.weight.data[5].view(-1)[0::2] = 1.6   # above the upper bound 1
+        net.conv1.weight.data[5].view(-1)[1::2] = 0.5
     xin = net0._pad(x[:6], 2).clone()
     xin[0] = T                                          # a silent first image: no winner
     a.stdp_sequence(1, xin, torch.arange(6))
