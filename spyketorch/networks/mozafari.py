@@ -338,7 +338,7 @@ def train_stdp(net: MozafariNet, layer: int, x: Tensor, epochs: int, gen: torch.
                     exponent = (seen + 1) // cfg.lr_every
                     settled = min(ap * 2, cfg.max_ap) == ap  # no later doubling changes it
                     nxt = n if settled else i + (exponent + 1) * cfg.lr_every - 1 - seen
-                    j = min(n, nxt)
+                    j = min(n, nxt, i + 2000)  # a bounded piece: the progress bar moves
                     stdp.update_all_learning_rate(ap, -0.75 * ap)
                     net.stdp_sequence(layer, x, order[i:j])
                     seen += j - i
