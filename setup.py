@@ -12,7 +12,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["spyketorch", "spyketorch.*"]),
-    package_data={"spyketorch": ["data/*"]},
+    package_data={"spyketorch": ["data/*", "_latency_native.c"]},
     include_package_data=True,
     python_requires=">=3.9",
     install_requires=[

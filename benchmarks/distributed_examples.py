@@ -38,10 +38,11 @@ def _bytes_per_update() -> Dict[str, List[tuple]]:
     """(layer, weight shape, bytes per all-reduce) of every learning layer, from the examples' own nets."""
     sys.path.insert(0, str(EX))
     import mnist_stdp as demo  # noqa: E402
-    import mozafari_rstdp as moz  # noqa: E402
+
+    from spyketorch.networks.mozafari import MozafariConfig, MozafariNet
 
     k = demo.KheradpishehNet(demo.Config())
-    m = moz.MozafariNet(moz.Config())
+    m = MozafariNet(MozafariConfig())
     f = lambda w: 4 * w.numel()  # noqa: E731  float32 sum
     return {
         "mnist": [("layer 1", tuple(k.conv1.weight.shape), f(k.conv1.weight)),

@@ -71,7 +71,7 @@ THRESHOLD = 10.0
 def encode(images: torch.Tensor, batch: int = 2000) -> torch.Tensor:
     """DoG on/off filters, local normalisation, latency coding: first-spike steps uint8 ``[N, 2, 28, 28]``."""
     filt = Filter([DoGKernel(7, 1.0, 2.0), DoGKernel(7, 2.0, 1.0)], padding=3, thresholds=50.0)
-    coder = Intensity2Latency(T)
+    coder = Intensity2Latency(T, batched=True)  # a last chunk of one image stays a batch
     out = []
     for i in range(0, images.shape[0], batch):
         x = sf.local_normalization(filt(images[i : i + batch].float().unsqueeze(1)), 8)

@@ -9,7 +9,7 @@ import spyketorch.functional as sf
 import spyketorch.snn as snn
 import spyketorch.utils as su
 from spyketorch.learning.decision import DecisionLayer, earliest_inputs
-from _examples import load_example
+from spyketorch.networks import mozafari
 
 T = 15
 
@@ -211,13 +211,12 @@ def test_decision_map_and_bad_input():
 
 @pytest.fixture(scope="module")
 def example():
-    mod = load_example("mozafari_rstdp.py", "mozafari_example")
-    return mod
+    return mozafari
 
 
 def test_mozafari_layers_equal_the_spike_wave_ops(example):
-    """The example's latency-domain layers == SpykeTorch-style wave ops (layer-2 input)."""
-    cfg = example.Config()
+    """The network's latency-domain layers == SpykeTorch-style wave ops (layer-2 input)."""
+    cfg = example.MozafariConfig()
     net = example.MozafariNet(cfg)
     x, _ = su.load_mnist_subset(train=True)
     times = example.encode(x[:3], cfg)

@@ -11,7 +11,7 @@ import torch
 
 import spyketorch.distributed as sd
 import spyketorch.snn as snn
-from _examples import load_example
+from spyketorch.networks.mozafari import MozafariConfig, MozafariNet
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "mnist_stdp.py"
@@ -260,8 +260,7 @@ def test_torchrun_mozafari_equals_single_process_with_the_global_batches(tmp_pat
     out_a, _ = _run_both(MOZAFARI_EXAMPLE, common, ["--batch-size", "4", "--rstdp-batch", "6"],
                          ["--batch-size", "2", "--rstdp-batch", "3"], tmp_path)
     assert out_a.count("test accuracy") == 1  # rank 0 alone prints
-    mod = load_example("mozafari_rstdp.py", "mozafari_for_dist_test")
-    init = mod.MozafariNet(mod.Config())
+    init = MozafariNet(MozafariConfig())
     a3 = torch.load(tmp_path / "A" / "layer3.pt", weights_only=False)
     b3 = torch.load(tmp_path / "B" / "layer3.pt", weights_only=False)
     pairs = {"conv1": (torch.load(tmp_path / "A" / "layer1.pt")["conv1"]["weight"],

@@ -1,6 +1,6 @@
-"""Learning versus chance for the Mozafari et al. (2019) example (``examples/mozafari_rstdp.py``).
+"""Learning versus chance for the Mozafari et al. (2019) network (:mod:`spyketorch.networks.mozafari`).
 
-A few hundred shipped digits, seed 0, the example's own code. Two questions:
+A few hundred shipped digits, seed 0, the library's recipe code. Two questions:
 
 * do the STDP layers 1-2 learn? Their spike counts (every pooled layer-2 map, per
   quadrant), read out by one fixed ridge readout (closed form, as in ``test_learning.py``),
@@ -24,24 +24,23 @@ from pathlib import Path
 import pytest
 import torch
 
+import spyketorch.networks.mozafari as mozafari
 from spyketorch.learning.decision import DecisionLayer
 
 N_TRAIN, N_TEST, RAMP = 300, 300, 25
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_learning import ridge_accuracy  # noqa: E402
-from _examples import load_example  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def moz():
-    mod = load_example("mozafari_rstdp.py", "mozafari_rstdp_learning")
-    return mod
+    return mozafari
 
 
 def _features(moz, epochs: int):
     """Layer-3 input caches (first-spike steps of pooled layer 2) of train and test digits."""
-    data = moz.load_data(None)
-    cfg = moz.Config(epochs1=epochs, epochs2=epochs, seed=0, lr_every=RAMP)
+    data = moz.load_mnist(None)
+    cfg = moz.MozafariConfig(epochs1=epochs, epochs2=epochs, seed=0, lr_every=RAMP)
     net = moz.MozafariNet(cfg)
     gen = torch.Generator().manual_seed(0)
     tr = moz.encode(data["train_x"][:N_TRAIN], cfg)
@@ -106,21 +105,25 @@ def test_mozafari_decision_layer_learns_above_chance(trained):
     assert acc >= acc0 + 0.06, (acc, acc0)
 
 
-def test_a_stopped_run_resumes_as_if_it_had_never_stopped(moz, tmp_path):
+@pytest.mark.parametrize("order", ["shuffle", "natural"])
+def test_a_stopped_run_resumes_as_if_it_had_never_stopped(moz, tmp_path, order):
     """Checkpoints per layer: stopping after layer 1, or after a layer-3 epoch, and running the
-    same command again gives the weights, orders and accuracies of the uninterrupted run
-    (each checkpoint carries the generator state that draws the later orders)."""
-    common = ["--train-limit", "24", "--test-limit", "12", "--epochs1", "1", "--epochs2", "1", "--no-progress",
-              "--threads", "1", "--batch-size", "4"]
+    same recipe again gives the weights, orders and accuracies of the uninterrupted run
+    (each checkpoint carries the generator state that draws the later orders, and the rate
+    scales of the last chunk)."""
+    data = moz.load_mnist(None)
+    data = {"train_x": data["train_x"][:24], "train_y": data["train_y"][:24],
+            "test_x": data["test_x"][:12], "test_y": data["test_y"][:12]}
+    cfg = dict(epochs1=1, epochs2=1, batch=4, order=order, rate_every=10)
     full, part, from1 = tmp_path / "full", tmp_path / "part", tmp_path / "from1"
-    moz.main(common + ["--epochs3", "3", "--out-dir", str(full)])
-    moz.main(common + ["--epochs3", "1", "--out-dir", str(part)])  # stopped after one layer-3 epoch
-    resumed = moz.main(common + ["--epochs3", "3", "--out-dir", str(part)])
+    moz.run(moz.MozafariConfig(epochs3=3, **cfg), data, full, progress=False)
+    moz.run(moz.MozafariConfig(epochs3=1, **cfg), data, part, progress=False)  # stopped after one layer-3 epoch
+    resumed = moz.run(moz.MozafariConfig(epochs3=3, **cfg), data, part, progress=False)
     from1.mkdir()
     (from1 / "layer1.pt").write_bytes((full / "layer1.pt").read_bytes())  # stopped after layer 1
-    moz.main(common + ["--epochs3", "3", "--out-dir", str(from1)])
+    moz.run(moz.MozafariConfig(epochs3=3, **cfg), data, from1, progress=False)
     ref = torch.load(full / "layer3.pt", weights_only=False)
-    w0 = moz.MozafariNet(moz.Config()).decision.weight
+    w0 = moz.MozafariNet(moz.MozafariConfig()).decision.weight
     assert (ref["decision"]["weight"] - w0).abs().max() > 1e-3  # layer 3 did learn
     for d in (part, from1):
         got = torch.load(d / "layer3.pt", weights_only=False)

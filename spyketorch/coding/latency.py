@@ -35,10 +35,23 @@ class Intensity2Latency:
     gives ``[1, T, C, H, W]``. ``batched=False`` accepts one image only
     (``[C, H, W]`` or ``[1, C, H, W]``) and refuses a batch.
 
+    ``binning="equal"`` is SpykeTorch's own rule (its ``Intensity2Latency``, used
+    by the reference recipes): every step gets exactly :math:`b = \lfloor n / T
+    \rfloor` values and the :math:`n \bmod T` weakest never fire,
+
+    .. math::
+        t = \left\lfloor \frac{\rho}{b} \right\rfloor \ \text{if}\ \rho < bT,
+        \qquad \text{never otherwise}
+
+    (with fewer non-zero values than steps, :math:`b = 0`: nothing fires, where
+    SpykeTorch's code raises an error).
+
     Args:
         number_of_spike_bins: number of time steps ``T`` (>= 1).
         to_spike: return a 0/1 spike-wave; otherwise each spike carries its
             intensity. Default: ``False``.
+        binning: ``"spread"`` (the formula above, every non-zero value fires) or
+            ``"equal"`` (SpykeTorch's equal bins). Default: ``"spread"``.
         batched: how a 4-D input is read (see above): ``None``, ``True`` or
             ``False``. Default: ``None``.
 
@@ -59,9 +72,13 @@ class Intensity2Latency:
         torch.Size([1, 15, 2, 5, 5])
     """
 
-    def __init__(self, number_of_spike_bins: int, to_spike: bool = False, *, batched: Optional[bool] = None) -> None:
+    def __init__(self, number_of_spike_bins: int, to_spike: bool = False, binning: str = "spread", *,
+                 batched: Optional[bool] = None) -> None:
         self.time_steps = V.positive_int(number_of_spike_bins, "number_of_spike_bins")
         self.to_spike = bool(to_spike)
+        if binning not in ("spread", "equal"):
+            raise ValueError(f"binning must be 'spread' or 'equal', got {binning!r}")
+        self.binning = binning
         if batched is not None and not isinstance(batched, bool):
             raise TypeError(f"batched must be None, True or False, got {type(batched).__name__}")
         self.batched = batched
@@ -104,6 +121,10 @@ class Intensity2Latency:
         rank = torch.empty_like(order)
         rank.scatter_(1, order, torch.arange(flat.shape[1], device=x.device).expand(b, -1))
         times = torch.div(rank * self.time_steps, n.clamp(min=1), rounding_mode="floor")
+        if self.binning == "equal":  # n // T values per step, the n mod T weakest never
+            per_step = torch.div(n, self.time_steps, rounding_mode="floor")
+            times = torch.where(rank < per_step * self.time_steps,
+                                torch.div(rank, per_step.clamp(min=1), rounding_mode="floor"), self.time_steps)
         times = torch.where(nz, times, torch.full_like(times, self.time_steps))
         times = times.reshape(x.shape)
         return times if batched else times[0]

@@ -37,7 +37,20 @@ Reward-modulated STDP (no stabiliser, weights clipped to the bounds):
     \qquad (a^+, a^-) = \begin{cases} (a^+_r, a^-_r) & \text{decision correct (reward)} \\
     (a^+_p, a^-_p) & \text{decision wrong (punishment, anti-STDP)} \end{cases}
 
-and nothing changes when the layer is silent.
+and nothing changes when the layer is silent. As the reference's STDP clamps its whole
+weight tensor after every update, the first update also clamps the rows that did not win
+(initial weights drawn above :math:`W_{hi}` are capped at once).
+
+Potentials are computed in float64: the weights are float32 values of at least
+:math:`W_{lo} > 0`, so their sums are exact in any order, and the winner (the first
+maximum) is the one of the real-number rule, ties included. On the CPU (float32 weights,
+``T <= 254``) :meth:`DecisionLayer.train_step` and the decisions run a C kernel
+(:mod:`spyketorch._latency_native`): per sample it sums, at each output position, the rows
+of the smaller of the inputs that count and those that do not (a potential is then the
+all-inputs sum minus the latter), first in reduced precision and then exactly for every
+value within the first pass's error bound of the maximum, so it picks the same winner as
+the eager float64 path; the weight updates are the same float32 operations. Elsewhere
+(another device or dtype, no C compiler, ``SPYKETORCH_NATIVE=0``) the eager path runs.
 
 :meth:`DecisionLayer.train_step` applies this rule sample after sample (the paper's
 order). :meth:`DecisionLayer.train_batch` is a mini-batch variant: every sample of the
@@ -53,6 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import _latency_native as _native
 from .. import distributed as _dist
 
 __all__ = ["earliest_inputs", "DecisionLayer"]
@@ -189,13 +203,25 @@ class DecisionLayer(nn.Module):
         return earliest_inputs(times, time_steps)[1]
 
     def potentials_at_first_step(self, active: Tensor) -> Tensor:
-        """Potentials ``[B, F, H', W']`` at the deciding step, from :meth:`active_inputs`' mask."""
-        return F.conv2d(active.to(self.weight.dtype), self.weight)
+        """Potentials ``[B, F, H', W']`` (float64: exact sums of the weights) at the deciding step,
+        from :meth:`active_inputs`' mask."""
+        return F.conv2d(active.to(torch.float64), self.weight.to(torch.float64))
+
+    def _native_ok(self, times: Tensor, time_steps: int) -> bool:
+        return _native.usable(self.weight, times, time_steps=time_steps) and self.weight.dim() == 4
 
     def winners(self, times: Tensor, time_steps: int) -> Tensor:
         """Winner ``(feature, row, col)`` of each sample, ``[B, 3]`` long, ``-1`` rows when silent."""
-        active = self.active_inputs(times, time_steps)
-        pot = self.potentials_at_first_step(active)
+        _check_times(times, time_steps)
+        k = self.kernel_size
+        h, w = times.shape[2] - k + 1, times.shape[3] - k + 1
+        if self._native_ok(times, time_steps) and times.shape[1] == self.in_channels and h > 0 and w > 0:
+            flat, _ = _native.decision(times, torch.arange(times.shape[0]), self.weight.data, time_steps,
+                                       self.fire == "first")
+            idx = flat.clamp(min=0)
+            win = torch.stack((idx // (h * w), (idx % (h * w)) // w, idx % w), dim=1)
+            return torch.where((flat >= 0).unsqueeze(1), win, torch.full_like(win, -1))
+        pot = self.potentials_at_first_step(self.active_inputs(times, time_steps))
         b, f, h, w = pot.shape
         best, idx = pot.flatten(1).max(dim=1)          # first maximum: lowest (feature, row, col)
         win = torch.stack((idx // (h * w), (idx % (h * w)) // w, idx % w), dim=1)
@@ -209,45 +235,86 @@ class DecisionLayer(nn.Module):
 
     # ------------------------------------------------------------------ learning
     @torch.no_grad()
-    def train_step(self, times: Tensor, targets: Tensor, time_steps: int) -> Tensor:
+    def train_step(self, times: Tensor, targets: Tensor, time_steps: int, dropped: Optional[Tensor] = None) -> Tensor:
         """Decide and learn sample after sample (each sees the previous one's update).
 
         Args:
             times: first-spike steps ``[B, C, H, W]``.
             targets: classes ``[B]``.
             time_steps: ``T``.
+            dropped: bool ``[out_channels]``, features that cannot win in this call (dropout, as
+                SpykeTorch's ``MozafariShallow.py``: their potentials count as 0). Default: None.
 
         Returns:
             ``[3]`` long tensor: the numbers of correct, wrong and silent decisions.
+
+        Example:
+            >>> layer = DecisionLayer(1, 2, 3, [0, 1], generator=torch.Generator().manual_seed(0))
+            >>> _ = layer.weight.data.fill_(0.5)
+            >>> times = torch.full((2, 1, 3, 3), 15); times[:, 0, 1, 1] = 2   # same input twice
+            >>> layer.train_step(times, torch.tensor([0, 1]), 15)   # feature 0 wins twice: right, then wrong
+            tensor([1, 1, 0])
+            >>> layer.weight[0, 0, 1]   # centre: 0.5 + 0.004 - 0.004; sides: 0.5 - 0.003 + 0.0005
+            tensor([0.4975, 0.5000, 0.4975])
         """
         if not isinstance(targets, Tensor) or targets.shape != (times.shape[0],):
             raise ValueError(f"targets must be a [B] tensor, got {getattr(targets, 'shape', type(targets))}")
-        active = self.active_inputs(times, time_steps)
+        if dropped is not None and (not isinstance(dropped, Tensor) or dropped.shape != (self.out_channels,)
+                                    or dropped.dtype != torch.bool):
+            raise ValueError(f"dropped must be a bool [{self.out_channels}] tensor, got "
+                             f"{getattr(dropped, 'shape', type(dropped))}")
+        _check_times(times, time_steps)
+        k = self.kernel_size
+        b, c, h, w = times.shape
+        if c != self.in_channels:
+            raise ValueError(f"times must have in_channels={self.in_channels} channels, got {c}")
+        if h - k + 1 < 1 or w - k + 1 < 1:
+            raise ValueError(f"input {h}x{w} is smaller than the kernel {k}x{k}")
+        if self._native_ok(times, time_steps) and targets.device.type == "cpu" and self.weight.is_contiguous():
+            _, stats = _native.decision(times, torch.arange(b), self.weight.data, time_steps, self.fire == "first",
+                                        targets=targets, decision_map=self.decision_map, rates=self.rates,
+                                        lower=self.lower_bound, upper=self.upper_bound, record=False,
+                                        dropped=dropped)
+            return stats
+        return self._train_step_torch(self.active_inputs(times, time_steps), targets, dropped)
+
+    def _train_step_torch(self, active: Tensor, targets: Tensor, dropped: Optional[Tensor] = None) -> Tensor:
+        """The eager sequential rule (any device): float64 potentials, float32 updates."""
         k = self.kernel_size
         b, c, h, w = active.shape
         ho, wo = h - k + 1, w - k + 1
-        if ho < 1 or wo < 1:
-            raise ValueError(f"input {h}x{w} is smaller than the kernel {k}x{k}")
-        # receptive fields of the earliest inputs: 0/1 [B, C*k*k, Ho*Wo] (one unfold per batch)
+        # receptive fields of the inputs that count: 0/1 [B, C*k*k, Ho*Wo] (one unfold per batch)
         dtype = self.weight.dtype
-        patches = F.unfold(active.to(dtype), k)
+        patches = F.unfold(active.to(torch.float64), k)
         wflat = self.weight.view(self.out_channels, -1)
+        w64 = wflat.to(torch.float64)
         n_pos = ho * wo
-        stats = torch.zeros(3, dtype=torch.long, device=times.device)
-        silent = ~active.flatten(1).any(dim=1)
-        targets = targets.to(times.device)
+        stats = torch.zeros(3, dtype=torch.long, device=active.device)
+        targets = targets.to(active.device)
+        lo, hi = self.lower_bound, self.upper_bound
+        # the reference clamps the whole weight at every update: only the first one can change other rows
+        pending_clamp = not bool(((wflat >= lo) & (wflat <= hi)).all())
+        keep = None if dropped is None else (~dropped.to(active.device)).to(torch.float64).unsqueeze(1)
         for i in range(b):                      # sequential by definition: each sample sees the last update
-            pot = wflat @ patches[i]            # [F, Ho*Wo] potentials at the earliest step
-            idx = pot.view(-1).argmax()         # first maximum: lowest (feature, position)
+            pot = w64 @ patches[i]              # [F, Ho*Wo] exact potentials
+            if keep is not None:
+                pot = pot * keep                # dropped features: potential 0, never fire
+            best, idx = pot.view(-1).max(dim=0)  # first maximum: lowest (feature, position)
             f, p = idx // n_pos, idx % n_pos
             correct = self.decision_map[f] == targets[i]
-            live = ~silent[i]
+            live = best > 0
             stats[0] += correct & live
             stats[1] += ~correct & live
-            stats[2] += silent[i]
-            ap, an = self.rates[(~correct).long()] * live.to(dtype)   # reward, punishment or nothing
-            row = torch.addcmul(wflat[f] + an, patches[i].index_select(1, p.view(1)).view(-1), ap - an)
-            wflat[f] = torch.where(live, row.clamp_(self.lower_bound, self.upper_bound), wflat[f])
+            stats[2] += ~live
+            ap, an = self.rates[(~correct).long()].to(dtype)           # reward or punishment
+            fired = patches[i].index_select(1, p.view(1)).view(-1) > 0
+            row = (wflat[f] + torch.where(fired, ap, an)).clamp_(lo, hi)  # w + a, one rounding, as the reference
+            wflat[f] = torch.where(live, row, wflat[f])
+            w64[f] = wflat[f].to(torch.float64)
+            if pending_clamp and bool(live):   # a host sync only until the first update
+                wflat.clamp_(lo, hi)
+                w64.copy_(wflat)
+                pending_clamp = False
         return stats
 
     @torch.no_grad()
@@ -305,7 +372,7 @@ class DecisionLayer(nn.Module):
         dtype = self.weight.dtype
         wflat = self.weight.view(self.out_channels, -1)
         patches = F.unfold(active.to(dtype), k)                  # [B, C*k*k, Ho*Wo] 0/1
-        pot = torch.matmul(wflat, patches)                        # [B, F, Ho*Wo], all against the same W
+        pot = torch.matmul(wflat.to(torch.float64), patches.to(torch.float64))  # [B, F, Ho*Wo] exact, same W
         idx = pot.flatten(1).argmax(dim=1)                        # first maximum: lowest (feature, position)
         n_pos = ho * wo
         f, p = idx // n_pos, idx % n_pos

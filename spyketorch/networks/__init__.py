@@ -2,6 +2,7 @@
 STDP networks as library code."""
 from .blocks import (BlockRecord, NeuronConvBlock, StepNetwork, calibrate_gain, rstdp_update, strict_threshold,
                      winner_steps)
+from .mozafari import MozafariConfig, MozafariNet
 
 __all__ = ["BlockRecord", "NeuronConvBlock", "StepNetwork", "calibrate_gain", "rstdp_update", "strict_threshold",
-           "winner_steps"]
+           "winner_steps", "MozafariConfig", "MozafariNet"]
