@@ -37,8 +37,9 @@ EX = ROOT / "examples"
 def _bytes_per_update() -> Dict[str, List[tuple]]:
     """(layer, weight shape, bytes per all-reduce) of every learning layer, from the examples' own nets."""
     sys.path.insert(0, str(EX))
-    import mnist_stdp as demo  # noqa: E402
+    sys.path.insert(0, str(ROOT))
     import mozafari_rstdp as moz  # noqa: E402
+    from spyketorch.networks import kheradpisheh as demo  # noqa: E402
 
     k = demo.KheradpishehNet(demo.Config())
     m = moz.MozafariNet(moz.Config())

@@ -216,15 +216,17 @@ def test_missing_compiler_is_a_clear_error(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("inhibition", ["none", "feature"])
 def test_neuron_stdp_example_with_native_layers_learns_the_same(inhibition):
-    """``examples/neuron_stdp.py --native``: the same gain, features, accuracy and spike
-    counts as the eager step (LIF integrates inside the native pass), with the example's
-    default inhibition and with the per-step k-WTA silencing the winners' maps."""
-    from _examples import load_example
+    """``examples/neuron_stdp.py --native`` (:func:`spyketorch.networks.neuron_stdp.run_model` with
+    ``native=True``): the same gain, features, accuracy and spike counts as the eager step (LIF
+    integrates inside the native pass), with the example's default inhibition and with the per-step
+    k-WTA silencing the winners' maps."""
+    from spyketorch.networks import kheradpisheh, neuron_stdp as ex
 
-    ex = load_example("neuron_stdp.py", "neuron_stdp_native_test")
-    argv = ["--model", "LIF", "--train-limit", "48", "--test-limit", "24", "--batch-size", "16", "--calib-images",
-            "8", "--calib-iters", "4", "--readout", "ridge", "--no-progress", "--inhibition", inhibition]
-    eager, native = ex.main(argv)[0], ex.main(argv + ["--native"])[0]
+    cfg = kheradpisheh.Config()
+    data = ex.prepare(cfg, "latency", train_limit=48, test_limit=24)
+    args = dict(calib=8, calib_iters=4, readout="ridge", inhibition=inhibition)
+    eager = ex.run_model("LIF", "latency", data, cfg, 16, **args)
+    native = ex.run_model("LIF", "latency", data, cfg, 16, native=True, **args)
     for key in ("gain", "test_accuracy", "mean_spikes_per_image", "silent_test_images"):
         assert native[key] == eager[key], key
     assert eager["mean_spikes_per_image"] > 0
