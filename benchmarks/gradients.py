@@ -11,7 +11,7 @@ tensors saved for backward, counted with ``torch.autograd.graph.saved_tensors_ho
 * snnTorch ``Leaky(beta, spike_grad=atan)`` (reset by subtraction, its default);
 * SpikingJelly ``LIFNode(surrogate_function=ATan(), backend="torch")``, single-step mode.
 
-    python benchmarks/gradients.py [--steps 20] [--repeat 5] [--threads N] [--json out.json]
+    python benchmarks/gradients.py [--steps 20] [--repeat 5] [--threads N] [--device cuda] [--json out.json]
 """
 from __future__ import annotations
 
@@ -27,11 +27,14 @@ import torch
 SHAPE = (64, 30, 24, 24)
 
 
+DEVICE = torch.device("cpu")
+
+
 def _ours(backend: str) -> Callable[[torch.Tensor], torch.Tensor]:
     from spyketorch.neurons import LIF
 
     layer = LIF(threshold=1.0, ts=1e-3, tau_rc=0.02, C=1e-3, refractory_timesteps=0, surrogate="atan",
-                backend=backend)
+                backend=backend).to(DEVICE)
     layer.inhibition_mode = "none"
 
     def run(x: torch.Tensor) -> torch.Tensor:
@@ -46,7 +49,7 @@ def _snntorch() -> Callable[[torch.Tensor], torch.Tensor]:
     import snntorch as snn
     from snntorch import surrogate
 
-    lif = snn.Leaky(beta=float(torch.exp(torch.tensor(-1e-3 / 0.02))), threshold=1.0, spike_grad=surrogate.atan())
+    lif = snn.Leaky(beta=float(torch.exp(torch.tensor(-1e-3 / 0.02))), threshold=1.0, spike_grad=surrogate.atan()).to(DEVICE)
 
     def run(x: torch.Tensor) -> torch.Tensor:
         mem = lif.init_leaky()
@@ -62,7 +65,7 @@ def _spikingjelly() -> Callable[[torch.Tensor], torch.Tensor]:
     from spikingjelly.activation_based import functional, neuron, surrogate
 
     node = neuron.LIFNode(tau=20.0, v_threshold=1.0, surrogate_function=surrogate.ATan(), backend="torch",
-                          step_mode="s")
+                          step_mode="s").to(DEVICE)
 
     def run(x: torch.Tensor) -> torch.Tensor:
         functional.reset_net(node)
@@ -70,16 +73,23 @@ def _spikingjelly() -> Callable[[torch.Tensor], torch.Tensor]:
     return run
 
 
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def measure(run: Callable[[torch.Tensor], torch.Tensor], steps: int, repeat: int) -> Dict[str, float]:
     gen = torch.Generator().manual_seed(0)
-    x = (torch.rand((steps,) + SHAPE, generator=gen) * 0.3).requires_grad_(True)
+    x = (torch.rand((steps,) + SHAPE, generator=gen) * 0.3).to(DEVICE).requires_grad_(True)
     for _ in range(2):  # warm-up (and compilation)
         run(x).sum().backward()
     times: List[float] = []
     for _ in range(repeat):
         x.grad = None
+        _sync()
         t0 = time.perf_counter()
         run(x).sum().backward()
+        _sync()
         times.append(time.perf_counter() - t0)
     seen: Dict[int, int] = {}
 
@@ -101,7 +111,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = {"spyketorch LIF (eager)": lambda: _ours("eager"), "spyketorch LIF (compiled)": lambda: _ours("compiled"),

@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Literal, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, List, Literal, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -382,3 +382,98 @@ class NeuronModel:
         """:math:`du/dt` at ``v`` with no input and the second variable on its nullcline."""
         w = self.initial_w(v, p) if self.TRAITS.second_variable else None
         return self.rhs(v, w, torch.zeros_like(v), p)[0]
+
+    # ------------------------------------------------------------------ learnable parameters
+    def set_learn(self, names: Union[str, Sequence[str]]) -> None:
+        r"""Make the parameters ``names`` learnable: each becomes an ``nn.Parameter`` (listed by
+        ``parameters()``, in ``state_dict`` under its name) that receives the gradient of a loss
+        through every step, as snnTorch's ``learn_beta``/``learn_threshold``.
+
+        ``"threshold"`` learns the thresholds as ``per_neuron_thresh`` (from the layer
+        ``threshold`` when none is set: one learnable scalar; give ``per_neuron_thresh`` a
+        ``[C, 1, 1]`` tensor for one per map). Other names are the model's parameters
+        (:attr:`param_names`), learned with the shape they have (a scalar, or e.g.
+        ``tau_rc=torch.full((C, 1, 1), 0.02)`` for one per map); an optional parameter left
+        ``None`` starts at the value it stands for (``v_reset``: the resting potential). Each
+        is kept in torch's default dtype (``layer.double()`` moves it) and its rule is still
+        checked: when set, and after an optimizer changed it, before the next step
+        (``ValueError`` naming it, e.g. a time constant pushed to 0 or below, or below ``ts``
+        for a forward-Euler model). Parameters already learnable stay so.
+
+        ``ValueError`` for a name the model does not have, a parameter its equations do not
+        read (so no gradient could reach it: IF's ``tau_rc``, Izhikevich's ``tau_rc``, ``C``
+        and ``v_reset`` — it resets to ``c``), the drawn time constants of a ``Uniform*``
+        layer before they are drawn (give ``n_features``), or a layer without a surrogate.
+
+        Example:
+            >>> layer = LIF(threshold=10.0, surrogate="atan", learn=("tau_rc", "threshold"))
+            >>> sorted(name for name, _ in layer.named_parameters())
+            ['per_neuron_thresh', 'tau_rc']
+            >>> out = layer.step(torch.full((1, 2, 3, 3), 9000.0))
+            >>> out.spikes.sum().backward()
+            >>> layer.tau_rc.grad is not None, layer.per_neuron_thresh.grad.item() < 0
+            (True, True)
+        """
+        names = (names,) if isinstance(names, str) else tuple(names)
+        if not all(isinstance(n, str) for n in names):
+            raise TypeError(f"learn must be a parameter name or a sequence of names, got {names!r}")
+        if not names:
+            return
+        if self.surrogate is None:
+            raise ValueError(f"learn={names!r} needs a surrogate (surrogate='atan', ...): without one the step "
+                             f"builds no graph and the parameters would get no gradient")
+        fixed = getattr(self, "FIXED", {})
+        targets = []
+        for n in names:
+            target = "per_neuron_thresh" if n == "threshold" else n
+            if target not in self._param_rules or target in fixed:
+                raise ValueError(f"learn: {type(self).__name__} has no parameter {n!r} to learn "
+                                 f"(its parameters: threshold, {', '.join(self.param_names)})")
+            if self._tensor(target) is None and target in getattr(self, "SAMPLED", ()):
+                raise ValueError(f"learn: {type(self).__name__} draws {target} on its first step; give "
+                                 f"n_features to draw it at construction and learn it")
+            targets.append(target)
+        p = self._params()
+        for target in targets:
+            if target in self._learned:
+                continue
+            value = self._tensor(target)
+            if value is None:
+                value = p.threshold if target == "per_neuron_thresh" else getattr(p, target)
+                if isinstance(value, float) and math.isinf(value):
+                    raise ValueError(f"learn: {type(self).__name__} has no threshold to learn (threshold=None and "
+                                     f"no per_neuron_thresh); give threshold or per_neuron_thresh")
+            self._make_learnable(target, torch.as_tensor(value, dtype=torch.float64))
+        unused = self._unread(targets)
+        if unused:
+            for target in targets:  # nothing changes on error
+                self._buffers[target] = self._parameters.pop(target).detach().to(torch.float64)
+                del self._learned[target]
+            self._changed()
+            raise ValueError(f"learn: the equations of {type(self).__name__} do not read {', '.join(unused)}, so "
+                             f"no gradient can reach {'it' if len(unused) == 1 else 'them'}")
+
+    def _unread(self, names: Sequence[str]) -> List[str]:
+        """Those of the parameters ``names`` that nothing in a step reads: not the equations
+        (checked by autograd on a probe step), the threshold, the reset or the jump."""
+        read = {"per_neuron_thresh", "resting_potential"}  # the spike; the initial state
+        read.update(n for n in (self.JUMP.u, self.JUMP.w[1] if self.JUMP.w else None) if isinstance(n, str))
+        rest = [n for n in names if n not in read]
+        if not rest:
+            return []
+        with torch.enable_grad():
+            p = self._params()
+            u0 = torch.zeros((), dtype=torch.float64) + p.resting_potential + 0.25
+            w0 = self.initial_w(u0, p) + 0.5 if self.has_second_variable else None
+            I = torch.ones((), dtype=torch.float64)
+            u1, w1 = self.advance(u0, w0, I, p)
+            outs = [u1]
+            if w0 is not None:
+                outs.append(w1 if w1 is not None else self.advance_w(u0, w0, I, p))
+                shift = self.threshold_shift(w0, p)
+                if shift is not None:
+                    outs.append(shift)
+            total = sum(o.sum() for o in outs)
+            tensors = [self._parameters[n] for n in rest]
+            grads = torch.autograd.grad(total, tensors, allow_unused=True) if total.requires_grad else [None] * len(rest)
+        return [n for n, g in zip(rest, grads) if g is None]

@@ -30,7 +30,7 @@ from .._random import check_generator_seed, generator_on
 from ..neurons import ModelSpec, StepOutput
 from ..neurons.runner import check_input
 
-__all__ = ["RectifiedSAM", "SAMTuneResult", "SAM_TUNABLE", "STOCHASTIC_MODELS"]
+__all__ = ["RectifiedSAM", "SAMTuneResult", "SAM_TUNABLE", "STOCHASTIC_MODELS", "tune_sam"]
 
 #: Parameters of :class:`RectifiedSAM` that :meth:`RectifiedSAM.tune` can fit.
 SAM_TUNABLE = ("r", "b", "theta", "lambda_0")
@@ -451,134 +451,140 @@ class RectifiedSAM(nn.Module):
                 f"r={show(self.r)}, b={show(self.b)}")
 
     # ------------------------------------------------------------------ tuning
-    def tune(
-        self,
-        inputs: InputSpec,
-        target_rate: float,
-        *,
-        parameters: Union[str, Sequence[str]] = ("b",),
-        steps: int = 100,
-        epochs: int = 100,
-        lr: float = 0.1,
-        recurrent: Optional[Callable[[Tensor], Tensor]] = None,
-        equilibration_steps: int = 0,
-        tol: float = 0.01,
-        progress: bool = False,
-    ) -> SAMTuneResult:
-        r"""Fit ``parameters`` by gradient descent so that the layer fires at ``target_rate`` Hz.
+    def tune(self, inputs: InputSpec, target_rate: float, **kwargs: Any) -> SAMTuneResult:
+        """Fit parameters so that the layer fires at ``target_rate`` Hz: :func:`tune_sam` (its
+        arguments and example)."""
+        return tune_sam(self, inputs, target_rate, **kwargs)
 
-        Each epoch resets the layer and runs ``steps`` steps (after
-        ``equilibration_steps`` unrecorded ones); the counts are sampled as in
-        :meth:`step` and drive the activation, while the expected rate of the epoch
 
-        .. math::
-            \bar r = \frac{1}{T N} \sum_{t, n} \frac{\mu_{t,n}}{\Delta t}
+def tune_sam(
+    layer: RectifiedSAM,
+    inputs: InputSpec,
+    target_rate: float,
+    *,
+    parameters: Union[str, Sequence[str]] = ("b",),
+    steps: int = 100,
+    epochs: int = 100,
+    lr: float = 0.1,
+    recurrent: Optional[Callable[[Tensor], Tensor]] = None,
+    equilibration_steps: int = 0,
+    tol: float = 0.01,
+    progress: bool = False,
+) -> SAMTuneResult:
+    r"""Fit ``parameters`` of ``layer`` by gradient descent so that it fires at ``target_rate`` Hz.
 
-        stays differentiable in the tuned parameters. Adam minimises
-        :math:`((\bar r - r^*)/r^*)^2`. The synaptic input of step ``t`` is
-        ``inputs(t)`` plus, if given, ``recurrent(s)`` of the previous activation
-        (e.g. a convolution of ``s``: a recurrent SAM network). The rectification
-        has no gradient where :math:`g < \theta`: start from parameters at which
-        some neurons fire, or the tuning cannot move (it then ends unconverged).
+    Each epoch resets the layer and runs ``steps`` steps (after
+    ``equilibration_steps`` unrecorded ones); the counts are sampled as in
+    :meth:`RectifiedSAM.step` and drive the activation, while the expected rate of the epoch
 
-        Args:
-            inputs: constant input ``[B, C, H, W]``, a sequence ``[T, B, C, H, W]`` or a
-                callable ``t -> [B, C, H, W]``.
-            target_rate: target rate in Hz (> 0).
-            parameters: names among :data:`SAM_TUNABLE`, or ``"all"``. Default: ``("b",)``.
-            steps: steps per epoch. Default: 100.
-            epochs: maximum epochs. Default: 100.
-            lr: Adam learning rate. Default: 0.1.
-            recurrent: map from the activation ``s`` to synaptic input. Default: None.
-            equilibration_steps: unrecorded steps before each epoch. Default: 0.
-            tol: stop when :math:`|\bar r - r^*| \le \text{tol}\, r^*`. Default: 0.01.
-            progress: show a progress bar. Default: False.
+    .. math::
+        \bar r = \frac{1}{T N} \sum_{t, n} \frac{\mu_{t,n}}{\Delta t}
 
-        Returns:
-            SAMTuneResult: ``(rate, target, losses, epochs, converged)``. The layer keeps
-            the tuned parameters (gradients off again) and is reset.
+    stays differentiable in the tuned parameters. Adam minimises
+    :math:`((\bar r - r^*)/r^*)^2`. The synaptic input of step ``t`` is
+    ``inputs(t)`` plus, if given, ``recurrent(s)`` of the previous activation
+    (e.g. a convolution of ``s``: a recurrent SAM network). The rectification
+    has no gradient where :math:`g < \theta`: start from parameters at which
+    some neurons fire, or the tuning cannot move (it then ends unconverged).
 
-        Example:
-            >>> layer = RectifiedSAM(lambda_0=10.0, theta=0.0, dt=0.001, b=1.0, seed=0)
-            >>> res = layer.tune(torch.zeros(1, 1, 2, 2), 30.0, steps=10, epochs=300, lr=0.05)
-            >>> res.converged, round(float(layer.b), 1)  # rate = lambda_0 * b
-            (True, 3.0)
-        """
-        from tqdm.auto import tqdm
+    Args:
+        inputs: constant input ``[B, C, H, W]``, a sequence ``[T, B, C, H, W]`` or a
+            callable ``t -> [B, C, H, W]``.
+        target_rate: target rate in Hz (> 0).
+        parameters: names among :data:`SAM_TUNABLE`, or ``"all"``. Default: ``("b",)``.
+        steps: steps per epoch. Default: 100.
+        epochs: maximum epochs. Default: 100.
+        lr: Adam learning rate. Default: 0.1.
+        recurrent: map from the activation ``s`` to synaptic input. Default: None.
+        equilibration_steps: unrecorded steps before each epoch. Default: 0.
+        tol: stop when :math:`|\bar r - r^*| \le \text{tol}\, r^*`. Default: 0.01.
+        progress: show a progress bar. Default: False.
 
-        if not (isinstance(target_rate, (int, float)) and not isinstance(target_rate, bool)
-                and math.isfinite(target_rate) and target_rate > 0):
-            raise ValueError(f"target_rate must be a positive number of Hz, got {target_rate!r}")
-        names = list(SAM_TUNABLE) if parameters == "all" else ([parameters] if isinstance(parameters, str)
-                                                                else list(parameters))
-        bad = [n for n in names if n not in SAM_TUNABLE]
-        if bad or not names:
-            raise ValueError(f"parameters must be 'all' or names among {SAM_TUNABLE}, got {parameters!r}")
-        for name, value in (("steps", steps), ("epochs", epochs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if isinstance(equilibration_steps, bool) or not isinstance(equilibration_steps, int) or equilibration_steps < 0:
-            raise ValueError(f"equilibration_steps must be a non-negative int, got {equilibration_steps!r}")
-        if not (isinstance(lr, (int, float)) and lr > 0):
-            raise ValueError(f"lr must be > 0, got {lr!r}")
-        if isinstance(inputs, Tensor):
-            if inputs.dim() == 5:
-                if inputs.shape[0] < equilibration_steps + steps:
-                    raise ValueError(f"inputs has {inputs.shape[0]} steps, fewer than "
-                                     f"equilibration_steps + steps = {equilibration_steps + steps}")
-                seq = inputs
-                fn: Callable[[int], Tensor] = lambda t: seq[t]  # noqa: E731
-            else:
-                const = inputs
-                fn = lambda t: const  # noqa: E731
-        elif callable(inputs):
-            fn = inputs
+    Returns:
+        SAMTuneResult: ``(rate, target, losses, epochs, converged)``. The layer keeps
+        the tuned parameters (gradients off again) and is reset.
+
+    Example:
+        >>> layer = RectifiedSAM(lambda_0=10.0, theta=0.0, dt=0.001, b=1.0, seed=0)
+        >>> res = layer.tune(torch.zeros(1, 1, 2, 2), 30.0, steps=10, epochs=300, lr=0.05)
+        >>> res.converged, round(float(layer.b), 1)  # rate = lambda_0 * b
+        (True, 3.0)
+    """
+    from tqdm.auto import tqdm
+
+    if not (isinstance(target_rate, (int, float)) and not isinstance(target_rate, bool)
+            and math.isfinite(target_rate) and target_rate > 0):
+        raise ValueError(f"target_rate must be a positive number of Hz, got {target_rate!r}")
+    names = list(SAM_TUNABLE) if parameters == "all" else ([parameters] if isinstance(parameters, str)
+                                                            else list(parameters))
+    bad = [n for n in names if n not in SAM_TUNABLE]
+    if bad or not names:
+        raise ValueError(f"parameters must be 'all' or names among {SAM_TUNABLE}, got {parameters!r}")
+    for name, value in (("steps", steps), ("epochs", epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if isinstance(equilibration_steps, bool) or not isinstance(equilibration_steps, int) or equilibration_steps < 0:
+        raise ValueError(f"equilibration_steps must be a non-negative int, got {equilibration_steps!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if isinstance(inputs, Tensor):
+        if inputs.dim() == 5:
+            if inputs.shape[0] < equilibration_steps + steps:
+                raise ValueError(f"inputs has {inputs.shape[0]} steps, fewer than "
+                                 f"equilibration_steps + steps = {equilibration_steps + steps}")
+            seq = inputs
+            fn: Callable[[int], Tensor] = lambda t: seq[t]  # noqa: E731
         else:
-            raise TypeError(f"inputs must be a tensor or a callable t -> tensor, got {type(inputs).__name__}")
-        if recurrent is not None and not callable(recurrent):
-            raise TypeError("recurrent must be a callable s -> tensor")
+            const = inputs
+            fn = lambda t: const  # noqa: E731
+    elif callable(inputs):
+        fn = inputs
+    else:
+        raise TypeError(f"inputs must be a tensor or a callable t -> tensor, got {type(inputs).__name__}")
+    if recurrent is not None and not callable(recurrent):
+        raise TypeError("recurrent must be a callable s -> tensor")
 
-        params = [getattr(self, n) for n in names]
+    params = [getattr(layer, n) for n in names]
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(params, lr=lr)
+    target = float(target_rate)
+    losses: List[float] = []
+    rate = math.nan
+    bar = tqdm(total=epochs, disable=not progress, desc="tune", leave=False)
+    try:
+        for _ in range(epochs):
+            layer.reset()
+            opt.zero_grad()
+            total: Optional[Tensor] = None
+            for t in range(equilibration_steps + steps):
+                x = fn(t)
+                if recurrent is not None and layer.s is not None:
+                    x = x + recurrent(layer.s)
+                if t >= equilibration_steps:
+                    mu = layer.expected_count(x).mean()  # differentiable, before the step advances t
+                    total = mu if total is None else total + mu
+                layer._advance(x, 0)
+            assert total is not None
+            mean_rate = total / (steps * layer.dt)
+            loss = ((mean_rate - target) / target) ** 2
+            loss.backward()
+            rate = float(mean_rate.detach())
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            if abs(rate - target) <= tol * target:
+                break
+            opt.step()
+            with torch.no_grad():
+                layer.lambda_0.clamp_(min=0.0)
+    finally:
+        bar.close()
         for p in params:
-            p.requires_grad_(True)
-        opt = torch.optim.Adam(params, lr=lr)
-        target = float(target_rate)
-        losses: List[float] = []
-        rate = math.nan
-        bar = tqdm(total=epochs, disable=not progress, desc="tune", leave=False)
-        try:
-            for _ in range(epochs):
-                self.reset()
-                opt.zero_grad()
-                total: Optional[Tensor] = None
-                for t in range(equilibration_steps + steps):
-                    x = fn(t)
-                    if recurrent is not None and self.s is not None:
-                        x = x + recurrent(self.s)
-                    if t >= equilibration_steps:
-                        mu = self.expected_count(x).mean()  # differentiable, before the step advances t
-                        total = mu if total is None else total + mu
-                    self._advance(x, 0)
-                assert total is not None
-                mean_rate = total / (steps * self.dt)
-                loss = ((mean_rate - target) / target) ** 2
-                loss.backward()
-                rate = float(mean_rate.detach())
-                losses.append(float(loss.detach()))
-                bar.update(1)
-                if abs(rate - target) <= tol * target:
-                    break
-                opt.step()
-                with torch.no_grad():
-                    self.lambda_0.clamp_(min=0.0)
-        finally:
-            bar.close()
-            for p in params:
-                p.requires_grad_(False)
-                p.grad = None
-            self.reset()
-        return SAMTuneResult(rate, target, torch.tensor(losses, dtype=torch.float64), len(losses),
-                             abs(rate - target) <= tol * target)
+            p.requires_grad_(False)
+            p.grad = None
+        layer.reset()
+    return SAMTuneResult(rate, target, torch.tensor(losses, dtype=torch.float64), len(losses),
+                         abs(rate - target) <= tol * target)
 
 
 def _build_sam(threshold: float = 0.0, tau_range: Optional[Tuple[float, float]] = None, seed: int = 0,
