@@ -9,7 +9,7 @@ tensors saved for backward, counted with ``torch.autograd.graph.saved_tensors_ho
 * spyketorch ``LIF(surrogate="atan")`` (eager and compiled backends), no refractoriness or
   lateral inhibition (as the others);
 * snnTorch ``Leaky(beta, spike_grad=atan)`` (reset by subtraction, its default);
-* SpikingJelly ``LIFNode(surrogate_function=ATan(), backend="torch")``, single-step mode.
+* SpikingJelly ``LIFNode(surrogate_function=ATan())`` (the torch implementation), single-step mode.
 
     python benchmarks/gradients.py [--steps 20] [--repeat 5] [--threads N] [--device cuda] [--json out.json]
 """
@@ -64,8 +64,8 @@ def _snntorch() -> Callable[[torch.Tensor], torch.Tensor]:
 def _spikingjelly() -> Callable[[torch.Tensor], torch.Tensor]:
     from spikingjelly.activation_based import functional, neuron, surrogate
 
-    node = neuron.LIFNode(tau=20.0, v_threshold=1.0, surrogate_function=surrogate.ATan(), backend="torch",
-                          step_mode="s").to(DEVICE)
+    # SpikingJelly 2.0's LIFNode is its torch implementation (no backend argument any more)
+    node = neuron.LIFNode(tau=20.0, v_threshold=1.0, surrogate_function=surrogate.ATan(), step_mode="s").to(DEVICE)
 
     def run(x: torch.Tensor) -> torch.Tensor:
         functional.reset_net(node)
