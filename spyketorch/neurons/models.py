@@ -84,11 +84,14 @@ class LIF(IF):
     the decay is applied every step to the real state. Potentials are floored at rest.
 
     Args:
-        threshold: firing threshold. tau_rc: membrane time constant in s (default 0.02);
-        ts: time step in s (default 0.001); resting_potential (default 0.0);
-        refractory_timesteps (default 2); C: capacitance (default 0.281);
-        per_neuron_thresh: optional tensor of thresholds (default None);
-        inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: membrane time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        C: capacitance. Default: 0.281.
+        per_neuron_thresh: optional tensor of thresholds. Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Shape:
         input ``[B, C, H, W]``; outputs the same.
@@ -424,9 +427,10 @@ class AdaptiveLIF(LIF):
     inter-spike intervals lengthen under constant drive.
 
     Args:
-        threshold: base threshold :math:`\vartheta`. beta: threshold raise per unit of
-        ``a`` (>= 0, default 1.0); tau_adapt: decay time constant of ``a`` in s (default 0.1);
-        other arguments as :class:`LIF`.
+        threshold: base threshold :math:`\vartheta`.
+        beta: threshold raise per unit of ``a`` (>= 0). Default: 1.0.
+        tau_adapt: decay time constant of ``a`` in s. Default: 0.1.
+        **kwargs: the other arguments as :class:`LIF`.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -467,10 +471,12 @@ class ResonateAndFire(Neuron):
     half a period apart cancel. Not floored at rest.
 
     Args:
-        threshold: firing threshold of ``y`` (default 1.0). b: damping in 1/s, < 0
-        (default -5.0); omega: angular frequency in rad/s (default :math:`2\pi \cdot 10`);
-        ts: time step in s (default 0.001); x_reset: ``x`` after a spike (default 0.0);
-        other arguments as :class:`Neuron` (``v_reset`` is ``y`` after a spike).
+        threshold: firing threshold of ``y``. Default: 1.0.
+        b: damping in 1/s, < 0. Default: -5.0.
+        omega: angular frequency in rad/s. Default: :math:`2\pi \cdot 10`.
+        ts: time step in s. Default: 0.001.
+        x_reset: ``x`` after a spike. Default: 0.0.
+        **kwargs: the other arguments as :class:`Neuron` (``v_reset`` is ``y`` after a spike).
 
     Example:
         >>> layer = ResonateAndFire(threshold=1.0)
