@@ -13,6 +13,13 @@ spikes, winners and refractory state, and potentials equal to float rounding.
   same function through ``torch.compile`` (which compiles a backward too); inside a user's
   own ``torch.compile`` region the layer calls the function directly, so it is inlined
   into the user's graph.
+
+Example:
+    >>> from spyketorch.neurons import BACKENDS
+    >>> BACKENDS
+    ('eager', 'compiled')
+    >>> LIF(threshold=10.0, backend="eager").backend
+    'eager'
 """
 from __future__ import annotations
 

@@ -29,6 +29,11 @@ class HeterogeneousNeuron(Neuron):
     when ``n_features`` is given, else on the first step; reproducibly from ``generator`` or
     ``seed`` (else the global torch RNG). :meth:`reset` keeps the drawn values;
     :meth:`resample` draws new ones, :meth:`set_taus` sets them by hand.
+
+    Example:
+        >>> layer = UniformLIF(threshold=10.0, tau_range=(0.01, 0.05), n_features=4, seed=0)
+        >>> isinstance(layer, HeterogeneousNeuron), tuple(layer.param("tau_rc").flatten().shape)
+        (True, (4,))
     """
 
     #: the parameters the draw sets: ``tau_rc`` (the drawn values) and those derived from it

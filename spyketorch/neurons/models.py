@@ -6,6 +6,13 @@ the constructor, the checks, the ODE plots and the exports follow from these lin
 :mod:`spyketorch.neurons.model`). Constructor arguments, defaults, spike amplitudes and
 return tuples are those of the extended SpykeTorch ``neurons`` module; its bugs are fixed
 (each class docstring says what differs).
+
+Example:
+    >>> from spyketorch.neurons import IZHIKEVICH_PRESETS
+    >>> sorted(IZHIKEVICH_PRESETS)
+    ['chattering', 'fast_spiking', 'intrinsically_bursting', 'regular_spiking']
+    >>> IZHIKEVICH_PRESETS["chattering"]
+    {'a': 0.02, 'b': 0.2, 'c': -50.0, 'd': 2.0}
 """
 from __future__ import annotations
 
