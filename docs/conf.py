@@ -30,7 +30,7 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 # Google-style docstrings; "Shape" is a section of its own in this package's docstrings.
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-napoleon_custom_sections = [("Shape", "params_style"), ("Call contract", "notes_style")]
+napoleon_custom_sections = ["Shape", "Call contract"]
 napoleon_use_rtype = False
 napoleon_use_ivar = True  # "Attributes:" as fields, so NamedTuple fields are not described twice
 
