@@ -151,10 +151,14 @@ class LIF_Simple(Neuron):
     rest, as the reference. Requires ``ts < tau_rc``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        resting_potential (default 0.0); refractory_timesteps (default 2);
-        per_neuron_threshold: optional tensor of thresholds (default None; the name
-        ``per_neuron_thresh`` is accepted too); inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: decay time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        per_neuron_threshold: optional tensor of thresholds (the name ``per_neuron_thresh`` is
+            accepted too). Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -193,11 +197,17 @@ class EIF(Neuron):
     strong input never overflows; potentials are floored at rest. Requires ``ts < tau_rc``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        delta_t: sharpness :math:`\Delta_T` (default 0.5); theta_rh: rheobase (default None);
-        resting_potential (default 0.0); refractory_timesteps (default 2);
-        C (default 0.281); v_reset: reset potential, None = rest (default None);
-        per_neuron_thresh (default None); inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: membrane time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        delta_t: sharpness :math:`\Delta_T`. Default: 0.5.
+        theta_rh: rheobase. Default: None.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        C: capacitance. Default: 0.281.
+        v_reset: reset potential, None = rest. Default: None.
+        per_neuron_thresh: optional tensor of thresholds. Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -233,11 +243,16 @@ class EIF_Simple(EIF):
     threshold. Requires ``ts < tau_rc``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        delta_t (default 0.5); theta_rh (default None); resting_potential (default 0.0);
-        refractory_timesteps (default 2); v_reset (default None);
-        per_neuron_threshold (default None; ``per_neuron_thresh`` accepted too);
-        inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: decay time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        delta_t: sharpness :math:`\Delta_T`. Default: 0.5.
+        theta_rh: rheobase. Default: None.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        v_reset: reset potential, None = rest. Default: None.
+        per_neuron_threshold: optional tensor of thresholds (``per_neuron_thresh`` accepted too). Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -270,11 +285,17 @@ class QIF(Neuron):
     floored at rest. Requires ``ts < tau_rc``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        u_c: critical potential (default None); a: sharpness :math:`a_0` (default 0.001);
-        resting_potential (default 0.0); refractory_timesteps (default 2);
-        C (default 0.281); v_reset (default None); per_neuron_thresh (default None);
-        inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: membrane time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        u_c: critical potential. Default: None.
+        a: sharpness :math:`a_0`. Default: 0.001.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        C: capacitance. Default: 0.281.
+        v_reset: reset potential, None = rest. Default: None.
+        per_neuron_thresh: optional tensor of thresholds. Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -311,12 +332,20 @@ class AdEx(EIF):
     ``ts < tau_rc`` and ``ts < tau_w``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        delta_t (default 0.5); theta_rh (default None: follows the threshold);
-        resting_potential (default 0.0); refractory_timesteps (default 2); C (default 0.281);
-        v_reset (default None); a: subthreshold adaptation (default 0.6);
-        b: spike-triggered adaptation (default 0.7); tau_w: adaptation time constant in s
-        (default 1); per_neuron_thresh (default None); inhibition_mode (default ``"layer"``).
+        threshold: firing threshold.
+        tau_rc: membrane time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        delta_t: sharpness :math:`\Delta_T`. Default: 0.5.
+        theta_rh: rheobase (None: follows the threshold). Default: None.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        C: capacitance. Default: 0.281.
+        v_reset: reset potential, None = rest. Default: None.
+        a: subthreshold adaptation. Default: 0.6.
+        b: spike-triggered adaptation. Default: 0.7.
+        tau_w: adaptation time constant in s. Default: 1.
+        per_neuron_thresh: optional tensor of thresholds. Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"layer"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
