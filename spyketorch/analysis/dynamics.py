@@ -26,6 +26,12 @@ __all__ = ["FixedPoint", "nullclines", "fixed_points", "deep_receptive_field", "
 
 
 def scalar_rest(layer: sn.Neuron) -> float:
+    """The layer's resting potential as one float (the mean of a per-map or per-neuron value; 0 if unset).
+
+    Example:
+        >>> scalar_rest(LIF(threshold=10.0, resting_potential=-65.0))
+        -65.0
+    """
     r = layer.param("resting_potential")
     return float(r.mean()) if r is not None else 0.0
 
@@ -116,6 +122,15 @@ class FixedPoint(NamedTuple):
 
 
 def require_second_variable(layer: sn.Neuron) -> None:
+    """Raise ``ValueError`` unless the layer has a second variable (phase planes need two).
+
+    Example:
+        >>> require_second_variable(AdEx(threshold=10.0))  # passes
+        >>> require_second_variable(LIF(threshold=10.0))
+        Traceback (most recent call last):
+        ...
+        ValueError: LIF is one-dimensional: phase planes are drawn for AdEx and Izhikevich (use plot_ode for the others)
+    """
     if not layer.has_second_variable:
         raise ValueError(f"{_name(layer)} is one-dimensional: phase planes are drawn for AdEx and Izhikevich "
                          "(use plot_ode for the others)")
@@ -436,6 +451,17 @@ def _positive_pair(v: Any, name: str) -> Tuple[int, int]:
 
 
 def as_weights(weights: Any) -> Tensor:
+    """Convolution weights as a float64 CPU tensor ``[F, C, kh, kw]``, from a tensor or a layer
+    with ``.weight`` (``[F, kh, kw]`` and ``[kh, kw]`` gain the missing dimensions).
+
+    Raises:
+        TypeError: neither a tensor nor a layer with ``.weight``.
+        ValueError: a tensor of another rank.
+
+    Example:
+        >>> as_weights(torch.ones(3, 5, 5)).shape
+        torch.Size([3, 1, 5, 5])
+    """
     w = getattr(weights, "weight", weights)
     if not isinstance(w, Tensor):
         raise TypeError(f"expected a weight tensor or a layer with .weight, got {type(weights).__name__}")
