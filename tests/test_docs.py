@@ -14,6 +14,7 @@ import inspect
 import re
 import sys
 import types
+from pathlib import Path
 from typing import Any, Iterator, List, Tuple
 
 import pytest
@@ -95,3 +96,19 @@ def test_check_fails_without_example() -> None:
     assert not _EXAMPLE_HEADER.search(inspect.getdoc(documented))
     assert _EXAMPLE_HEADER.search(inspect.getdoc(header_only))
     assert not re.search(r"^\s*>>> ", inspect.getdoc(header_only), re.MULTILINE)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_is_short_and_its_links_resolve() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 300
+    first_block = text.split("```bash", 1)[1].split("```", 1)[0]
+    assert "python examples/mnist_stdp.py" in first_block and "python -m pytest -q" in first_block
+    assert "python -m sphinx -W -b html docs docs/_build/html" in text
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert local, "the README links into the docs"
+    missing = [link for link in local if not (ROOT / link).exists()]
+    assert not missing, f"README links to missing files: {missing}"
