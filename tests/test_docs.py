@@ -2,15 +2,18 @@
 
 The examples themselves run as doctests (``pytest.ini``: ``--doctest-modules`` over
 ``spyketorch/``); this file checks that each public name has one: every name of
-``spyketorch.__all__`` and ``spyketorch.neurons.__all__`` and every public function of
-``spyketorch.functional`` has a docstring with an ``Example`` section holding a ``>>>`` line.
+``spyketorch.__all__`` and ``spyketorch.neurons.__all__``, every public function of
+``spyketorch.functional``, and every name in the ``__all__`` of any other public module has a
+docstring with an ``Example`` section holding a ``>>>`` line.
 
 Data constants (a dict or tuple such as ``MODELS``) cannot carry a docstring of their own:
 the docstring of the module that defines them must show them in a ``>>>`` line instead.
 """
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
 import sys
 import types
@@ -26,7 +29,15 @@ import spyketorch.neurons as neurons
 _EXAMPLE_HEADER = re.compile(r"^\s*Examples?:?\s*$", re.MULTILINE)
 
 
-def _public_names() -> Iterator[Tuple[str, Any]]:
+def _public_modules() -> List[types.ModuleType]:
+    """Every module of the package whose dotted path has no private part."""
+    names = [info.name for info in pkgutil.walk_packages(spyketorch.__path__, "spyketorch.")
+             if not any(part.startswith("_") for part in info.name.split("."))]
+    return [importlib.import_module(name) for name in sorted(names)]
+
+
+def _named_in_the_issue() -> Iterator[Tuple[str, Any]]:
+    """``spyketorch.__all__``, ``spyketorch.neurons.__all__`` and the public functions of ``functional``."""
     for module in (spyketorch, neurons):
         for name in module.__all__:
             yield f"{module.__name__}.{name}", getattr(module, name)
@@ -37,6 +48,19 @@ def _public_names() -> Iterator[Tuple[str, Any]]:
         yield f"{functional.__name__}.{name}", getattr(functional, name)
 
 
+def _public_names() -> Iterator[Tuple[str, Any]]:
+    """The names above, then those of every other public module's ``__all__`` (each object once)."""
+    first = list(_named_in_the_issue())
+    yield from first
+    seen = {id(obj) for _, obj in first}
+    for module in _public_modules():
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if id(obj) not in seen and not isinstance(obj, types.ModuleType):
+                seen.add(id(obj))
+                yield f"{module.__name__}.{name}", obj
+
+
 PUBLIC = list(_public_names())
 
 
@@ -45,7 +69,7 @@ def _is_data(obj: Any) -> bool:
 
 
 def _defining_module(qualified: str, obj: Any) -> types.ModuleType:
-    """The module whose top level binds ``obj`` first, searching the package's modules."""
+    """The one loaded module of the package that binds ``obj`` and assigns its name at top level."""
     name = qualified.rsplit(".", 1)[1]
     candidates: List[types.ModuleType] = []
     for modname, module in list(sys.modules.items()):

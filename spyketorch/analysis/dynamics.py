@@ -37,14 +37,26 @@ def scalar_rest(layer: sn.Neuron) -> float:
 
 
 def w_nullcline(layer: sn.Neuron, u: Tensor) -> Tensor:
-    """w on the adaptation nullcline (dw/dt = 0), exact because dw/dt is linear in w."""
+    """w on the adaptation nullcline (dw/dt = 0), exact because dw/dt is linear in w.
+
+    Example:
+        >>> w_nullcline(AdEx(threshold=10.0), torch.tensor([-10.0, 0.0], dtype=torch.float64))  # w = a (u - rest)
+        tensor([-6.,  0.], dtype=torch.float64)
+    """
     g0 = layer.ode_w(u, torch.zeros_like(u))
     g1 = layer.ode_w(u, torch.ones_like(u))
     return -g0 / (g1 - g0)
 
 
 def copy_layer(layer: sn.Neuron) -> sn.Neuron:
-    """A reset deep copy of a layer (without its ``torch.compile`` wrapper, which does not copy)."""
+    """A reset deep copy of a layer (without its ``torch.compile`` wrapper, which does not copy).
+
+    Example:
+        >>> layer = AdEx(threshold=10.0)
+        >>> twin = copy_layer(layer)
+        >>> type(twin).__name__, twin is layer, twin.param("b") == layer.param("b")
+        ('AdEx', False, tensor(True))
+    """
     return layer.fresh_copy()
 
 
@@ -53,6 +65,11 @@ def single_neuron(layer: sn.Neuron, feature: int = 0) -> sn.Neuron:
 
     Heterogeneous layers whose time constants are not sampled yet use the middle of
     ``tau_range``.
+
+    Example:
+        >>> layer = UniformLIF(threshold=10.0, n_features=3, seed=0)
+        >>> bool(single_neuron(layer, 1).param("tau_rc") == layer.param("tau_rc").flatten()[1])
+        True
     """
     single = copy_layer(layer)
     if isinstance(single, sn.HeterogeneousNeuron) and single.taus is None:
@@ -76,7 +93,12 @@ def _name(layer: sn.Neuron) -> str:
 
 
 def thresholds(layer: sn.Neuron, limit: int = 8) -> List[float]:
-    """Distinct thresholds of the layer (per-neuron ones included), at most ``limit``."""
+    """Distinct thresholds of the layer (per-neuron ones included), at most ``limit``.
+
+    Example:
+        >>> thresholds(LIF(threshold=10.0))
+        [10.0]
+    """
     pnt = layer.param("per_neuron_thresh")
     if pnt is not None:
         vals = torch.unique(pnt.reshape(-1)).tolist()
@@ -90,7 +112,12 @@ def _reset_scalar(layer: sn.Neuron) -> float:
 
 
 def potential_range(layer: sn.Neuron) -> Tuple[float, float]:
-    """Default potential range: a little below rest/reset to a quarter span above threshold."""
+    """Default potential range: a little below rest/reset to a quarter span above threshold.
+
+    Example:
+        >>> potential_range(LIF(threshold=10.0))
+        (-1.0, 12.5)
+    """
     rest = scalar_rest(layer)
     low = min(rest, _reset_scalar(layer))
     thr = thresholds(layer)
@@ -112,6 +139,11 @@ class FixedPoint(NamedTuple):
         kind: ``"stable node"``, ``"stable focus"``, ``"unstable node"``,
             ``"unstable focus"``, ``"saddle"`` or ``"center"``.
         eigenvalues: the two eigenvalues (per second), complex.
+
+    Example:
+        >>> rest, saddle = fixed_points(AdEx(threshold=10.0), current=0.0)
+        >>> rest.kind, rest.stable, saddle.kind
+        ('stable node', True, 'saddle')
     """
 
     u: float

@@ -145,7 +145,14 @@ def heterogeneous(base: type, name: str, sets: Optional[Tuple[str, Callable[[Ten
                   tau_range: Tuple[float, float] = (0.01, 0.03), doc: Optional[str] = None) -> type:
     """The ``Uniform*`` layer of ``base``: its ``tau_rc`` (or, with ``sets = (param, law)``,
     the parameter ``param = law(tau)``) drawn per feature map from ``tau_range`` (the default
-    of the layer's ``tau_range`` argument)."""
+    of the layer's ``tau_range`` argument).
+
+    Example:
+        >>> MyUniformLIF = heterogeneous(LIF, "MyUniformLIF")
+        >>> layer = MyUniformLIF(threshold=10.0, n_features=3, seed=0)
+        >>> isinstance(layer, HeterogeneousNeuron), tuple(layer.param("tau_rc").flatten().shape)
+        (True, (3,))
+    """
     sampled = ("tau_rc",) if sets is None else ("tau_rc", sets[0])
     ns: Dict[str, Any] = {
         "SAMPLED": sampled,
