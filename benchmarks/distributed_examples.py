@@ -36,10 +36,8 @@ EX = ROOT / "examples"
 
 def _bytes_per_update() -> Dict[str, List[tuple]]:
     """(layer, weight shape, bytes per all-reduce) of every learning layer, from the examples' own nets."""
-    sys.path.insert(0, str(EX))
-    import mnist_stdp as demo  # noqa: E402
-
-    from spyketorch.networks.mozafari import MozafariConfig, MozafariNet
+    from spyketorch.networks import kheradpisheh as demo  # noqa: E402
+    from spyketorch.networks.mozafari import MozafariConfig, MozafariNet  # noqa: E402
 
     k = demo.KheradpishehNet(demo.Config())
     m = MozafariNet(MozafariConfig())

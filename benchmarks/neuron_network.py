@@ -1,9 +1,9 @@
 """Throughput of the per-time-step STDP network (issue 9): the three figures from one run.
 
-Same architecture as layer 1 of ``examples/mnist_stdp.py`` (2 -> 32 features, 5x5, pad 2,
+Same architecture as layer 1 of :mod:`spyketorch.networks.kheradpisheh` (2 -> 32 features, 5x5, pad 2,
 k = 5, r = 2, T = 15, pooling 2/2/1, latency-coded shipped MNIST digits), the neuron layer
 being ``--model`` (default LIF) with its input gain calibrated as in
-``examples/neuron_stdp.py``:
+:mod:`spyketorch.networks.neuron_stdp`:
 
 a. STDP training images/s of the per-time-step network (:class:`spyketorch.networks.blocks.StepNetwork`,
    ``stdp_step``) at batch ``--batch`` (default 32);
@@ -39,10 +39,10 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples"))
-sys.path.insert(0, str(ROOT))
-import mnist_stdp as demo  # noqa: E402
-import neuron_stdp as ex  # noqa: E402
+sys.path.insert(0, str(ROOT))  # this checkout's spyketorch first
+import spyketorch.utils as su  # noqa: E402
+from spyketorch.networks import kheradpisheh as demo  # noqa: E402
+from spyketorch.networks import neuron_stdp as ex  # noqa: E402
 
 from spyketorch.networks.blocks import calibrate_gain  # noqa: E402
 from spyketorch.snn import STDP  # noqa: E402
@@ -102,7 +102,7 @@ def main(argv=None) -> None:
             torch.cuda.synchronize(dev)
         return n / (time.perf_counter() - t0)
 
-    x, _ = demo.su.load_mnist_subset(True)
+    x, _ = su.load_mnist_subset(True)
     n_img = max(args.train_images, args.fwd_batch)
     times = demo.encode(x[:n_img], cfg).to(dev)
     ntr = args.train_images - args.train_images % b

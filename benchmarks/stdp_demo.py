@@ -3,7 +3,7 @@
 The reference style feeds one spike-wave at a time through the wave ops
 (conv -> fire -> pointwise inhibition -> k winners -> STDP); the demo's path
 runs mini-batches in the latency domain. Both give the same weights for a
-batch of one (see tests/test_demo.py).
+batch of one (see tests/test_kheradpisheh.py).
 
 Usage::
 
@@ -12,20 +12,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-import spyketorch.functional as sf
-import spyketorch.utils as su
-
-spec = importlib.util.spec_from_file_location("mnist_stdp", Path(__file__).resolve().parents[1] / "examples" / "mnist_stdp.py")
-demo = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = demo
-spec.loader.exec_module(demo)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's spyketorch first
+import spyketorch.functional as sf  # noqa: E402
+import spyketorch.utils as su  # noqa: E402
+from spyketorch.networks import kheradpisheh as demo  # noqa: E402
 
 
 def reference_step1(net, times: torch.Tensor) -> None:

@@ -2,7 +2,7 @@
 
 For each input (``latency`` and/or ``events``) and each model of
 :data:`spyketorch.neurons.MODELS` (plus ``accumulate``, the accumulate-and-fire layer of the
-latency-domain demo), this runs ``run_model`` of ``examples/neuron_stdp.py``: layer 1 of
+latency-domain demo), this runs :func:`spyketorch.networks.neuron_stdp.run_model`: layer 1 of
 ``examples/mnist_stdp.py`` trained with STDP, its pooled spikes read out by the same linear
 readout. It writes ``compare.json`` (every figure) and ``compare.md`` (the table) into ``--out``.
 
@@ -31,64 +31,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's spyketorch first
-import mnist_stdp as demo  # noqa: E402
-import neuron_stdp as ex  # noqa: E402
-
 from spyketorch import neurons  # noqa: E402
+from spyketorch.networks import kheradpisheh as kh  # noqa: E402
+from spyketorch.networks import neuron_stdp as ns  # noqa: E402
 
-ACCUMULATE = ex.ACCUMULATE
-
-
-def describe(layer: torch.nn.Module, inhibition: str) -> str:
-    """The layer's settings as its repr shows them, less those shared by every row; per-map tensors as ``per map``."""
-    text = re.sub(r"tensor\([^)]*\)", "per map", repr(layer))
-    inner = text[text.index("(") + 1 : -1] if text.endswith(")") else text
-    shared = (f"inhibition_mode={inhibition!r}", "clamp_at_rest=True", "noise_std=0", "resting_potential=0")
-    return ", ".join(p for p in inner.split(", ") if p not in shared)
-
-
-def run_one(name: str, kind: str, data: Dict[str, Any], cfg: demo.Config, args: argparse.Namespace) -> Dict[str, Any]:
-    """One model on one input: ``neuron_stdp.run_model`` (calibrate, STDP, features, readout) plus the
-    row's parameters and status."""
-    mode = ex.inhibition_for(kind, args.inhibition)
-    res: Dict[str, Any] = ex.run_model(name, kind, data, cfg, args.batch_size, args.seed, args.calib_images,
-                                       args.calib_iters, readout=args.readout, native=args.native, inhibition=mode)
-    if name == ACCUMULATE:
-        res["parameters"] = f"threshold {cfg.conv1_threshold:g} (fire, no reset, no leak)"
-    else:
-        res["parameters"] = describe(ex.build(name, cfg, args.seed, inhibition=mode).blocks[0].neuron, mode)
-    res["inhibition"] = None if name == ACCUMULATE else mode
-    res["status"] = ("silent" if res["silent_test_images"] > 0.5 else
-                     "saturated" if res["active_features"] > 0.95 else "ok")
-    return res
-
-
-def markdown(results: List[Dict[str, Any]]) -> str:
-    """The README table: one row per model and input, gap to the accumulate-and-fire layer."""
-    base = {r["input"]: r["test_accuracy"] for r in results if r["model"] == ACCUMULATE}
-    lines = ["| model | input | lateral inhibition | parameters | gain (tuned) | active before STDP (target) "
-             "| pooled outputs active (test) | test acc. | gap to accumulate | wall s | STDP img/s | mean spikes / image | silent test images "
-             "| status |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        gap = f"{100 * (r['test_accuracy'] - base[r['input']]):+.2f}" if r["input"] in base else "—"
-        act = (f"{100 * r['calibrated_active']:.1f} % ({100 * r['target_active']:.1f} %)"
-               if "calibrated_active" in r else "—")
-        lines.append(f"| {r['model']} | {r['input']} | {r.get('inhibition') or '—'} | {r['parameters']} "
-                     f"| {r['gain']:.4g} | {act} "
-                     f"| {100 * r['active_features']:.1f} % | {100 * r['test_accuracy']:.2f} % | {gap} "
-                     f"| {r['wall_s']:.0f} | {r['stdp_images_per_s']:.1f} | {r['mean_spikes_per_image']:.0f} "
-                     f"| {100 * r['silent_test_images']:.1f} % | {r['status']} |")
-    return "\n".join(lines) + "\n"
+ACCUMULATE = ns.ACCUMULATE
 
 
 def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
@@ -109,10 +63,10 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--inhibition", choices=neurons.INHIBITION_MODES, default=None,
                     help="the layers' per-step lateral inhibition, the same for every model (default: per input, "
-                         f"{ex.INHIBITION})")
+                         f"{ns.INHIBITION})")
     ap.add_argument("--validate", type=int, default=None, metavar="N",
                     help="score on the last N training digits (a validation split) instead of the test digits")
-    ap.add_argument("--native", action="store_true",
+    ap.add_argument("--compiled", action="store_true",
                     help="step the neuron layers with their compiled step (backend='compiled'; same results, faster)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--out", default="out/compare", help="directory of compare.json and compare.md")
@@ -125,16 +79,16 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
         if n != ACCUMULATE and n not in neurons.MODELS:
             ap.error(f"unknown model {n!r}")
     kinds = ["latency", "events"] if args.input == "both" else [args.input]
-    cfg = demo.Config(seed=args.seed)
+    cfg = kh.Config(seed=args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results: List[Dict[str, Any]] = []
     for kind in kinds:
-        data = ex.prepare(argparse.Namespace(data_root=args.data_root, train_limit=args.train_limit,
-                                             test_limit=args.test_limit, stdp_limit=args.stdp_limit,
-                                             validate=args.validate), cfg, kind, device)
+        data = ns.prepare(cfg, kind, args.data_root, args.train_limit, args.test_limit, args.stdp_limit,
+                          args.validate, device)
         for name in names:
-            res = run_one(name, kind, data, cfg, args)
+            res = ns.compare_row(name, kind, data, cfg, args.batch_size, args.seed, args.calib_images, args.calib_iters,
+                                 readout=args.readout, compiled=args.compiled, inhibition=args.inhibition)
             res.update(device=str(device), threads=torch.get_num_threads(), train_images=int(data["train_in"].shape[0]),
                        test_images=int(data["test_in"].shape[0]))
             results.append(res)
@@ -142,7 +96,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, Any]]:
                   f"mean spikes per image: {res['mean_spikes_per_image']:.0f}  wall time: {res['wall_s']:.1f}s  "
                   f"({res['status']})", flush=True)
             (out / "compare.json").write_text(json.dumps(results, indent=1))
-            (out / "compare.md").write_text(markdown(results))
+            (out / "compare.md").write_text(ns.markdown(results))
     return results
 
 

@@ -258,3 +258,20 @@ def test_surrogate_gradient_is_the_same_through_the_compiled_backend():
     assert grads[0].abs().sum() > 0
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-9, atol=1e-12)
     assert not math.isnan(float(grads[0].sum()))
+
+
+@pytest.mark.parametrize("inhibition", ["none", "feature"])
+def test_neuron_stdp_network_learns_the_same_with_the_compiled_step(inhibition):
+    """:func:`spyketorch.networks.neuron_stdp.run_model` with ``compiled=True`` (``examples/neuron_stdp.py
+    --compiled``): the same gain, accuracy and spike counts as the eager step, with the default
+    inhibition and with the per-step k-WTA silencing the winners' maps."""
+    from spyketorch.networks import kheradpisheh, neuron_stdp as ex
+
+    cfg = kheradpisheh.Config()
+    data = ex.prepare(cfg, "latency", train_limit=48, test_limit=24)
+    args = dict(calib=8, calib_iters=4, readout="ridge", inhibition=inhibition)
+    eager = ex.run_model("LIF", "latency", data, cfg, 16, **args)
+    compiled = ex.run_model("LIF", "latency", data, cfg, 16, compiled=True, **args)
+    for key in ("gain", "test_accuracy", "mean_spikes_per_image", "silent_test_images"):
+        assert compiled[key] == eager[key], key
+    assert eager["mean_spikes_per_image"] > 0

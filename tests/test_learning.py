@@ -1,6 +1,6 @@
 """Learning versus chance: STDP-trained features of the demo network beat untrained ones.
 
-The demo (``examples/mnist_stdp.py``, Kheradpisheh et al. 2018) is trained with its own
+The demo network (:mod:`spyketorch.networks.kheradpisheh`, Kheradpisheh et al. 2018) is trained with its own
 STDP steps and rate schedule on a few hundred shipped digits; the same network with the
 same seed but no STDP is the control. Both are read out by one fixed linear readout
 (ridge regression on standardised per-map spike counts, closed form) so that the only
@@ -16,15 +16,14 @@ import pytest
 import torch
 
 import spyketorch.utils as su
-from _examples import load_example
+from spyketorch.networks import kheradpisheh
 
 N_TRAIN, N_TEST, RAMP = 200, 200, 25
 
 
 @pytest.fixture(scope="module")
 def demo():
-    mod = load_example("mnist_stdp.py", "mnist_stdp_learning")
-    return mod
+    return kheradpisheh
 
 
 def ridge_accuracy(f_train, y_train, f_test, y_test, lam=1.0):

@@ -1,5 +1,6 @@
 """Networks: convolutional blocks of neuron layers stepped per time step, and the published
-STDP networks as library code.
+STDP networks as library code (:mod:`.kheradpisheh`: Kheradpisheh et al. 2018; :mod:`.neuron_stdp`:
+its first layer built from any neuron model).
 
 Example:
     >>> from spyketorch.layers import Convolution
@@ -9,9 +10,11 @@ Example:
     >>> records[0].post_times.shape  # first-spike step of every neuron
     torch.Size([2, 4, 4, 4])
 """
+from . import kheradpisheh, neuron_stdp
 from .blocks import (BlockRecord, NeuronConvBlock, StepNetwork, calibrate_gain, rstdp_update, strict_threshold,
                      winner_steps)
+from .kheradpisheh import KheradpishehNet
 from .mozafari import MozafariConfig, MozafariNet
 
 __all__ = ["BlockRecord", "NeuronConvBlock", "StepNetwork", "calibrate_gain", "rstdp_update", "strict_threshold",
-           "winner_steps", "MozafariConfig", "MozafariNet"]
+           "winner_steps", "KheradpishehNet", "MozafariConfig", "MozafariNet", "kheradpisheh", "neuron_stdp"]

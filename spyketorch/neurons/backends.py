@@ -197,7 +197,7 @@ class Compiled:
             key = ("grad", plan.serial, r.shape, w is not None, noise is not None, v.requires_grad)
             build = self._cache.get(key) or self._remember(key, _Build(
                 _autograd_step(model, plan, spike_fn, self.options), (), (), _tensors(plan)))
-            return build.fn(v, r, w, I, noise, *build.tensors)
+            return build.fn(v, r, w, I, noise, *_live_tensors(plan, build))
         got = self._call("step", model, plan, (v, r, w, I, noise), pool)
         out = StepOutput(got["spikes"], got.get("potentials", got["v"]), got.get("thresholded"), got.get("dudt"),
                          got.get("winners"), got.get("winning_spikes"))
@@ -228,7 +228,7 @@ class Compiled:
         outs = [pool.take(name, shape, stride, dtype, v.device) if pool is not None else
                 torch.empty_strided(shape, stride, dtype=dtype, device=v.device)
                 for name, shape, stride, dtype in build.big]
-        ins = [t for t in state if t is not None] + build.tensors
+        ins = [t for t in state if t is not None] + _live_tensors(plan, build)
         got = dict(zip(build.small, build.fn(*ins, *outs)))
         got.update((b[0], t) for b, t in zip(build.big, outs))
         return got
@@ -263,6 +263,12 @@ class Compiled:
 def _tensors(plan: StepPlan) -> List[Tensor]:
     """The tensors among a plan's parameters and constants, in a stable order."""
     return _split(plan.p)[2] + _const_split(plan.c)[2]
+
+
+def _live_tensors(plan: StepPlan, build: "_Build") -> List[Tensor]:
+    """The tensors a build is called with: those it was built with, or, for a live plan (learnable
+    parameters read as they are at this step, their conversion recorded by autograd), the plan's."""
+    return _tensors(plan) if plan.live else build.tensors
 
 
 def _pure(kind: Any, model: Any, plan: StepPlan, present: Tuple[bool, ...]) -> Callable[..., Dict[str, Any]]:

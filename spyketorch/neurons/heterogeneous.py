@@ -106,7 +106,7 @@ class HeterogeneousNeuron(Neuron):
             _p.check_euler_taus(self.tau_range[0], self._ts, euler, type(self).__name__, "tau_range[0]")
         taus = self.param_or_none("tau_rc")
         if taus is not None:
-            _p.check_euler_taus(float(taus.min()), self._ts, euler, type(self).__name__, "min(taus)")
+            _p.check_euler_taus(float(taus.detach().min()), self._ts, euler, type(self).__name__, "min(taus)")
         super()._validate()
 
     def on_input(self, x: Tensor) -> None:

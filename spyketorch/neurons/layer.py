@@ -10,7 +10,8 @@ calls :func:`spyketorch.neurons.step.neuron_step` through the layer's backend
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Optional, Tuple, Union
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -76,7 +77,13 @@ class Neuron(NeuronModel, ParamModule):
             ``"atan"``, ``"fast_sigmoid"``, ``"sigmoid"``, ``"triangle"`` or a callable
             (see :mod:`spyketorch.neurons.surrogate`). Default: None.
         alpha: the surrogate's ``alpha``/``slope`` (None: its default). Default: None.
+        slope: another name of ``alpha`` (as snnTorch calls it for ``"fast_sigmoid"`` and
+            ``"sigmoid"``). Default: None.
         detach_reset: the reset passes no gradient through the spike. Default: True.
+        learn: names of parameters to learn by gradient descent (as snnTorch's ``learn_beta`` /
+            ``learn_threshold``), e.g. ``("tau_rc", "threshold")``: each becomes an
+            ``nn.Parameter`` (see :meth:`set_learn`). Needs a ``surrogate``. A parameter given
+            as an ``nn.Parameter`` is learned too (shared with the caller). Default: ``()``.
 
     Example:
         >>> layer = LIF(threshold=10.0, inhibition_mode="feature")
@@ -112,7 +119,9 @@ class Neuron(NeuronModel, ParamModule):
             name, agree = (target, False) if isinstance(target, str) else (target[0], True)
             a[name] = _resolve_alias(a.pop(alias), a.get(name), name in given, agree, name, alias, type(self).__name__)
         a.update(getattr(self, "FIXED", {}))
+        learn = a.pop("learn")
         self._setup(a)
+        self.set_learn(learn)  # once every parameter has its value (a Uniform* layer draws in _setup)
 
     def _setup(self, a: Dict[str, Any]) -> None:
         """Settings, parameters and state from the bound constructor arguments ``a``."""
@@ -123,7 +132,7 @@ class Neuron(NeuronModel, ParamModule):
         cr = a.pop("clamp_at_rest")
         self.clamp_at_rest = self.TRAITS.floored if cr is None else cr
         self._runner.set_backend(a.pop("backend"))
-        self.set_surrogate(a.pop("surrogate"), a.pop("alpha"), a.pop("detach_reset"))
+        self.set_surrogate(a.pop("surrogate"), a.pop("alpha"), a.pop("detach_reset"), slope=a.pop("slope"))
         rest_pending = self.TRAITS.rest_is_equilibrium and a.get("resting_potential") is None
         self._rest_given = self.TRAITS.rest_is_equilibrium and not rest_pending
         pending = self._pending(a) | ({"resting_potential"} if rest_pending else set())
@@ -165,10 +174,116 @@ class Neuron(NeuronModel, ParamModule):
         """The surrogate-gradient spike function (None: the step builds no graph)."""
         return self._spike_fn
 
-    def set_surrogate(self, surrogate: Any, alpha: Optional[float] = None, detach_reset: bool = True) -> None:
+    def set_surrogate(self, surrogate: Any, alpha: Optional[float] = None, detach_reset: bool = True, *,
+                      slope: Optional[float] = None) -> None:
         """Set the surrogate gradient of the spike (see the class arguments of the same names)."""
-        self._spike_fn = make_spike_fn(surrogate, alpha)
+        spike_fn = make_spike_fn(surrogate, alpha, slope)
+        if spike_fn is None and self.__dict__.get("_learned"):
+            raise ValueError(f"{type(self).__name__} learns {', '.join(self.learned)}: it needs a surrogate "
+                             f"(without one the step builds no graph and they would get no gradient)")
+        self._spike_fn = spike_fn
         self.detach_reset = detach_reset
+
+    def set_learn(self, names: Union[str, Sequence[str]]) -> None:
+        r"""Make the parameters ``names`` learnable: each becomes an ``nn.Parameter`` (listed by
+        ``parameters()``, in ``state_dict`` under its name) that receives the gradient of a loss
+        through every step, as snnTorch's ``learn_beta``/``learn_threshold``.
+
+        ``"threshold"`` learns the thresholds as ``per_neuron_thresh`` (from the layer
+        ``threshold`` when none is set: one learnable scalar; give ``per_neuron_thresh`` a
+        ``[C, 1, 1]`` tensor for one per map). Other names are the model's parameters
+        (:attr:`param_names`), learned with the shape they have (a scalar, or e.g.
+        ``tau_rc=torch.full((C, 1, 1), 0.02)`` for one per map); an optional parameter left
+        ``None`` starts at the value it stands for (``v_reset``: the resting potential). Each
+        is kept in torch's default dtype (``layer.double()`` moves it) and its rule is still
+        checked: when set, and after an optimizer changed it, before the next step
+        (``ValueError`` naming it, e.g. a time constant pushed to 0 or below, or below ``ts``
+        for a forward-Euler model). Parameters already learnable stay so.
+
+        ``ValueError`` for a name the model does not have, a parameter its equations do not
+        read (so no gradient could reach it: IF's ``tau_rc``, Izhikevich's ``tau_rc``, ``C``
+        and ``v_reset`` — it resets to ``c``), the drawn time constants of a ``Uniform*``
+        layer before they are drawn (give ``n_features``), or a layer without a surrogate.
+
+        Example:
+            >>> layer = LIF(threshold=10.0, surrogate="atan", learn=("tau_rc", "threshold"))
+            >>> sorted(name for name, _ in layer.named_parameters())
+            ['per_neuron_thresh', 'tau_rc']
+            >>> out = layer.step(torch.full((1, 2, 3, 3), 9000.0))
+            >>> out.spikes.sum().backward()
+            >>> layer.tau_rc.grad is not None, layer.per_neuron_thresh.grad.item() < 0
+            (True, True)
+        """
+        names = (names,) if isinstance(names, str) else tuple(names)
+        if not all(isinstance(n, str) for n in names):
+            raise TypeError(f"learn must be a parameter name or a sequence of names, got {names!r}")
+        if not names:
+            return
+        if self._spike_fn is None:
+            raise ValueError(f"learn={names!r} needs a surrogate (surrogate='atan', ...): without one the step "
+                             f"builds no graph and the parameters would get no gradient")
+        fixed = getattr(self, "FIXED", {})
+        targets = []
+        for n in names:
+            target = "per_neuron_thresh" if n == "threshold" else n
+            if target not in self._param_rules or target in fixed:
+                raise ValueError(f"learn: {type(self).__name__} has no parameter {n!r} to learn "
+                                 f"(its parameters: threshold, {', '.join(self.param_names)})")
+            if self._tensor(target) is None and target in getattr(self, "SAMPLED", ()):
+                raise ValueError(f"learn: {type(self).__name__} draws {target} on its first step; give "
+                                 f"n_features to draw it at construction and learn it")
+            targets.append(target)
+        p = self._params()
+        for target in targets:
+            if target in self._learned:
+                continue
+            value = self._tensor(target)
+            if value is None:
+                value = p.threshold if target == "per_neuron_thresh" else getattr(p, target)
+                if isinstance(value, float) and math.isinf(value):
+                    raise ValueError(f"learn: {type(self).__name__} has no threshold to learn (threshold=None and "
+                                     f"no per_neuron_thresh); give threshold or per_neuron_thresh")
+            self._make_learnable(target, torch.as_tensor(value, dtype=torch.float64))
+        unused = self._unread(targets)
+        if unused:
+            for target in targets:  # nothing changes on error
+                self._buffers[target] = self._parameters.pop(target).detach().to(torch.float64)
+                del self._learned[target]
+            self._changed()
+            raise ValueError(f"learn: the equations of {type(self).__name__} do not read {', '.join(unused)}, so "
+                             f"no gradient can reach {'it' if len(unused) == 1 else 'them'}")
+
+    def _take_parameter(self, name: str, value: Tensor) -> None:
+        if self.__dict__.get("_spike_fn") is None:
+            raise ValueError(f"{name} is given as a tensor with requires_grad, to be learned: that needs a surrogate "
+                             f"(surrogate='atan', ...); without one the step builds no graph and it would get no "
+                             f"gradient")
+        super()._take_parameter(name, value)
+
+    def _unread(self, names: Sequence[str]) -> List[str]:
+        """Those of the parameters ``names`` that nothing in a step reads: not the equations
+        (checked by autograd on a probe step), the threshold, the reset or the jump."""
+        read = {"per_neuron_thresh", "resting_potential"}  # the spike; the initial state
+        read.update(n for n in (self.JUMP.u, self.JUMP.w[1] if self.JUMP.w else None) if isinstance(n, str))
+        rest = [n for n in names if n not in read]
+        if not rest:
+            return []
+        with torch.enable_grad():
+            p = self._params()
+            u0 = torch.zeros((), dtype=torch.float64) + p.resting_potential + 0.25
+            w0 = self.initial_w(u0, p) + 0.5 if self.has_second_variable else None
+            I = torch.ones((), dtype=torch.float64)
+            u1, w1 = self.advance(u0, w0, I, p)
+            outs = [u1]
+            if w0 is not None:
+                outs.append(w1 if w1 is not None else self.advance_w(u0, w0, I, p))
+                shift = self.threshold_shift(w0, p)
+                if shift is not None:
+                    outs.append(shift)
+            total = sum(o.sum() for o in outs)
+            tensors = [self._parameters[n] for n in rest]
+            grads = torch.autograd.grad(total, tensors, allow_unused=True) if total.requires_grad else [None] * len(rest)
+        return [n for n, g in zip(rest, grads) if g is None]
 
     @property
     def refractoriness(self) -> float:
@@ -191,17 +306,21 @@ class Neuron(NeuronModel, ParamModule):
         runner = self.__dict__.get("_runner")
         if runner is not None:
             runner.forget()
-        pnt = self._buffers.get("per_neuron_thresh")
-        self.__dict__["_thr_min"] = None if pnt is None else float(pnt.min())
+        pnt = self.param_or_none("per_neuron_thresh")
+        self.__dict__["_thr_min"] = None if pnt is None else float(pnt.detach().min())
         if "per_neuron_thresh" in self.param_names:
+            self._validate()
+
+    def _after_learned_change(self) -> None:
+        with torch.no_grad():
             self._validate()
 
     def get_params(self) -> Dict[str, Any]:
         """Parameters and settings as a dict (numbers for scalars, tensors otherwise)."""
         params: Dict[str, Any] = {k: getattr(self, k) for k in SAVED}
         for name in self.param_names:
-            t = self._buffers[name]
-            params[name] = None if t is None else (float(t.item()) if t.numel() == 1 else t.clone())
+            t = self._tensor(name)
+            params[name] = None if t is None else (float(t.item()) if t.numel() == 1 else t.detach().clone())
         return params
 
     # ------------------------------------------------------------------ state
@@ -394,6 +513,8 @@ class Neuron(NeuronModel, ParamModule):
 
     def _apply(self, fn: Any, recurse: bool = True) -> "Neuron":  # type: ignore[override]
         out = super()._apply(fn, recurse)
+        for name in self._learned:  # (a learnable parameter moved: its rule is checked again)
+            self._learned[name] = -1
         self._runner.apply(fn)
         return out
 

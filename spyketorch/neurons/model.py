@@ -33,7 +33,7 @@ from .params import Param, params_type
 SETTINGS = dict(ts=0.01, threshold=None, refractory_timesteps=0, inhibition_mode="feature")
 #: keyword-only settings of every layer
 KEYWORDS = dict(clamp_at_rest=None, check_finite=None, noise_std=0.0, noise_generator=None, backend="eager",
-                surrogate=None, alpha=None, detach_reset=True)
+                surrogate=None, alpha=None, slope=None, detach_reset=True, learn=())
 _REQUIRED = inspect.Parameter.empty
 
 Scalar = Union[float, Tensor]
@@ -253,7 +253,8 @@ class NeuronModel:
                 self.param_or_none(p.name) is None for p in self.declarations
                 if p.rule != "optional" and p.name != "resting_potential"):
             return
-        rest = self.equilibrium(self._params())
+        with torch.no_grad():  # a value, not a function of learnable parameters
+            rest = self.equilibrium(self._params())
         self._rest_pending = False
         self.resting_potential = rest.flatten()[0] if bool((rest == rest.flatten()[0]).all()) else rest
 
@@ -264,7 +265,7 @@ class NeuronModel:
             if tau is not None and not bool((tau > self.ts).all()):
                 raise ValueError(
                     f"ts={self.ts} is too large for the forward-Euler scheme of {type(self).__name__}: "
-                    f"it needs ts < {name} (min {name} = {float(tau.min()):g})")
+                    f"it needs ts < {name} (min {name} = {float(tau.detach().min()):g})")
         self._check_euler_w()
         top = self.TRAITS.max_ts
         if top is not None and self.ts > top * (1 + 1e-9):

@@ -81,9 +81,14 @@ class Runner:
         if in_dtype in _p.HALF_DTYPES:  # half precision: state and step in float32
             I = I.to(torch.float32)
         key = (I.shape, I.stride(), I.dtype, I.device, in_dtype, k, want, spike_fn is not None, compiling())
+        learned = bool(layer.learned)
+        if learned:  # rules checked again after an optimizer changed a learnable parameter
+            layer.check_learned()
         plan = self.plans.get(key)
         if plan is None:
             plan = self.plans[key] = self._plan(layer, I, in_dtype, k, want, spike_fn is not None)
+        if learned:  # the parameters as they are now, each step (an optimizer changes them in place)
+            plan = _live(layer, plan, I)
         v, r, w, noise, pool = self._begin(layer, plan, I, I)
         res = self.backend.run(layer, plan, v, r, w, I, noise, spike_fn, pool)
         if res.bad is not None and bool(res.bad):
@@ -112,9 +117,14 @@ class Runner:
         if in_dtype in _p.HALF_DTYPES:
             X = X.to(torch.float32)
         key = (X.shape, X.stride(), X.dtype, X.device, in_dtype, k, (False,) * 4, False, compiling())
+        learned = bool(layer.learned)
+        if learned:
+            layer.check_learned()
         plan = self.plans.get(key)
         if plan is None:
             plan = self.plans[key] = self._plan(layer, X[0], in_dtype, k, key[6], False)
+        if learned:
+            plan = _live(layer, plan, X[0])
         v, r, w, noise, pool = self._begin(layer, plan, X[0], X)
         res = self.backend.run_many(layer, plan, v, r, w, X, noise, (bool(spikes), bool(first_values)), pool)
         if res.bad is not None and bool(res.bad):
@@ -183,12 +193,26 @@ class Runner:
         cap = _p.state_cap(x.dtype, out_dtype)
         thr = p.threshold
         pnt = layer.param_or_none("per_neuron_thresh")
-        c = StepConstants(rest=p.resting_potential, v_reset=p.v_reset, thr=thr,
-                          thr_min=thr if isinstance(thr, float) else float(pnt.min()), big=4.0 * cap)
+        # learnable thresholds change without a host sync: a winner is any neuron that spiked
+        # (the k-WTA scores the others at least 3 cap below it)
+        thr_min = thr if isinstance(thr, float) else -2.0 * cap if "per_neuron_thresh" in layer.learned \
+            else float(pnt.detach().min())
+        c = StepConstants(rest=p.resting_potential, v_reset=p.v_reset, thr=thr, thr_min=thr_min, big=4.0 * cap)
         self._consts = (key, (p, c, cap))
         return p, c, cap
 
 
+def _live(layer: Any, plan: StepPlan, I: Tensor) -> StepPlan:
+    """``plan`` with parameters and constants read from the learnable parameters now: their
+    conversion to the input's dtype, and what is derived from them, are recorded by autograd in
+    this step's graph."""
+    p = layer.params(I.device, I.dtype)
+    c = plan.c._replace(rest=p.resting_potential, v_reset=p.v_reset, thr=p.threshold)
+    initial_w = (lambda v0: layer.initial_w(v0, p)) if layer.has_second_variable else None
+    return plan._replace(p=p, c=c, initial_w=initial_w, live=True)
+
+
+@torch.no_grad()
 def check_step_finite(model: Any, p: Any, dtype: torch.dtype) -> None:
     """Refuse parameters finite in float64 whose step is not finite in ``dtype`` (e.g. ``ts/C``
     with ``C=1e-300`` in float32): one step of ``model`` from rest, with no input and a unit input."""

@@ -107,6 +107,7 @@ class StepPlan(NamedTuple):
     pooled: bool             #: write large outputs into recycled buffers
     initial_w: Any           #: ``v -> w`` at rest (None for one-variable models)
     serial: int              #: distinguishes plans (a compiled step is cached per plan)
+    live: bool = False       #: ``p`` and ``c`` were read from learnable parameters for this step
 
 
 class StepResult(NamedTuple):

@@ -14,9 +14,17 @@ name                :math:`\sigma'(x)`                                          
 ``"triangle"``      :math:`\alpha \max(0, 1 - \alpha |x|)`                       ``alpha=1``
 ==================  ==========================================================  ===========
 
-(``"atan"``, ``"fast_sigmoid"`` and ``"sigmoid"`` as snnTorch defines them, so the same
-``alpha``/``slope`` give the same gradients.) Any callable that maps :math:`x` to spikes with
-its own backward (for example ``snntorch.surrogate.atan()``) is accepted too.
+``"atan"``, ``"fast_sigmoid"`` and ``"sigmoid"`` are snnTorch's ``surrogate.atan``,
+``surrogate.fast_sigmoid`` and ``surrogate.sigmoid``: the same derivative and the same default
+``alpha``/``slope``, so the same setting gives the same gradients (``fast_sigmoid`` is Norse's
+SuperSpike ``"super"`` with ``alpha`` as its slope; Norse's default is 100). ``"triangle"`` is a
+unit-area triangle of half-width :math:`1/\alpha` (SpikingJelly's ``PiecewiseQuadratic``); Norse's
+``"triangle"`` is :math:`\alpha \max(0, 1 - |x|)` instead (``alpha`` a height only; snnTorch's
+``triangular`` is another function again). The one difference from snnTorch's forward: a neuron
+fires at :math:`u \ge \vartheta` here, at :math:`u > \vartheta` there (the layers' rule; the two
+differ only where the potential equals the threshold exactly). The parameter is ``alpha`` (``a``
+here), also accepted as ``slope`` (snnTorch's name for the sigmoids). Any callable that maps
+:math:`x` to spikes with its own backward (for example ``snntorch.surrogate.atan()``) is accepted too.
 """
 from __future__ import annotations
 
@@ -96,15 +104,23 @@ class SurrogateSpike:
 
 
 def make_spike_fn(surrogate: Union[None, str, Callable[[Tensor], Tensor]], alpha: Optional[float] = None,
-                  ) -> Optional[Callable[[Tensor], Tensor]]:
+                  slope: Optional[float] = None) -> Optional[Callable[[Tensor], Tensor]]:
     """The spike function a layer uses: None (no surrogate), a named one with its ``alpha``
-    (or ``slope``), or the callable given. ``ValueError``/``TypeError`` naming ``surrogate``
-    or ``alpha`` otherwise.
+    (or ``slope``: the same parameter under snnTorch's other name; give one of them), or the
+    callable given. ``ValueError``/``TypeError`` naming ``surrogate``, ``alpha`` or ``slope``
+    otherwise.
 
     Example:
         >>> make_spike_fn("sigmoid", 10.0)
         sigmoid(10)
+        >>> make_spike_fn("fast_sigmoid", slope=5.0)
+        fast_sigmoid(5)
     """
+    if slope is not None:
+        if alpha is not None:
+            raise TypeError("give either alpha or slope (the same parameter), not both")
+        _v.positive(slope, "slope")
+        alpha = slope
     if surrogate is None:
         if alpha is not None:
             raise ValueError("alpha (or slope) is given but surrogate is None")
