@@ -97,6 +97,7 @@ __all__ = ["ARCHS", "Config", "arch_config", "preset", "KheradpishehNet", "encod
            "train_stdp_layer", "extract", "validation_split", "standardize", "train_readout", "fit_readout",
            "run", "layer1_feature_images", "save_feature_figure"]
 
+#: the two architectures, see :func:`arch_config`
 ARCHS = ("spyketorch", "paper")
 PoolSpec = Optional[Tuple[int, int, int]]  # (kernel, stride, padding); None = global pooling
 

@@ -53,12 +53,14 @@ __all__ = ["ACCUMULATE", "INHIBITION", "READOUT_L2", "inhibition_for", "encode_i
            "first_times", "build", "run_model", "sharded_features", "ridge_readout", "prepare", "describe",
            "compare_row", "markdown"]
 
+#: the name of the demo's accumulate-and-fire layer among the models of a comparison
 ACCUMULATE = "accumulate"
-READOUT_L2 = 1e-4  # L2 penalty of the softmax readout
-# The neuron layers' per-step lateral inhibition (inhibition_mode), the same for every model, per input: chosen
-# with LIF on a validation split (STDP on 2,000 and readout on 10,000 training digits, validated on training
-# digits 50,000-59,999). Latency: none 97.31 %, neuron 97.31 %, location 97.26 %, feature 93.86 %, layer 87.89 %
-# (accumulate-and-fire 97.02 %); events: feature 86.58 %, none 83.10 % (accumulate-and-fire 87.11 %).
+#: L2 penalty of the softmax readout
+READOUT_L2 = 1e-4
+#: The neuron layers' per-step lateral inhibition (inhibition_mode), the same for every model, per input: chosen
+#: with LIF on a validation split (STDP on 2,000 and readout on 10,000 training digits, validated on training
+#: digits 50,000-59,999). Latency: none 97.31 %, neuron 97.31 %, location 97.26 %, feature 93.86 %, layer 87.89 %
+#: (accumulate-and-fire 97.02 %); events: feature 86.58 %, none 83.10 % (accumulate-and-fire 87.11 %).
 INHIBITION = {"latency": "none", "events": "feature"}
 
 

@@ -37,6 +37,7 @@ from .step import (RunRecord, RunResult, StepConstants, StepOutput, StepPlan, St
 #: multi-threaded kernel on a few thousand elements waits for its slowest thread far longer
 #: than it computes (ATen's own element-wise ops keep such sizes on one thread too).
 SMALL = 32768
+#: the ways of running a layer's step (the ``backend=`` of every neuron layer)
 BACKENDS = ("eager", "compiled")
 
 
