@@ -29,9 +29,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__F16C__) && defined(__AVX__)
 #include <immintrin.h>
 #endif
@@ -143,21 +140,12 @@ int64_t lt_forward(const uint8_t *tin, i64 B, i64 C, i64 H, i64 W, const float *
     if (!wt) return -1;
     transpose(w, wt, F, K);
     int64_t status = 0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads((int)(nthreads > 0 ? nthreads : 1)) if (B > 1 && nthreads > 1)
-#endif
     {
         fwd_buf buf;
         int ok = fwd_alloc(&buf, P, F, n_in, T) == 0;
         if (!ok) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
             status = -1;
         }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 4)
-#endif
         for (i64 i = 0; i < B; i++) {
             if (!ok) continue;
             forward_one(tin + i * n_in, C, H, W, k, wt, F, thr, T, &buf);
@@ -663,21 +651,12 @@ int64_t lt_decision(const uint8_t *tin, i64 C, i64 H, i64 W, i64 k, i64 T, i64 f
     for (i64 f = 0; f < F; f++) dec_row_sums(&g, f, colsum);
     int64_t status = 0;
     if (!update) {
-#ifdef _OPENMP
-#pragma omp parallel num_threads((int)(nthreads > 0 ? nthreads : 1)) if (n > 1 && nthreads > 1)
-#endif
         {
             dec_buf b;
             const int ok = dec_alloc(&b, P, F, C * nlam, C * kk2) == 0;
             if (!ok) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
                 status = -1;
             }
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 16)
-#endif
             for (i64 q = 0; q < n; q++) {
                 if (!ok) continue;
                 double v;

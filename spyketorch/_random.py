@@ -20,3 +20,12 @@ def generator_on(current: Optional[torch.Generator], seed: Optional[int], device
         raise ValueError(f"generator is on {current.device} but the input is on {device}; "
                          f"pass a generator on {device} (or a seed)")
     return current
+
+
+def check_generator_seed(generator: object, seed: object) -> None:
+    """``TypeError`` naming ``generator`` or ``seed`` unless they are a ``torch.Generator`` / an
+    int (or None)."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")

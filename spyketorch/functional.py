@@ -66,8 +66,18 @@ def _check_tensor(x: object, name: str) -> torch.Tensor:
     return V.real_tensor(x, name)
 
 
-def _as_batch(x: torch.Tensor, name: str) -> Tuple[torch.Tensor, bool]:
-    """Return ``x`` as a 5-D ``[B, T, C, H, W]`` view and whether it was batched."""
+def as_batch(x: torch.Tensor, name: str) -> Tuple[torch.Tensor, bool]:
+    """A spike-wave as a batch: ``x`` as a 5-D ``[B, T, C, H, W]`` view and whether it was one.
+
+    Args:
+        x: a spike-wave ``[T, C, H, W]`` or a batch of them ``[B, T, C, H, W]``.
+        name: the argument's name in error messages.
+
+    Example:
+        >>> xb, batched = as_batch(torch.zeros(3, 2, 4, 4), "input")
+        >>> tuple(xb.shape), batched
+        ((1, 3, 2, 4, 4), False)
+    """
     _check_tensor(x, name)
     if x.dim() == 4:
         return x.unsqueeze(0), False
@@ -80,7 +90,7 @@ def _as_batch(x: torch.Tensor, name: str) -> Tuple[torch.Tensor, bool]:
 
 
 def _time_dim(x: torch.Tensor, name: str) -> int:
-    _as_batch(x, name)
+    as_batch(x, name)
     return 0 if x.dim() == 4 else 1
 
 
@@ -200,7 +210,7 @@ def pooling(
         >>> pooling(torch.rand(3, 2, 8, 8), 2).shape
         torch.Size([3, 2, 4, 4])
     """
-    x, batched = _as_batch(input, "input")
+    x, batched = as_batch(input, "input")
     ks = V.kernel_size(kernel_size, "kernel_size")
     st = ks if stride is None else V.int_pair(stride, "stride", minimum=1)
     p = V.padding(padding, "padding")
@@ -408,7 +418,7 @@ def pointwise_inhibition(thresholded_potentials: torch.Tensor) -> torch.Tensor:
         tensor([[0., 1.],
                 [0., 1.]])
     """
-    x, batched = _as_batch(thresholded_potentials, "thresholded_potentials")
+    x, batched = as_batch(thresholded_potentials, "thresholded_potentials")
     if x.numel() == 0:
         return thresholded_potentials.clone()
     first, val = _first_and_value(x, x > 0)
@@ -447,7 +457,7 @@ def first_spike(
         >>> first_spike(torch.tensor([0.5, 2.0, 3.0]).view(3, 1, 1, 1), 1.0)
         (tensor([[[1]]]), tensor([[[2.]]]))
     """
-    x, batched = _as_batch(potentials, "potentials")
+    x, batched = as_batch(potentials, "potentials")
     _check_threshold_shape(threshold, potentials.shape)  # against the caller's shape, before batching
     mask = _firing_mask(x, threshold)
     first, val = _first_and_value(x, mask)
@@ -652,7 +662,7 @@ def feature_inhibition_(
         >>> feature_inhibition_(p, [0, 2]).flatten()
         tensor([0., 1., 0.])
     """
-    x, _ = _as_batch(potentials, "potentials")
+    x, _ = as_batch(potentials, "potentials")
     b, _, c, _, _ = x.shape
     mask = _feature_mask(inhibited_features, b, c, x.device)
     x.masked_fill_(mask.view(b, 1, c, 1, 1), 0)
@@ -669,7 +679,7 @@ def feature_inhibition(
         >>> feature_inhibition(p, [1]).flatten(), p.flatten()  # p itself is unchanged
         (tensor([1., 0., 1.]), tensor([1., 1., 1.]))
     """
-    _as_batch(potentials, "potentials")
+    as_batch(potentials, "potentials")
     return feature_inhibition_(potentials.clone(), inhibited_features)
 
 
@@ -724,12 +734,12 @@ def get_k_winners(
         >>> get_k_winners(p, kwta=2)
         [(1, 0, 3), (0, 0, 1)]
     """
-    x, batched = _as_batch(potentials, "potentials")
+    x, batched = as_batch(potentials, "potentials")
     k, rad = _check_k(n_winners, kwta, inhibition_radius)
     if spikes is None:
         s = x > 0
     else:
-        s5, _ = _as_batch(spikes, "spikes")
+        s5, _ = as_batch(spikes, "spikes")
         if s5.shape != x.shape:
             raise ValueError(
                 f"spikes must have the shape of potentials {tuple(potentials.shape)}, got {tuple(spikes.shape)}"

@@ -116,7 +116,7 @@ class Convolution(nn.Module):
         self.weight.copy_(target)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        x, batched = sf._as_batch(input, "input")
+        x, batched = sf.as_batch(input, "input")
         b, t, c, h, w = x.shape
         if c != self.in_channels:
             raise ValueError(f"input has {c} channels, expected in_channels={self.in_channels}")

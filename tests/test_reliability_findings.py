@@ -5,7 +5,6 @@ naming the argument) or a silent NaN/inf/empty result. The fix either computes a
 finite result (checked against an independent expectation) or refuses naming the argument.
 The property-based versions of these families are in ``test_reliability_properties.py``.
 """
-import math
 
 import numpy as np
 import pytest

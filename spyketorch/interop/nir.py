@@ -187,7 +187,7 @@ def _neuron_fields(layer: Neuron, shape: Tuple[int, ...], euler: bool, nonneg_in
             raise ValueError(f"{name}: parameter {p_.name} is not set yet (a Uniform* layer draws its time "
                              f"constants on its first step: pass n_features or run one step before exporting)")
     f64 = torch.float64
-    p = layer._params()
+    p = layer.params()
     ts = float(p.ts)
     view = (1,) + _as4(shape)
     zero = torch.zeros(view, dtype=f64)

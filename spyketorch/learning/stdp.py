@@ -213,8 +213,8 @@ class STDP(nn.Module):
         n_winners: int,
         inhibition_radius: int,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
-        xin, batched = sf._as_batch(input_spikes, "input_spikes")
-        xout, batched_out = sf._as_batch(output_spikes, "output_spikes")
+        xin, batched = sf.as_batch(input_spikes, "input_spikes")
+        xout, batched_out = sf.as_batch(output_spikes, "output_spikes")
         if batched != batched_out or xin.shape[:2] != xout.shape[:2]:
             raise ValueError(
                 f"input_spikes {tuple(input_spikes.shape)} and output_spikes {tuple(output_spikes.shape)} "

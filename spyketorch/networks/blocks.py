@@ -186,11 +186,13 @@ class NeuronConvBlock(nn.Module):
         #: cache-sized chunk on the CPU, see :data:`CPU_CONV_ELEMENTS`)
         self.chunk: Optional[int] = None
 
-    def _pad(self, x: Tensor) -> Tensor:
+    def pad(self, x: Tensor) -> Tensor:
+        """``x`` zero-padded by the block's ``padding`` on each side of its last two dimensions."""
         p = self.padding
         return F.pad(x, (p, p, p, p)) if p else x
 
-    def _pool(self, s: Tensor) -> Tensor:
+    def pool_spikes(self, s: Tensor) -> Tensor:
+        """The block's max pooling ``(kernel, stride, padding)`` of spikes ``s`` (unchanged without one)."""
         if self.pool is None:
             return s
         k, st, p = self.pool
@@ -205,7 +207,7 @@ class NeuronConvBlock(nn.Module):
         self.neuron.reset()
         self.time_steps = time_steps
         self._record = None
-        x = self._pad(example)
+        x = self.pad(example)
         b, _, h, w = x.shape
         kh, kw = self.conv.kernel_size
         c = self.conv.out_channels
@@ -218,7 +220,7 @@ class NeuronConvBlock(nn.Module):
             "val": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=dt, device=dev),
             "spk": torch.zeros(b, c, h - kh + 1, w - kw + 1, dtype=torch.int16, device=dev),
         }
-        pooled = self._pool(self._state["val"])
+        pooled = self.pool_spikes(self._state["val"])
         self._state["out_cnt"] = torch.zeros(pooled.shape, dtype=torch.int16, device=dev)
         self._state["out_on"] = torch.zeros(pooled.shape, dtype=torch.bool, device=dev)
 
@@ -227,7 +229,7 @@ class NeuronConvBlock(nn.Module):
         st = self._state
         if not st:
             raise ValueError("call begin() before step()")
-        x = self._pad(spikes.to(self.conv.weight.dtype))
+        x = self.pad(spikes.to(self.conv.weight.dtype))
         if x.shape != st["pre_on"].shape:
             raise ValueError(f"spikes must have shape {tuple(st['pre_on'].shape)} after padding, got {tuple(x.shape)}")
         # first-spike steps by counting: a neuron that first fired at step t has been "on"
@@ -245,7 +247,7 @@ class NeuronConvBlock(nn.Module):
         torch.logical_or(st["on"], s, out=st["on"])
         st["cnt"] += st["on"]
         st["spk"] += s
-        pooled = self._pool(s.to(x.dtype))
+        pooled = self.pool_spikes(s.to(x.dtype))
         torch.logical_or(st["out_on"], pooled > 0, out=st["out_on"])
         st["out_cnt"] += st["out_on"]
         return pooled
@@ -333,7 +335,7 @@ class NeuronConvBlock(nn.Module):
             vals.append(rec.first_value if tv else torch.zeros_like(rec.first_step))
             counts.append(rec.count.flatten(1).sum(1))
             if pooled:
-                nxt = self._pool(rec.spikes.to(dt).view((t_steps * bi,) + shape))
+                nxt = self.pool_spikes(rec.spikes.to(dt).view((t_steps * bi,) + shape))
                 outs.append(nxt.view((t_steps, bi) + tuple(nxt.shape[1:])))
         first = torch.cat(posts) if len(posts) > 1 else posts[0]
         val = (torch.cat(vals) if len(vals) > 1 else vals[0]).to(dt)

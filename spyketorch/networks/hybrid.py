@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -99,6 +99,8 @@ class HybridConfig:
     neuron: str = "LIF"
     inhibition: str = "none"
     surrogate: str = "atan"
+    #: the neuron layers' step backend (``"compiled"``: the step and its backward fused by inductor)
+    backend: str = "compiled"
     #: surrogate ``alpha`` of each block, relative to its threshold: ``alpha = alpha_scale / threshold``
     alpha_scale: float = 2.0
     # STDP
@@ -222,7 +224,7 @@ class HybridNet(nn.Module):
     def _counts_shape(self, in_shape: Tuple[int, int, int]) -> int:
         x = torch.zeros(1, 1, *in_shape)
         for blk in self.blocks:
-            x = _pool(blk, F.conv2d(_pad(blk, x[0]), blk.conv.weight)).unsqueeze(0)
+            x = blk.pool_spikes(F.conv2d(blk.pad(x[0]), blk.conv.weight)).unsqueeze(0)
         return int(x[0].numel())
 
     def counts(self, times: Tensor) -> Tensor:
@@ -233,19 +235,20 @@ class HybridNet(nn.Module):
         x = step_spikes(times, t_steps, self.readout.weight.dtype).transpose(0, 1)  # [T, B, C, H, W]
         h = x.reshape((t_steps * b,) + tuple(x.shape[2:]))
         for blk in self.blocks:
-            pot = F.conv2d(_pad(blk, h), blk.conv.weight)
+            pot = F.conv2d(blk.pad(h), blk.conv.weight)
             if blk.gain != 1.0:
                 pot = pot * blk.gain
             layer = blk.neuron
             layer.reset()
             amp = layer.spike_amplitude
             pot = pot.view((t_steps, b) + tuple(pot.shape[1:]))
-            spikes = [layer.step(pot[t], blk.kwta, thresholded=False, dudt=False, winners=False,
-                                 winning_spikes=False).spikes for t in range(t_steps)]
+            # (unbind, not pot[t]: one backward for all steps instead of a zero-filled [T, ...] each)
+            spikes = [layer.step(p, blk.kwta, thresholded=False, dudt=False, winners=False,
+                                 winning_spikes=False).spikes for p in pot.unbind(0)]
             s = torch.stack(spikes)
             if amp != 1.0:
                 s = s * (1.0 / amp)
-            h = _pool(blk, s.view((t_steps * b,) + tuple(s.shape[2:])))
+            h = blk.pool_spikes(s.view((t_steps * b,) + tuple(s.shape[2:])))
             layer.reset()  # the graph stays with the spikes, not in the layer
         return h.view(t_steps, b, -1).sum(0)
 
@@ -258,24 +261,11 @@ class HybridNet(nn.Module):
         return [blk.conv.weight for blk in self.blocks]
 
 
-def _pad(blk: NeuronConvBlock, x: Tensor) -> Tensor:
-    p = blk.padding
-    return F.pad(x, (p, p, p, p)) if p else x
-
-
-def _pool(blk: NeuronConvBlock, s: Tensor) -> Tensor:
-    if blk.pool is None:
-        return s
-    k, st, p = blk.pool
-    if p:
-        s = F.pad(s, (p, p, p, p))
-    return F.max_pool2d(s, k, st)
-
-
 def _neuron(cfg: HybridConfig, spec: BlockSpec, seed: int) -> Neuron:
     layer = MODELS[cfg.neuron].build(spec.threshold, None, seed, spec.features)
     layer.inhibition_mode = cfg.inhibition
     layer.set_surrogate(cfg.surrogate, cfg.alpha_scale / spec.threshold)
+    layer.backend = cfg.backend
     return layer
 
 

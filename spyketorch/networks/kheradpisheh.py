@@ -296,7 +296,7 @@ class KheradpishehNet(torch.nn.Module):
     def _pad_times(self, t: torch.Tensor, p: int) -> torch.Tensor:
         return F.pad(t, (p, p, p, p), value=self.cfg.time_steps) if p else t
 
-    def _pool_times(self, t: torch.Tensor, spec: Tuple[int, int, int]) -> torch.Tensor:
+    def pool_times(self, t: torch.Tensor, spec: Tuple[int, int, int]) -> torch.Tensor:
         """Max pooling of a spike-wave = min pooling of its first-spike steps (padding never spikes)."""
         k, s, p = spec
         t = self._pad_times(t, p).float()
@@ -321,7 +321,7 @@ class KheradpishehNet(torch.nn.Module):
         The padding (``conv2_padding``) is layer 2's; no inhibition across features.
         """
         t1, _ = self.layer1(times)
-        return self._pad_times(self._pool_times(t1, self.cfg.pool1), self.cfg.conv2_padding)
+        return self._pad_times(self.pool_times(t1, self.cfg.pool1), self.cfg.conv2_padding)
 
     @staticmethod
     def compact(pooled: torch.Tensor) -> torch.Tensor:
@@ -524,7 +524,9 @@ def convergence_index(weight: torch.Tensor) -> float:
     return float((w * (1 - w)).mean())
 
 
-def _lr_schedule(stdp: STDP, seen: int, every: int, start: float, max_ap: float) -> None:
+def lr_schedule(stdp: STDP, seen: int, every: int, start: float, max_ap: float) -> None:
+    """Set ``stdp``'s rates for the ``seen``-th digit: :math:`a^+` doubles every ``every`` digits
+    from ``start`` up to ``max_ap`` (constant when ``max_ap <= start``); :math:`a^- = -0.75 a^+`."""
     ap = min(start * 2 ** (seen // every), max_ap) if max_ap > start else start
     stdp.update_all_learning_rate(ap, -0.75 * ap)
 
@@ -582,7 +584,7 @@ def train_stdp_layer(
         for i in range(0, total, global_batch):
             if convergence is not None and c < convergence:
                 break
-            _lr_schedule(stdp, seen, every, start, max_ap)  # counts global digits
+            lr_schedule(stdp, seen, every, start, max_ap)  # counts global digits
             idx = order[i : i + global_batch]
             local = idx[sd.shard(idx.numel())]
             step(data[local])  # an empty shard still joins the all-reduce with a zero update

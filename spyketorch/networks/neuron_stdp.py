@@ -197,7 +197,7 @@ def run_model(name: str, kind: str, data: Dict[str, torch.Tensor], cfg: kh.Confi
         def features(x: torch.Tensor) -> torch.Tensor:
             tf = first_times(x, kind, t_steps)
             t1, _ = net.layer1(tf)
-            feats = (net._pool_times(t1, cfg.pool1) < t_steps).flatten(1).to(torch.uint8)
+            feats = (net.pool_times(t1, cfg.pool1) < t_steps).flatten(1).to(torch.uint8)
             return feats, (t1 < t_steps).flatten(1).sum(1).float()  # spikes: one per firing neuron
         res["gain"] = 1.0
     else:
@@ -233,7 +233,7 @@ def run_model(name: str, kind: str, data: Dict[str, torch.Tensor], cfg: kh.Confi
     global_batch = batch * sd.world_size()
     with tqdm(total=stdp_n, desc=f"{name} STDP", disable=not progress, unit="img", leave=False) as bar:
         for i in range(0, stdp_n, global_batch):
-            kh._lr_schedule(stdp, seen, cfg.lr1_every, lr0, cfg.lr1_max)  # counts global digits
+            kh.lr_schedule(stdp, seen, cfg.lr1_every, lr0, cfg.lr1_max)  # counts global digits
             idx = order[i : min(i + global_batch, stdp_n)]
             train_step(xtr[idx[sd.shard(idx.numel())]])  # this rank's block; STDP sums the ranks' updates
             seen += idx.numel()

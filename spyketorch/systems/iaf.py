@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from .._random import generator_on
+from .._random import check_generator_seed, generator_on
 
 __all__ = ["FFIAF", "FFIAFOutput"]
 
@@ -157,10 +157,7 @@ class FFIAF(nn.Module):
         if bool((self.v_reset >= self.v_thresh).any()):
             raise ValueError("v_reset must be below v_thresh for every neuron")
         self.record = bool(record)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        check_generator_seed(generator, seed)
         self.generator = generator
         self.seed = seed
         self.register_buffer("v", None, persistent=False)

@@ -35,8 +35,9 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import torch
 from torch import Tensor, nn
 
-from .._random import generator_on
+from .._random import check_generator_seed, generator_on
 from ..neurons import ModelSpec, StepOutput
+from ..neurons.runner import check_input
 
 __all__ = ["RectifiedSAM", "SAMTuneResult", "SAM_TUNABLE", "STOCHASTIC_MODELS"]
 
@@ -213,10 +214,7 @@ class RectifiedSAM(nn.Module):
         if stimulus is not None and not callable(stimulus):
             raise TypeError("stimulus must be a callable t -> tensor or number")
         self.stimulus = stimulus
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        check_generator_seed(generator, seed)
         self.generator = generator
         self.seed = seed
         self.t = 0
@@ -307,12 +305,7 @@ class RectifiedSAM(nn.Module):
 
     # ------------------------------------------------------------------ the step
     def _check_input(self, x: Any) -> None:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"potentials must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"potentials must have a floating dtype, got {x.dtype}")
-        if x.dim() != 4:
-            raise ValueError(f"potentials must be [B, C, H, W] (4-D), got shape {tuple(x.shape)}")
+        check_input(x)
         if x.device.type == "cpu" and not math.isfinite(float(x.sum())) and not bool(torch.isfinite(x).all()):
             raise ValueError("potentials contain NaN or inf")
 
