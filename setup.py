@@ -24,6 +24,8 @@ setup(
     ],
     extras_require={
         "nir": ["nir>=1.0"],
+        # the documentation site: python -m sphinx -W -b html docs docs/_build/html
+        "docs": ["sphinx>=7", "furo", "myst-parser>=2"],
         # nir for spyketorch.to_nir/from_nir; norse and snntorch to test the round trips through
         # them; tonic to test event frames against tonic's own
         "dev": ["pytest>=7", "scipy>=1.8", "hypothesis>=6", "mutmut>=3.3", "tonic>=1.4",

@@ -14,6 +14,13 @@ script started with ``torchrun``. With a process group:
   samples), and :func:`all_gather_cat` puts the blocks back together in order.
 * :func:`process_group_from_env` starts (and ends) the default group in a script
   launched by ``torchrun``: NCCL for a CUDA device, gloo otherwise.
+
+Example:
+    Without a process group every helper is a no-op for one process:
+
+    >>> from spyketorch import distributed as sd
+    >>> sd.rank(), sd.world_size(), sd.shard(5).tolist()
+    (0, 1, [0, 1, 2, 3, 4])
 """
 from __future__ import annotations
 

@@ -15,6 +15,12 @@ scripts also pass images ``[1, C, H, W]`` (the output of ``Filter``) to
 ``pointwise_inhibition`` or ``pooling``, which read them as one time step and
 compute what SpykeTorch computes. The batched forms are extensions; on one
 sample they give SpykeTorch's results.
+
+Example:
+    >>> import spyketorch.functional as sf
+    >>> pot = torch.tensor([0.0, 2.0, 3.0]).view(3, 1, 1, 1)  # [T, C, H, W]: one neuron, 3 steps
+    >>> sf.fire(pot, 1.0).flatten()
+    tensor([0., 1., 1.])
 """
 from __future__ import annotations
 
@@ -268,7 +274,13 @@ def threshold(
 def threshold_(
     potentials: torch.Tensor, threshold: Optional[Union[float, torch.Tensor]] = None
 ) -> torch.Tensor:
-    r"""In-place version of :func:`threshold`; returns ``potentials``."""
+    r"""In-place version of :func:`threshold`; returns ``potentials``.
+
+    Example:
+        >>> p = torch.tensor([0.5, 2.0, 3.0]).view(3, 1, 1, 1)
+        >>> threshold_(p, 1.0) is p, p.flatten()
+        (True, tensor([0., 2., 3.]))
+    """
     mask = _firing_mask(potentials, threshold)
     potentials.masked_fill_(~mask, 0)
     return potentials
@@ -311,7 +323,13 @@ def fire(
 
 
 def fire_(potentials: torch.Tensor, threshold: Optional[Union[float, torch.Tensor]] = None) -> torch.Tensor:
-    r"""In-place version of :func:`fire`: ``potentials`` becomes the 0/1 spike-wave."""
+    r"""In-place version of :func:`fire`: ``potentials`` becomes the 0/1 spike-wave.
+
+    Example:
+        >>> p = torch.tensor([0.5, 2.0, 3.0]).view(3, 1, 1, 1)
+        >>> fire_(p, 1.0) is p, p.flatten()
+        (True, tensor([0., 1., 1.]))
+    """
     mask = _firing_mask(potentials, threshold)
     potentials.copy_(mask)
     return potentials
@@ -654,7 +672,13 @@ def feature_inhibition_(
 def feature_inhibition(
     potentials: torch.Tensor, inhibited_features: Union[Sequence[int], torch.Tensor]
 ) -> torch.Tensor:
-    r"""Out-of-place version of :func:`feature_inhibition_`."""
+    r"""Out-of-place version of :func:`feature_inhibition_`.
+
+    Example:
+        >>> p = torch.ones(1, 3, 1, 1)
+        >>> feature_inhibition(p, [1]).flatten(), p.flatten()  # p itself is unchanged
+        (tensor([1., 0., 1.]), tensor([1., 1., 1.]))
+    """
     as_batch(potentials, "potentials")
     return feature_inhibition_(potentials.clone(), inhibited_features)
 

@@ -2,6 +2,12 @@
 
 Weights are not trained by gradients (``requires_grad=False``); the learning rules of
 :mod:`spyketorch.learning` change them.
+
+Example:
+    >>> from spyketorch.layers import Convolution, Pooling
+    >>> conv, pool = Convolution(2, 4, 5), Pooling(2, 2)
+    >>> pool(conv(torch.ones(15, 2, 28, 28))).shape  # [T, C, H, W] spike-waves
+    torch.Size([15, 4, 12, 12])
 """
 from __future__ import annotations
 

@@ -2,6 +2,12 @@
 
 Filters, latency coding and datasets live in :mod:`spyketorch.coding`; this module keeps the
 import path that code ported from SpykeTorch uses (``from spyketorch import utils``).
+
+Example:
+    >>> import spyketorch
+    >>> from spyketorch import utils
+    >>> utils.Intensity2Latency is spyketorch.coding.Intensity2Latency
+    True
 """
 from .coding.data import MNIST_SUBSET_PATH, CacheDataset, MNISTSubset, load_mnist, load_mnist_subset
 from .coding.filters import (DoGKernel, Filter, FilterKernel, GaborKernel, LateralIntencityInhibition,

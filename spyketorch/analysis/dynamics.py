@@ -26,19 +26,37 @@ __all__ = ["FixedPoint", "nullclines", "fixed_points", "deep_receptive_field", "
 
 
 def scalar_rest(layer: sn.Neuron) -> float:
+    """The layer's resting potential as one float (the mean of a per-map or per-neuron value; 0 if unset).
+
+    Example:
+        >>> scalar_rest(LIF(threshold=10.0, resting_potential=-65.0))
+        -65.0
+    """
     r = layer.param("resting_potential")
     return float(r.mean()) if r is not None else 0.0
 
 
 def w_nullcline(layer: sn.Neuron, u: Tensor) -> Tensor:
-    """w on the adaptation nullcline (dw/dt = 0), exact because dw/dt is linear in w."""
+    """w on the adaptation nullcline (dw/dt = 0), exact because dw/dt is linear in w.
+
+    Example:
+        >>> w_nullcline(AdEx(threshold=10.0), torch.tensor([-10.0, 0.0], dtype=torch.float64))  # w = a (u - rest)
+        tensor([-6.,  0.], dtype=torch.float64)
+    """
     g0 = layer.ode_w(u, torch.zeros_like(u))
     g1 = layer.ode_w(u, torch.ones_like(u))
     return -g0 / (g1 - g0)
 
 
 def copy_layer(layer: sn.Neuron) -> sn.Neuron:
-    """A reset deep copy of a layer (without its ``torch.compile`` wrapper, which does not copy)."""
+    """A reset deep copy of a layer (without its ``torch.compile`` wrapper, which does not copy).
+
+    Example:
+        >>> layer = AdEx(threshold=10.0)
+        >>> twin = copy_layer(layer)
+        >>> type(twin).__name__, twin is layer, twin.param("b") == layer.param("b")
+        ('AdEx', False, tensor(True))
+    """
     return layer.fresh_copy()
 
 
@@ -47,6 +65,11 @@ def single_neuron(layer: sn.Neuron, feature: int = 0) -> sn.Neuron:
 
     Heterogeneous layers whose time constants are not sampled yet use the middle of
     ``tau_range``.
+
+    Example:
+        >>> layer = UniformLIF(threshold=10.0, n_features=3, seed=0)
+        >>> bool(single_neuron(layer, 1).param("tau_rc") == layer.param("tau_rc").flatten()[1])
+        True
     """
     single = copy_layer(layer)
     if isinstance(single, sn.HeterogeneousNeuron) and single.taus is None:
@@ -70,7 +93,12 @@ def _name(layer: sn.Neuron) -> str:
 
 
 def thresholds(layer: sn.Neuron, limit: int = 8) -> List[float]:
-    """Distinct thresholds of the layer (per-neuron ones included), at most ``limit``."""
+    """Distinct thresholds of the layer (per-neuron ones included), at most ``limit``.
+
+    Example:
+        >>> thresholds(LIF(threshold=10.0))
+        [10.0]
+    """
     pnt = layer.param("per_neuron_thresh")
     if pnt is not None:
         vals = torch.unique(pnt.reshape(-1)).tolist()
@@ -84,7 +112,12 @@ def _reset_scalar(layer: sn.Neuron) -> float:
 
 
 def potential_range(layer: sn.Neuron) -> Tuple[float, float]:
-    """Default potential range: a little below rest/reset to a quarter span above threshold."""
+    """Default potential range: a little below rest/reset to a quarter span above threshold.
+
+    Example:
+        >>> potential_range(LIF(threshold=10.0))
+        (-1.0, 12.5)
+    """
     rest = scalar_rest(layer)
     low = min(rest, _reset_scalar(layer))
     thr = thresholds(layer)
@@ -106,6 +139,11 @@ class FixedPoint(NamedTuple):
         kind: ``"stable node"``, ``"stable focus"``, ``"unstable node"``,
             ``"unstable focus"``, ``"saddle"`` or ``"center"``.
         eigenvalues: the two eigenvalues (per second), complex.
+
+    Example:
+        >>> rest, saddle = fixed_points(AdEx(threshold=10.0), current=0.0)
+        >>> rest.kind, rest.stable, saddle.kind
+        ('stable node', True, 'saddle')
     """
 
     u: float
@@ -116,6 +154,15 @@ class FixedPoint(NamedTuple):
 
 
 def require_second_variable(layer: sn.Neuron) -> None:
+    """Raise ``ValueError`` unless the layer has a second variable (phase planes need two).
+
+    Example:
+        >>> require_second_variable(AdEx(threshold=10.0))  # passes
+        >>> require_second_variable(LIF(threshold=10.0))
+        Traceback (most recent call last):
+        ...
+        ValueError: LIF is one-dimensional: phase planes are drawn for AdEx and Izhikevich (use plot_ode for the others)
+    """
     if not layer.has_second_variable:
         raise ValueError(f"{_name(layer)} is one-dimensional: phase planes are drawn for AdEx and Izhikevich "
                          "(use plot_ode for the others)")
@@ -436,6 +483,17 @@ def _positive_pair(v: Any, name: str) -> Tuple[int, int]:
 
 
 def as_weights(weights: Any) -> Tensor:
+    """Convolution weights as a float64 CPU tensor ``[F, C, kh, kw]``, from a tensor or a layer
+    with ``.weight`` (``[F, kh, kw]`` and ``[kh, kw]`` gain the missing dimensions).
+
+    Raises:
+        TypeError: neither a tensor nor a layer with ``.weight``.
+        ValueError: a tensor of another rank.
+
+    Example:
+        >>> as_weights(torch.ones(3, 5, 5)).shape
+        torch.Size([3, 1, 5, 5])
+    """
     w = getattr(weights, "weight", weights)
     if not isinstance(w, Tensor):
         raise TypeError(f"expected a weight tensor or a layer with .weight, got {type(weights).__name__}")

@@ -15,6 +15,15 @@ r"""Running, recording, tuning and saving neuron layers.
 
 Firing rates are in spikes per second of simulated time: a neuron that fires
 ``n`` times in ``T`` steps of ``ts`` seconds has the rate :math:`n / (T t_s)`.
+
+Example:
+    >>> from spyketorch.analysis.simulation import LAYER_VARIABLES, simulate
+    >>> LAYER_VARIABLES[:4]
+    ('spikes', 'potentials', 'thresholded', 'dudt')
+    >>> rec = simulate(AdEx(threshold=10.0), torch.full((1, 1, 1, 1), 500.0), steps=10, record=("v", "w"),
+    ...                progress=False)
+    >>> sorted(rec), rec["w"].shape
+    (['v', 'w'], torch.Size([10, 1, 1, 1, 1]))
 """
 from __future__ import annotations
 
@@ -434,6 +443,11 @@ class FICurve(NamedTuple):
             ``C = 1`` for homogeneous layers).
         analytic: the analytic LIF rates of :func:`analytic_lif_rate`, ``[C, N]``, or
             None for models without a membrane time constant (Izhikevich).
+
+    Example:
+        >>> fi = fi_curve(LIF(threshold=10.0), currents=torch.tensor([0.0, 500.0, 1000.0]), steps=200)
+        >>> fi.rates.tolist(), fi.analytic.shape
+        ([[0.0, 110.0, 200.0]], torch.Size([1, 3]))
     """
 
     currents: Tensor
@@ -705,6 +719,12 @@ class TuneResult(NamedTuple):
         target: the target rate in Hz.
         iterations: simulations run (bracketing and bisection).
         converged: whether every rate is within ``tol`` (relative) of the target.
+
+    Example:
+        >>> res = tune_threshold(LIF(threshold=10.0, inhibition_mode="neuron"), torch.full((1, 1, 2, 2), 800.0),
+        ...                      target_rate=50.0, steps=200)
+        >>> res.target, res.converged, abs(res.rate - 50.0) <= 0.05 * 50.0
+        (50.0, True, True)
     """
 
     threshold: Union[float, Tensor]

@@ -1,5 +1,11 @@
 """Datasets: an on-disk/in-memory cache of transformed samples, the shipped MNIST subset and
-MNIST in torchvision's layout."""
+MNIST in torchvision's layout.
+
+Example:
+    >>> from spyketorch.coding.data import MNIST_SUBSET_PATH
+    >>> MNIST_SUBSET_PATH.name, MNIST_SUBSET_PATH.exists()
+    ('mnist_subset.npz', True)
+"""
 from __future__ import annotations
 
 import os

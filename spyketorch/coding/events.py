@@ -155,12 +155,10 @@ def events_to_frames(
     to the last event), cut into ``T`` bins:
 
     * ``binning="span"`` (default): ``T`` equal bins that cover the span
-      exactly, :math:`b = \lfloor T (t - t_0) / (t_1 - t_0) 
-floor`, the last
+      exactly, :math:`b = \lfloor T (t - t_0) / (t_1 - t_0) \rfloor`, the last
       bin including its end, so every event inside the span is counted.
     * ``binning="tonic"``: the bins of ``ToFrame(sensor_size, n_time_bins=T)``:
-      width :math:`w = \lfloor (t_1 - t_0) / T 
-floor` (floor division in the
+      width :math:`w = \lfloor (t_1 - t_0) / T \rfloor` (floor division in the
       unit of ``t``), bin :math:`i` holding :math:`t_0 + i w \le t < t_0 + (i+1) w`.
       Like tonic, this leaves out every event at or after :math:`t_0 + T w`:
       always the last event of the span (``t = t_1``), and, when ``T`` does not

@@ -22,6 +22,11 @@ class FilterKernel:
 
     Args:
         window_size: side of the kernel (odd, positive).
+
+    Example:
+        >>> k = DoGKernel(3, 1 / 3, 2 / 3)
+        >>> isinstance(k, FilterKernel), k().shape
+        (True, torch.Size([3, 3]))
     """
 
     def __init__(self, window_size: int) -> None:

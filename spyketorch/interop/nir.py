@@ -639,6 +639,12 @@ class SpikingNode(nn.Module):
 
     Shape:
         ``[B, *shape]`` -> ``[B, *shape]`` (0/1 spikes in the input's dtype).
+
+    Example:
+        >>> node = SpikingNode(LIF_ode(threshold=1.0, refractory_timesteps=0, inhibition_mode="none"))
+        >>> node(torch.full((2, 3), 2000.0))  # unit spikes, whatever the layer's amplitude
+        tensor([[1., 1., 1.],
+                [1., 1., 1.]])
     """
 
     def __init__(self, layer: Neuron, shape: Optional[Tuple[int, ...]] = None) -> None:
@@ -994,6 +1000,20 @@ def norse_module(graph: Any, dt: Optional[float] = None) -> nn.Module:
     Returns:
         Norse's graph executor: call it as ``out, state = module(x_t, state)`` once per time
         step, with ``state=None`` at the first step of each presentation.
+
+    Example:
+        >>> import spyketorch
+        >>> from spyketorch.networks import NeuronConvBlock
+        >>> blk = NeuronConvBlock(spyketorch.Convolution(2, 4, 3),
+        ...                       LIF(threshold=10.0, refractory_timesteps=0, inhibition_mode="none"),
+        ...                       padding=1, gain=2000.0)
+        >>> x = (torch.rand(5, 1, 2, 8, 8) < 0.3).float()  # [T, B, C, H, W]
+        >>> module = norse_module(spyketorch.to_nir(blk, x[0], euler=True, fold_scales=True))
+        >>> state = None
+        >>> for t in range(5):
+        ...     out, state = module(x[t], state)
+        >>> out.shape
+        torch.Size([1, 4, 8, 8])
     """
     nir = _require_nir()
     try:

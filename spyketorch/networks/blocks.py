@@ -37,6 +37,13 @@ give identical records.
 
 Per-sample reset: every presentation (:meth:`StepNetwork.run`) starts by resetting every
 neuron layer and tracker, so each sample of a batch starts from rest.
+
+Example:
+    >>> from spyketorch.networks.blocks import CPU_CONV_ELEMENTS, NeuronConvBlock
+    >>> from spyketorch.layers import Convolution
+    >>> block = NeuronConvBlock(Convolution(2, 4, 3), LIF(threshold=1.0))
+    >>> block.chunk is None, CPU_CONV_ELEMENTS  # None: chunks of about CPU_CONV_ELEMENTS potentials on the CPU
+    (True, 4194304)
 """
 from __future__ import annotations
 
@@ -86,6 +93,12 @@ class BlockRecord(NamedTuple):
         post_values: potential (before reset) at that step, 0 where it never fired.
         spike_count: spikes of the layer per sample, ``[B]``.
         output_times: first-spike step of the pooled output, long ``[B, C, H'', W'']``.
+
+    Example:
+        >>> net = StepNetwork([NeuronConvBlock(Convolution(2, 4, 3), LIF(threshold=1.0))])
+        >>> rec = net.run(torch.ones(2, 5, 2, 8, 8))[0]
+        >>> rec.pre_times.shape, rec.post_times.shape, rec.post_times.dtype
+        (torch.Size([2, 2, 8, 8]), torch.Size([2, 4, 6, 6]), torch.int64)
     """
 
     pre_times: Tensor
@@ -383,7 +396,13 @@ def _first_steps(spikes: Tensor) -> Tensor:
 
 
 def winner_steps(times: Tensor, winners: Tensor) -> Tensor:
-    """First-spike step of each winner ``[B, k]`` (``-1`` where the row is padding)."""
+    """First-spike step of each winner ``[B, k]`` (``-1`` where the row is padding).
+
+    Example:
+        >>> times = torch.tensor([[[[3, 1]], [[0, 2]]]])  # [B=1, C=2, H=1, W=2]
+        >>> winner_steps(times, torch.tensor([[[1, 0, 0], [0, 0, 1], [-1, -1, -1]]]))
+        tensor([[ 0,  1, -1]])
+    """
     b, c, h, w = times.shape
     f, r, col = winners.unbind(-1)
     idx = (f.clamp(min=0) * h + r.clamp(min=0)) * w + col.clamp(min=0)
@@ -460,6 +479,19 @@ def rstdp_update(rstdp: RSTDP, pre_times: Tensor, post_times: Tensor, winners: T
         post_times: ``[B, C_out, H', W']`` post-synaptic first-spike steps.
         winners: ``[B, k, 3]`` (``-1`` padded).
         reward: ``[B]`` (> 0 reward, < 0 punishment, 0 nothing).
+
+    Example:
+        >>> from spyketorch.learning import RSTDP
+        >>> net = StepNetwork([NeuronConvBlock(Convolution(2, 4, 3), LIF(threshold=10.0, inhibition_mode="none"),
+        ...                                    gain=200.0)])
+        >>> blk = net.blocks[0]
+        >>> rec = net.run(torch.ones(2, 5, 2, 8, 8))[0]
+        >>> winners, _ = blk.winners(rec)
+        >>> w0 = blk.conv.weight.clone()
+        >>> rstdp = RSTDP(blk.conv, (0.004, -0.003), (-0.004, 0.0005))
+        >>> rstdp_update(rstdp, rec.pre_times, blk.post_times_for_stdp(rec), winners, torch.tensor([1.0, -1.0]))
+        >>> bool((blk.conv.weight != w0).any())
+        True
     """
     if not isinstance(reward, Tensor) or reward.dim() != 1 or reward.shape[0] != pre_times.shape[0]:
         raise ValueError("reward must be a [B] tensor, one value per sample")
@@ -483,6 +515,13 @@ def calibrate_gain(
         lo: smallest gain tried. Default: 1e-3.
         hi: largest gain tried. Default: 1e6.
         iters: bisection steps. Default: 24.
+
+    Example:
+        >>> net = StepNetwork([NeuronConvBlock(Convolution(2, 4, 3), LIF(threshold=10.0, inhibition_mode="none"))])
+        >>> x = (torch.rand(4, 5, 2, 8, 8, generator=torch.Generator().manual_seed(0)) < 0.2).float()
+        >>> gain = calibrate_gain(net, 0, x, target=0.5)
+        >>> gain == net.blocks[0].gain, gain > 1.0
+        (True, True)
     """
     if not 0.0 < target < 1.0:
         raise ValueError(f"target must be in (0, 1), got {target!r}")

@@ -57,7 +57,13 @@ class BlockSpec:
     """One block: ``features`` maps of a ``kernel`` x ``kernel`` convolution of the input padded by
     ``padding``, a neuron layer of firing threshold ``threshold``, max pooling ``pool`` =
     ``(kernel, stride, padding)``; STDP learns from ``kwta`` winners with exclusion radius ``radius``
-    at the rates ``lr_max`` (the top of the schedule)."""
+    at the rates ``lr_max`` (the top of the schedule).
+
+    Example:
+        >>> spec = BlockSpec(features=32, kernel=5, padding=2, threshold=10.0, kwta=5, radius=2)
+        >>> spec.pool, spec.lr_max
+        ((2, 2, 1), 0.15)
+    """
 
     features: int
     kernel: int
@@ -77,6 +83,11 @@ class HybridConfig:
     set them (32 maps 5x5, threshold 10, k = 5, r = 2; 150 maps 2x2, threshold 1, k = 8,
     r = 1; pooling 2 stride 2 padding 1), with the LIF layer of :mod:`spyketorch.neurons`
     (each neuron keeps its own state: ``inhibition_mode="none"``; the k-WTA acts on STDP only).
+
+    Example:
+        >>> cfg = HybridConfig()
+        >>> [(b.features, b.kernel, b.threshold) for b in cfg.blocks], cfg.neuron, cfg.surrogate
+        ([(32, 5, 10.0), (150, 2, 1.0)], 'LIF', 'atan')
     """
 
     time_steps: int = 15
@@ -117,7 +128,19 @@ class HybridConfig:
 # ---------------------------------------------------------------------------- data
 def encode(images: Tensor, cfg: HybridConfig, batch: int = 2000) -> Tensor:
     """DoG on/off filtering, local normalisation and latency coding of raw 0..255 images
-    ``[N, H, W]``: first-spike steps, uint8 ``[N, 2, H, W]`` (``T`` = never)."""
+    ``[N, H, W]``: first-spike steps, uint8 ``[N, 2, H, W]`` (``T`` = never).
+
+    Example:
+        A one-block network of 4 maps on 8 random images:
+
+        >>> cfg = HybridConfig(blocks=(BlockSpec(4, 5, 2, 10.0, 2, 1),), epochs=1, batch_size=4,
+        ...                    calib_images=4, calib_iters=4, stdp_batch=4, readout_iters=5)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(8) % 10
+        >>> times = encode(images, cfg)
+        >>> times.shape, times.dtype, int(times.max())  # 15 = never
+        (torch.Size([8, 2, 28, 28]), torch.uint8, 15)
+    """
     filt = Filter([DoGKernel(*k) for k in cfg.dog], padding=cfg.dog[0][0] // 2, thresholds=cfg.dog_threshold)
     coder = Intensity2Latency(cfg.time_steps, batched=True)  # a last chunk of one image stays a batch
     out = []
@@ -129,14 +152,27 @@ def encode(images: Tensor, cfg: HybridConfig, batch: int = 2000) -> Tensor:
 
 
 def step_spikes(times: Tensor, time_steps: int, dtype: torch.dtype = torch.float32) -> Tensor:
-    """The spikes arriving at each step, ``[B, T, C, H, W]`` 0/1, of first-spike steps ``[B, C, H, W]``."""
+    """The spikes arriving at each step, ``[B, T, C, H, W]`` 0/1, of first-spike steps ``[B, C, H, W]``.
+
+    Example:
+        >>> times = torch.tensor([[[[0, 2]]]])  # one pixel firing at step 0, one at step 2
+        >>> step_spikes(times, 3)[0, :, 0, 0].tolist()  # [T, W]
+        [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
+    """
     steps = torch.arange(time_steps, device=times.device).view(1, time_steps, 1, 1, 1)
     return (times.long().unsqueeze(1) == steps).to(dtype)
 
 
 def shift_times(times: Tensor, shift: int, generator: Optional[torch.Generator] = None) -> Tensor:
     """Each image of ``times`` ``[B, C, H, W]`` moved by its own random offset of at most
-    ``shift`` pixels per axis (what enters the border never fires: step ``T`` = 255 here)."""
+    ``shift`` pixels per axis (what enters the border never fires: step ``T`` = 255 here).
+
+    Example:
+        >>> times = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
+        >>> shifted = shift_times(times, 1, torch.Generator().manual_seed(0))
+        >>> shifted.shape, shifted.dtype
+        (torch.Size([2, 1, 4, 4]), torch.uint8)
+    """
     if shift <= 0:
         return times
     b, _, h, w = times.shape
@@ -238,7 +274,13 @@ def build(cfg: HybridConfig, in_shape: Tuple[int, int, int] = (2, 28, 28), init:
     """The network of ``cfg``: weights drawn as STDP starts them (``init="stdp"``: normal of mean
     ``weight_mean``, std ``weight_std``) or zero-mean for gradient training from scratch
     (``init="random"``: PyTorch's default convolution init, uniform in
-    :math:`\\pm 1/\\sqrt{\\text{fan-in}}`); gains 1 until :func:`calibrate`."""
+    :math:`\\pm 1/\\sqrt{\\text{fan-in}}`); gains 1 until :func:`calibrate`.
+
+    Example:
+        >>> net = build(HybridConfig(), init="random")
+        >>> len(net.blocks), [tuple(w.shape) for w in net.conv_parameters()]
+        (2, [(32, 2, 5, 5), (150, 32, 2, 2)])
+    """
     if init not in ("stdp", "random"):
         raise ValueError(f"init must be 'stdp' or 'random', got {init!r}")
     seed = cfg.seed if seed is None else seed
@@ -261,7 +303,21 @@ def build(cfg: HybridConfig, in_shape: Tuple[int, int, int] = (2, 28, 28), init:
 def calibrate(net: HybridNet, times: Tensor, cfg: HybridConfig, index: int) -> float:
     """Set block ``index``'s gain so that as many of its neurons fire at least once as in the
     accumulate-and-fire network of the demos on ``times`` (an IF layer with unit gain and the
-    strict threshold, no refractoriness, the same weights); returns the gain."""
+    strict threshold, no refractoriness, the same weights); returns the gain.
+
+    Example:
+        A one-block network of 4 maps on 8 random images:
+
+        >>> cfg = HybridConfig(blocks=(BlockSpec(4, 5, 2, 10.0, 2, 1),), epochs=1, batch_size=4,
+        ...                    calib_images=4, calib_iters=4, stdp_batch=4, readout_iters=5)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(8) % 10
+        >>> times = encode(images, cfg)
+        >>> net = build(cfg)
+        >>> gain = calibrate(net, times[:4], cfg, 0)
+        >>> gain == net.blocks[0].gain, gain > 1.0
+        (True, True)
+    """
     blocks = net.blocks[: index + 1]
     ref = StepNetwork([NeuronConvBlock(b.conv, IF(threshold=strict_threshold(s.threshold), ts=1.0, C=1.0,
                                                   refractory_timesteps=0), padding=b.padding, pool=b.pool)
@@ -282,7 +338,23 @@ def train_stdp(net: HybridNet, times: Tensor, cfg: HybridConfig, progress: Optio
                ) -> Dict[str, float]:
     """Calibrate then train each block with STDP in turn on ``times`` (shuffled, mini-batches of
     ``cfg.stdp_batch``); the rate :math:`a^+` doubles every ``cfg.lr_every`` images up to the
-    block's ``lr_max`` (:math:`a^- = -0.75 a^+`). Returns the gains and the time taken."""
+    block's ``lr_max`` (:math:`a^- = -0.75 a^+`). Returns the gains and the time taken.
+
+    Example:
+        A one-block network of 4 maps on 8 random images:
+
+        >>> cfg = HybridConfig(blocks=(BlockSpec(4, 5, 2, 10.0, 2, 1),), epochs=1, batch_size=4,
+        ...                    calib_images=4, calib_iters=4, stdp_batch=4, readout_iters=5)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(8) % 10
+        >>> times = encode(images, cfg)
+        >>> net = build(cfg)
+        >>> w0 = net.conv_parameters()[0].clone()
+        >>> sorted(train_stdp(net, times, cfg))
+        ['gain0', 'stdp_s']
+        >>> bool((net.conv_parameters()[0] != w0).any())
+        True
+    """
     gen = torch.Generator().manual_seed(cfg.seed)
     out: Dict[str, float] = {}
     calib = times[torch.randperm(times.shape[0], generator=gen)[: cfg.calib_images]]
@@ -307,13 +379,40 @@ def train_stdp(net: HybridNet, times: Tensor, cfg: HybridConfig, progress: Optio
 # ---------------------------------------------------------------------------- readout and BPTT
 @torch.no_grad()
 def counts(net: HybridNet, times: Tensor, batch: int = 256) -> Tensor:
-    """Spike counts of the last block for every image (no graph), ``[N, n]``."""
+    """Spike counts of the last block for every image (no graph), ``[N, n]``.
+
+    Example:
+        A one-block network of 4 maps on 8 random images:
+
+        >>> cfg = HybridConfig(blocks=(BlockSpec(4, 5, 2, 10.0, 2, 1),), epochs=1, batch_size=4,
+        ...                    calib_images=4, calib_iters=4, stdp_batch=4, readout_iters=5)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(8) % 10
+        >>> times = encode(images, cfg)
+        >>> counts(build(cfg), times).shape  # 4 maps x 15 x 15 pooled neurons
+        torch.Size([8, 900])
+    """
     return torch.cat([net.counts(times[i : i + batch]) for i in range(0, times.shape[0], batch)])
 
 
 def fit_readout(net: HybridNet, features: Tensor, labels: Tensor, l2: float, iters: int) -> None:
     """Fit ``net.readout`` to frozen ``features`` (softmax regression, L2 ``l2`` on the weights,
-    full-batch L-BFGS for ``iters`` iterations), starting from zero."""
+    full-batch L-BFGS for ``iters`` iterations), starting from zero.
+
+    Example:
+        A one-block network of 4 maps on 8 random images:
+
+        >>> cfg = HybridConfig(blocks=(BlockSpec(4, 5, 2, 10.0, 2, 1),), epochs=1, batch_size=4,
+        ...                    calib_images=4, calib_iters=4, stdp_batch=4, readout_iters=5)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(8) % 10
+        >>> times = encode(images, cfg)
+        >>> net = build(cfg)
+        >>> _ = train_stdp(net, times, cfg)
+        >>> fit_readout(net, counts(net, times), labels, l2=1e-4, iters=5)
+        >>> 0.0 <= evaluate(net, times, labels) <= 1.0
+        True
+    """
     lin = net.readout
     with torch.no_grad():
         lin.weight.zero_()
@@ -331,7 +430,22 @@ def fit_readout(net: HybridNet, features: Tensor, labels: Tensor, l2: float, ite
 
 @torch.no_grad()
 def evaluate(net: HybridNet, times: Tensor, labels: Tensor, batch: int = 256) -> float:
-    """Accuracy of the readout on ``times``."""
+    """Accuracy of the readout on ``times``.
+
+    Example:
+        A one-block network of 4 maps on 8 random images:
+
+        >>> cfg = HybridConfig(blocks=(BlockSpec(4, 5, 2, 10.0, 2, 1),), epochs=1, batch_size=4,
+        ...                    calib_images=4, calib_iters=4, stdp_batch=4, readout_iters=5)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(8) % 10
+        >>> times = encode(images, cfg)
+        >>> net = build(cfg)
+        >>> net(times[:2]).shape  # logits
+        torch.Size([2, 10])
+        >>> 0.0 <= evaluate(net, times, labels) <= 1.0
+        True
+    """
     correct = 0
     for i in range(0, times.shape[0], batch):
         correct += int((net(times[i : i + batch]).argmax(1) == labels[i : i + batch]).sum())
@@ -345,7 +459,22 @@ def train_bptt(net: HybridNet, times: Tensor, labels: Tensor, cfg: HybridConfig,
     Adam on the convolution weights (rate ``cfg.lr``) and the readout (``cfg.lr_readout``),
     cosine decay over ``cfg.epochs`` epochs of shuffled mini-batches, each image shifted by up
     to ``cfg.shift`` pixels. Returns per epoch the mean loss, training accuracy, wall time
-    (and the accuracy on ``test``, when given)."""
+    (and the accuracy on ``test``, when given).
+
+    Example:
+        A one-block network of 4 maps on 8 random images:
+
+        >>> cfg = HybridConfig(blocks=(BlockSpec(4, 5, 2, 10.0, 2, 1),), epochs=1, batch_size=4,
+        ...                    calib_images=4, calib_iters=4, stdp_batch=4, readout_iters=5)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(8) % 10
+        >>> times = encode(images, cfg)
+        >>> net = build(cfg, init="random")
+        >>> _ = calibrate(net, times[:4], cfg, 0)
+        >>> history = train_bptt(net, times, labels, cfg)
+        >>> len(history), sorted(history[0])
+        (1, ['epoch', 'loss', 'train_accuracy', 'wall_s'])
+    """
     for w in net.conv_parameters():
         w.requires_grad_(True)
     opt = torch.optim.Adam([{"params": net.conv_parameters(), "lr": cfg.lr},
@@ -403,6 +532,19 @@ def compare(cfg: HybridConfig, data: Dict[str, Tensor], which: Sequence[str] = (
 
     Returns:
         per training: ``test_accuracy``, ``wall_s`` (and ``epochs``: the BPTT history).
+
+    Example:
+        A one-block network of 4 maps on 8 random images:
+
+        >>> cfg = HybridConfig(blocks=(BlockSpec(4, 5, 2, 10.0, 2, 1),), epochs=1, batch_size=4,
+        ...                    calib_images=4, calib_iters=4, stdp_batch=4, readout_iters=5)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(8) % 10
+        >>> times = encode(images, cfg)
+        >>> data = {"train_t": times, "train_y": labels, "test_t": times[:4], "test_y": labels[:4]}
+        >>> result = compare(cfg, data, which=("stdp",))
+        >>> sorted(result), sorted(result["stdp"])[:2]
+        (['stdp'], ['test_accuracy', 'wall_s'])
     """
     unknown = set(which) - {"stdp", "bptt", "stdp+bptt"}
     if unknown:

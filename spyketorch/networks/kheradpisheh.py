@@ -70,6 +70,8 @@ Example:
     >>> times = encode(load_data()["test_x"][:2], cfg)
     >>> times.shape, net.readout_features(times, (2,)).shape
     (torch.Size([2, 2, 28, 28]), torch.Size([2, 100]))
+    >>> ARCHS
+    ('spyketorch', 'paper')
 """
 from __future__ import annotations
 
@@ -95,6 +97,7 @@ __all__ = ["ARCHS", "Config", "arch_config", "preset", "KheradpishehNet", "encod
            "train_stdp_layer", "extract", "validation_split", "standardize", "train_readout", "fit_readout",
            "run", "layer1_feature_images", "save_feature_figure"]
 
+#: the two architectures, see :func:`arch_config`
 ARCHS = ("spyketorch", "paper")
 PoolSpec = Optional[Tuple[int, int, int]]  # (kernel, stride, padding); None = global pooling
 
@@ -137,6 +140,13 @@ class Config:
         readout_validation: fraction of the training digits held out to choose the penalty. Default: ``1/6``.
         readout_iters: L-BFGS iterations of each fit. Default: ``150``.
         seed: seed of the weights, the STDP order and the validation split. Default: ``0``.
+
+    Example:
+        >>> cfg = Config()
+        >>> cfg.arch, cfg.conv1_features, cfg.conv2_features, cfg.readout
+        ('spyketorch', 32, 150, 'svm')
+        >>> arch_config("paper").conv2_features
+        100
     """
 
     arch: str = "spyketorch"
@@ -550,6 +560,18 @@ def train_stdp_layer(
 
     Returns:
         ``{"images": digits seen, "convergence": index at the end, "converged": 0 or 1}``.
+
+    Example:
+        A step that only records the size of its mini-batches:
+
+        >>> from spyketorch.layers import Convolution
+        >>> stdp = STDP(Convolution(2, 4, 5), (0.004, -0.003))
+        >>> sizes = []
+        >>> info = train_stdp_layer(lambda batch: sizes.append(len(batch)), torch.zeros(10, 2, 8, 8), epochs=1,
+        ...                         batch=4, gen=torch.Generator().manual_seed(0), stdp=stdp, every=500,
+        ...                         start=0.004, max_ap=0.15)
+        >>> sizes, info["images"]
+        ([4, 4, 2], 10)
     """
     n = data.shape[0] if cap is None else min(cap, data.shape[0])
     total = int(round(epochs * n))
@@ -576,7 +598,13 @@ def train_stdp_layer(
 
 def extract(fn: Callable[[torch.Tensor], torch.Tensor], data: torch.Tensor, batch: int, desc: str = "",
             progress: bool = False) -> torch.Tensor:
-    """``fn`` over ``data`` in chunks; under ``torchrun`` each rank does its block and all get the whole result."""
+    """``fn`` over ``data`` in chunks; under ``torchrun`` each rank does its block and all get the whole result.
+
+    Example:
+        >>> images = torch.arange(8.0).view(8, 1)
+        >>> extract(lambda chunk: chunk * 2, images, batch=3).flatten().tolist()
+        [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0]
+    """
     outs = []
     data = data[sd.shard(data.shape[0])]
     with torch.no_grad():  # an empty block (fewer items than ranks) still gives fn's empty result
@@ -707,6 +735,13 @@ def fit_readout(x: torch.Tensor, y: torch.Tensor, penalties: Sequence[float], it
 
     Returns:
         the classifier and ``{"l2": chosen penalty, "validation": {penalty: accuracy}}``.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x, y = torch.randn(20, 5, generator=g), torch.arange(20) % 2
+        >>> classifier, info = fit_readout(x, y, penalties=[1e-2, 1e-3], iters=10)
+        >>> classifier.weight.shape, sorted(info), sorted(info["validation"])  # 10 classes
+        (torch.Size([10, 5]), ['l2', 'validation'], [0.001, 0.01])
     """
     penalties = tuple(float(p) for p in penalties)
     fit_idx, val_idx = validation_split(x.shape[0], validation, seed)
@@ -746,6 +781,16 @@ def run(cfg: Config, data: Dict[str, torch.Tensor], out_dir: Optional[Path] = No
         log: called with one line per finished stage (e.g. ``print``). Default: silent.
 
     The test digits are used once, at the end, to score the readout.
+
+    Example:
+        A tiny run on 12 random images (readout: one penalty, 5 iterations):
+
+        >>> images = torch.randint(0, 256, (12, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(12) % 10
+        >>> data = {"train_x": images, "train_y": labels, "test_x": images[:4], "test_y": labels[:4]}
+        >>> result = run(arch_config("spyketorch", readout_iters=5, readout_penalties=(1e-3,)), data, progress=False)
+        >>> 0.0 <= result["test_accuracy"] <= 1.0, result["layer1_images"]
+        (True, 12)
     """
     say = log or (lambda s: None)
     t_start = time.perf_counter()
@@ -819,14 +864,29 @@ def run(cfg: Config, data: Dict[str, torch.Tensor], out_dir: Optional[Path] = No
 
 
 def layer1_feature_images(net: KheradpishehNet, cfg: Config) -> torch.Tensor:
-    """Layer-1 features back-projected through the DoG filters: ``[C1, k + 6, k + 6]``."""
+    """Layer-1 features back-projected through the DoG filters: ``[C1, k + 6, k + 6]``.
+
+    Example:
+        >>> cfg = Config()
+        >>> layer1_feature_images(KheradpishehNet(cfg), cfg).shape  # 32 features, 5 + 6 pixels a side
+        torch.Size([32, 11, 11])
+    """
     dogs = torch.stack([DoGKernel(*k)() for k in cfg.dog]).unsqueeze(1)  # [2, 1, 7, 7]
     w = net.conv1.weight.detach()  # [C1, 2, k, k]
     return F.conv_transpose2d(w, dogs).squeeze(1)
 
 
 def save_feature_figure(net: KheradpishehNet, cfg: Config, path: Path) -> None:
-    """Save the layer-1 features (:func:`layer1_feature_images`) as a grid image."""
+    """Save the layer-1 features (:func:`layer1_feature_images`) as a grid image.
+
+    Example:
+        >>> import tempfile
+        >>> cfg = Config()
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     save_feature_figure(KheradpishehNet(cfg), cfg, Path(d) / "features.png")
+        ...     (Path(d) / "features.png").exists()
+        True
+    """
     import matplotlib
 
     matplotlib.use("Agg")

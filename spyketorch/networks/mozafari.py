@@ -110,6 +110,11 @@ class MozafariConfig:
         seed: initial weights and shuffled orders. Default: 0.
         decision_fire: ``"last"`` (the reference) or ``"first"`` (earliest spike).
         device: torch device. Default: ``"cpu"``.
+
+    Example:
+        >>> cfg = MozafariConfig(epochs3=10)
+        >>> cfg.time_steps, cfg.conv1, cfg.conv3, cfg.epochs3
+        (15, (30, 5, 15.0, 5, 3), (200, 5), 10)
     """
 
     time_steps: int = 15
@@ -169,6 +174,14 @@ class MozafariNet(nn.Module):
         ``layer2_input``: ``[B, 6, 28, 28]`` -> ``[B, 30, 16, 16]``; ``layer3_input``:
         ``[B, 30, 16, 16]`` -> ``[B, 250, 8, 8]``; ``decide``: ``[B, 250, 8, 8]`` -> ``[B]``
         (``-1`` = silent).
+
+    Example:
+        >>> cfg = MozafariConfig()
+        >>> net = MozafariNet(cfg)
+        >>> images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> x3 = net.layer3_input(net.layer2_input(encode(images, cfg)))
+        >>> x3.shape, net.decide(x3).shape
+        (torch.Size([4, 250, 8, 8]), torch.Size([4]))
     """
 
     def __init__(self, cfg: MozafariConfig) -> None:
@@ -272,6 +285,12 @@ def encode(images: Tensor, cfg: MozafariConfig, batch: int = 1000) -> Tensor:
         images: ``[N, 28, 28]`` intensities (0-255).
         cfg: the configuration (filters, normalisation radius, ``T``, binning).
         batch: images per filtering pass. Default: 1000.
+
+    Example:
+        >>> images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> steps = encode(images, MozafariConfig())
+        >>> steps.shape, steps.dtype, int(steps.max())  # 15 = never fired
+        (torch.Size([4, 6, 28, 28]), torch.uint8, 15)
     """
     filt = Filter([DoGKernel(*k) for k in cfg.dog], padding=6, thresholds=cfg.dog_threshold)
     coder = Intensity2Latency(cfg.time_steps, binning=cfg.latency_binning, batched=True)
@@ -322,6 +341,15 @@ def train_stdp(net: MozafariNet, layer: int, x: Tensor, epochs: int, gen: torch.
     :meth:`MozafariNet.stdp_sequence`); otherwise in global batches of ``batch`` x world size,
     each rank on its block (the updates summed over the ranks), at the rate of the batch's
     first image.
+
+    Example:
+        >>> cfg = MozafariConfig()
+        >>> net = MozafariNet(cfg)
+        >>> images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> w0 = net.conv1.weight.clone()
+        >>> train_stdp(net, 1, encode(images, cfg), 1, torch.Generator().manual_seed(0), False)
+        >>> bool((net.conv1.weight != w0).any())
+        True
     """
     cfg = net.cfg
     stdp = net.stdp1 if layer == 1 else net.stdp2
@@ -355,7 +383,17 @@ def train_stdp(net: MozafariNet, layer: int, x: Tensor, epochs: int, gen: torch.
 
 
 def evaluate(net: MozafariNet, x3: Tensor, y: Tensor) -> Tuple[float, float, float]:
-    """Fractions of correct, wrong and silent decisions (under ``torchrun``: sharded, decisions gathered)."""
+    """Fractions of correct, wrong and silent decisions (under ``torchrun``: sharded, decisions gathered).
+
+    Example:
+        >>> cfg = MozafariConfig()
+        >>> net = MozafariNet(cfg)
+        >>> images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> x3 = net.layer3_input(net.layer2_input(encode(images, cfg)))
+        >>> correct, wrong, silent = evaluate(net, x3, torch.tensor([0, 1, 2, 3]))
+        >>> round(correct + wrong + silent, 6)
+        1.0
+    """
     d = extract(net.decide, x3, "evaluate", False, 2000)
     y = y.to(d.device)
     silent = d < 0
@@ -365,7 +403,14 @@ def evaluate(net: MozafariNet, x3: Tensor, y: Tensor) -> Tuple[float, float, flo
 
 
 def best_train_epoch(history: List[Dict]) -> Optional[Dict]:
-    """The epoch with the highest training hit rate (the latest of equals, as the reference's ``<=``)."""
+    """The epoch with the highest training hit rate (the latest of equals, as the reference's ``<=``).
+
+    Example:
+        >>> history = [{"epoch": 1, "train": [0.5, 0.5, 0.0]}, {"epoch": 2, "train": [0.7, 0.3, 0.0]},
+        ...            {"epoch": 3, "train": [0.7, 0.3, 0.0]}]
+        >>> best_train_epoch(history)["epoch"]  # the latest of equals
+        3
+    """
     best = None
     for h in history:
         if best is None or h["train"][0] >= best["train"][0]:
@@ -390,6 +435,16 @@ def train_rstdp(net: MozafariNet, x3: Tensor, y: Tensor, x3_test: Tensor, y_test
     Each epoch appends ``{"epoch", "train", "test", "seconds", "train_seconds"}`` (and
     ``"val"`` with a validation set ``val``) to ``state["history"]`` (fractions correct /
     wrong / silent), saved with the layer in ``ckpt``.
+
+    Example:
+        >>> cfg = MozafariConfig(epochs3=2)
+        >>> net = MozafariNet(cfg)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> labels = torch.arange(8) % 10
+        >>> x3 = net.layer3_input(net.layer2_input(encode(images, cfg)))
+        >>> state = train_rstdp(net, x3, labels, x3, labels, torch.Generator().manual_seed(0), False, {}, None)
+        >>> len(state["history"]), sorted(state["history"][0])
+        (2, ['epoch', 'seconds', 'test', 'train', 'train_seconds'])
     """
     cfg = net.cfg
     T = cfg.time_steps
@@ -465,7 +520,17 @@ def _resume(path: Optional[Path], device: torch.device) -> bool:
 
 
 def save_curve(hist: List[Dict], path: Path, title: str = "Mozafari et al. 2019: R-STDP learning curve") -> None:
-    """Per-epoch training and test accuracy of layer 3 as a PNG; the best training epoch is marked."""
+    """Per-epoch training and test accuracy of layer 3 as a PNG; the best training epoch is marked.
+
+    Example:
+        >>> import tempfile
+        >>> history = [{"epoch": 1, "train": [0.5, 0.5, 0.0], "test": [0.4, 0.6, 0.0]},
+        ...            {"epoch": 2, "train": [0.7, 0.3, 0.0], "test": [0.6, 0.4, 0.0]}]
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     save_curve(history, Path(d) / "curve.png")
+        ...     (Path(d) / "curve.png").exists()
+        True
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -533,6 +598,17 @@ def run(cfg: MozafariConfig, data: Dict[str, Tensor], out_dir: Optional[Path] = 
         The result: final test fractions, the history, the best training epoch and the test
         accuracy there (and the best validation epoch with a validation set), wall times and
         training throughputs (images per second).
+
+    Example:
+        A tiny run (1 + 1 + 2 epochs on 8 random images):
+
+        >>> g = torch.Generator().manual_seed(0)
+        >>> images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=g)
+        >>> labels = torch.arange(8) % 10
+        >>> data = {"train_x": images, "train_y": labels, "test_x": images[:4], "test_y": labels[:4]}
+        >>> res = run(MozafariConfig(epochs1=1, epochs2=1, epochs3=2), data, progress=False)
+        >>> len(res["history"]), 0.0 <= res["test_accuracy"] <= 1.0
+        (2, True)
     """
     t_start = time.perf_counter()
     torch.manual_seed(cfg.seed)

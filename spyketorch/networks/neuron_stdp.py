@@ -22,6 +22,14 @@ accumulate-and-fire layer (threshold 10) on the same images. :data:`ACCUMULATE` 
 accumulate-and-fire layer itself (latency domain).
 
 Several processes (``torchrun``): see :func:`run_model`.
+
+Example:
+    >>> from spyketorch.networks import neuron_stdp, kheradpisheh
+    >>> neuron_stdp.ACCUMULATE, neuron_stdp.INHIBITION, neuron_stdp.READOUT_L2
+    ('accumulate', {'latency': 'none', 'events': 'feature'}, 0.0001)
+    >>> net = neuron_stdp.build("LIF", kheradpisheh.Config(), seed=0)
+    >>> type(net.blocks[0].neuron).__name__, tuple(net.blocks[0].conv.weight.shape)
+    ('LIF', (32, 2, 5, 5))
 """
 from __future__ import annotations
 
@@ -45,17 +53,24 @@ __all__ = ["ACCUMULATE", "INHIBITION", "READOUT_L2", "inhibition_for", "encode_i
            "first_times", "build", "run_model", "sharded_features", "ridge_readout", "prepare", "describe",
            "compare_row", "markdown"]
 
+#: the name of the demo's accumulate-and-fire layer among the models of a comparison
 ACCUMULATE = "accumulate"
-READOUT_L2 = 1e-4  # L2 penalty of the softmax readout
-# The neuron layers' per-step lateral inhibition (inhibition_mode), the same for every model, per input: chosen
-# with LIF on a validation split (STDP on 2,000 and readout on 10,000 training digits, validated on training
-# digits 50,000-59,999). Latency: none 97.31 %, neuron 97.31 %, location 97.26 %, feature 93.86 %, layer 87.89 %
-# (accumulate-and-fire 97.02 %); events: feature 86.58 %, none 83.10 % (accumulate-and-fire 87.11 %).
+#: L2 penalty of the softmax readout
+READOUT_L2 = 1e-4
+#: The neuron layers' per-step lateral inhibition (inhibition_mode), the same for every model, per input: chosen
+#: with LIF on a validation split (STDP on 2,000 and readout on 10,000 training digits, validated on training
+#: digits 50,000-59,999). Latency: none 97.31 %, neuron 97.31 %, location 97.26 %, feature 93.86 %, layer 87.89 %
+#: (accumulate-and-fire 97.02 %); events: feature 86.58 %, none 83.10 % (accumulate-and-fire 87.11 %).
 INHIBITION = {"latency": "none", "events": "feature"}
 
 
 def inhibition_for(kind: str, inhibition: Optional[str] = None) -> str:
-    """The layers' lateral inhibition for input ``kind``: ``inhibition`` if given, else :data:`INHIBITION`'s."""
+    """The layers' lateral inhibition for input ``kind``: ``inhibition`` if given, else :data:`INHIBITION`'s.
+
+    Example:
+        >>> inhibition_for("latency"), inhibition_for("events"), inhibition_for("events", "none")
+        ('none', 'feature', 'none')
+    """
     return INHIBITION[kind] if inhibition is None else inhibition
 
 
@@ -65,6 +80,13 @@ def encode_inputs(images: torch.Tensor, kind: str, cfg: kh.Config, batch: int = 
     Latency input: one spike per pixel, at its step. Event input: a pixel spikes at every
     frame where it has an event; its first such frame is kept here and all frames are
     rebuilt by :func:`event_spikes` (from the cached event frames).
+
+    Example:
+        >>> cfg = kh.Config()
+        >>> images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> x = encode_inputs(images, "latency", cfg)
+        >>> x.shape, x.dtype  # first-spike steps, 15 = never
+        (torch.Size([4, 2, 28, 28]), torch.uint8)
     """
     if kind == "latency":
         return kh.encode(images, cfg)
@@ -75,7 +97,16 @@ def encode_inputs(images: torch.Tensor, kind: str, cfg: kh.Config, batch: int = 
 
 
 def step_spikes(x: torch.Tensor, kind: str, t_steps: int) -> torch.Tensor:
-    """Spikes arriving at each step ``[B, T, 2, H, W]`` (float 0/1)."""
+    """Spikes arriving at each step ``[B, T, 2, H, W]`` (float 0/1).
+
+    Example:
+        >>> cfg = kh.Config()
+        >>> images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> x = encode_inputs(images, "latency", cfg)
+        >>> s = step_spikes(x, "latency", cfg.time_steps)
+        >>> s.shape, bool((s.sum(1) <= 1).all())  # latency input: at most one spike per pixel
+        (torch.Size([4, 15, 2, 28, 28]), True)
+    """
     if kind == "latency":
         steps = torch.arange(t_steps, device=x.device).view(1, t_steps, 1, 1, 1)
         return (x.long().unsqueeze(1) == steps).float()
@@ -83,7 +114,15 @@ def step_spikes(x: torch.Tensor, kind: str, t_steps: int) -> torch.Tensor:
 
 
 def first_times(x: torch.Tensor, kind: str, t_steps: int) -> torch.Tensor:
-    """First-spike steps ``[B, 2, H, W]`` for the accumulate-and-fire layer."""
+    """First-spike steps ``[B, 2, H, W]`` for the accumulate-and-fire layer.
+
+    Example:
+        >>> cfg = kh.Config()
+        >>> images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+        >>> x = encode_inputs(images, "latency", cfg)
+        >>> torch.equal(first_times(x, "latency", cfg.time_steps), x.long())
+        True
+    """
     if kind == "latency":
         return x
     s = x.bool()
@@ -96,7 +135,14 @@ def build(name: str, cfg: kh.Config, seed: int, device: torch.device = torch.dev
     """The one-block network of model ``name`` (or ``"IF_exact"``, the IF layer that reproduces the
     accumulate-and-fire layer exactly) with layer 1's convolution (seeded by ``seed``), padding 2,
     pooling 2/2/1 and k-winners ``cfg.k1``, radius ``cfg.r1``; ``inhibition`` is the layer's
-    per-step lateral inhibition; ``compiled`` gives it the compiled step (``backend="compiled"``)."""
+    per-step lateral inhibition; ``compiled`` gives it the compiled step (``backend="compiled"``).
+
+    Example:
+        >>> net = build("AdEx", kh.Config(), seed=0, inhibition="feature")
+        >>> block = net.blocks[0]
+        >>> type(block.neuron).__name__, block.neuron.inhibition_mode, block.kwta
+        ('AdEx', 'feature', 5)
+    """
     torch.manual_seed(seed)
     conv = Convolution(2, cfg.conv1_features, cfg.conv1_kernel, cfg.weight_mean, cfg.weight_std)
     if name == "IF_exact":  # the IF layer that reproduces the accumulate-and-fire layer exactly
@@ -123,6 +169,15 @@ def run_model(name: str, kind: str, data: Dict[str, torch.Tensor], cfg: kh.Confi
     network follows them). With ``out_dir``, rank 0 saves the layer's weights there.
     ``compiled`` steps the neuron layer with its compiled step (``backend="compiled"``);
     ``inhibition`` is the layers' per-step lateral inhibition (default: :data:`INHIBITION` of ``kind``).
+
+    Example:
+        A tiny run (4 training and 2 test digits of the shipped subset, ridge readout):
+
+        >>> cfg = kh.Config()
+        >>> data = prepare(cfg, "latency", train_limit=4, test_limit=2, stdp_limit=2)
+        >>> result = run_model("IF", "latency", data, cfg, batch=2, calib=2, calib_iters=1, readout="ridge")
+        >>> result["model"], 0.0 <= result["test_accuracy"] <= 1.0
+        ('IF', True)
     """
     t_start = time.perf_counter()
     t_steps = cfg.time_steps
@@ -219,6 +274,14 @@ def sharded_features(features, x: torch.Tensor, progress: bool, desc: str, batch
     """``features`` over this rank's block of ``x`` in chunks, gathered from all ranks (in order).
 
     Returns the pooled-spike features (uint8) and the spike counts of all of ``x``.
+
+    Example:
+        Without ``torchrun`` the one process computes every chunk:
+
+        >>> x = torch.ones(5, 3)
+        >>> feats, counts = sharded_features(lambda chunk: (chunk.to(torch.uint8), chunk.sum(1)), x, False, "", batch=2)
+        >>> feats.shape, counts.tolist()
+        (torch.Size([5, 3]), [3.0, 3.0, 3.0, 3.0, 3.0])
     """
     mine = x[sd.shard(x.shape[0])]
     feats, counts = [], []
@@ -231,7 +294,14 @@ def sharded_features(features, x: torch.Tensor, progress: bool, desc: str, batch
 
 
 def ridge_readout(x: torch.Tensor, y: torch.Tensor, l2: float = 1.0) -> torch.nn.Linear:
-    """Ridge regression onto one-hot labels, closed form in the dual (fast when samples < features)."""
+    """Ridge regression onto one-hot labels, closed form in the dual (fast when samples < features).
+
+    Example:
+        >>> x = torch.eye(4)
+        >>> readout = ridge_readout(x, torch.tensor([0, 1, 2, 3]), l2=1e-3)
+        >>> readout(x).argmax(1).tolist()
+        [0, 1, 2, 3]
+    """
     xc = torch.cat([x, torch.ones(x.shape[0], 1, device=x.device)], 1).double()
     yy = torch.nn.functional.one_hot(y, 10).double()
     w = xc.t() @ torch.linalg.solve(xc @ xc.t() + l2 * torch.eye(x.shape[0], dtype=torch.float64, device=x.device), yy)
@@ -259,6 +329,11 @@ def prepare(cfg: kh.Config, kind: str, data_root: Optional[str] = None, train_li
 
     Returns:
         ``{"train_in", "test_in", "train_y", "test_y"}`` (and ``"stdp_limit"`` if given).
+
+    Example:
+        >>> data = prepare(kh.Config(), "latency", train_limit=4, test_limit=2)
+        >>> sorted(data), data["train_in"].shape
+        (['test_in', 'test_y', 'train_in', 'train_y'], torch.Size([4, 2, 28, 28]))
     """
     raw = kh.load_data(data_root)
     n_val = validate
@@ -284,7 +359,12 @@ def prepare(cfg: kh.Config, kind: str, data_root: Optional[str] = None, train_li
 # the model comparison (examples/compare_models.py)
 # ----------------------------------------------------------------------------
 def describe(layer: torch.nn.Module, inhibition: str) -> str:
-    """The layer's settings as its repr shows them, less those shared by every row; per-map tensors as ``per map``."""
+    """The layer's settings as its repr shows them, less those shared by every row; per-map tensors as ``per map``.
+
+    Example:
+        >>> describe(neurons.LIF(threshold=10.0), "feature")  # the row's inhibition is not repeated
+        'threshold=10, ts=0.001, refractory_timesteps=2, tau_rc=0.02, C=0.281'
+    """
     text = re.sub(r"tensor\([^)]*\)", "per map", repr(layer))
     inner = text[text.index("(") + 1 : -1] if text.endswith(")") else text
     shared = (f"inhibition_mode={inhibition!r}", "clamp_at_rest=True", "noise_std=0", "resting_potential=0")
@@ -296,7 +376,15 @@ def compare_row(name: str, kind: str, data: Dict[str, Any], cfg: kh.Config, batc
                 inhibition: Optional[str] = None) -> Dict[str, Any]:
     """One model on one input: :func:`run_model` (calibrate, STDP, features, readout) plus the row's
     parameters, lateral inhibition and status (``silent`` when more than half of the test images give
-    no spike, ``saturated`` when more than 95 % of the pooled outputs fire on test images)."""
+    no spike, ``saturated`` when more than 95 % of the pooled outputs fire on test images).
+
+    Example:
+        >>> cfg = kh.Config()
+        >>> data = prepare(cfg, "latency", train_limit=4, test_limit=2, stdp_limit=2)
+        >>> row = compare_row("IF", "latency", data, cfg, batch=2, calib=2, calib_iters=1, readout="ridge")
+        >>> row["status"], row["inhibition"], row["parameters"]
+        ('ok', 'none', 'threshold=10, ts=0.001, refractory_timesteps=2, tau_rc=0.02, C=0.281')
+    """
     mode = inhibition_for(kind, inhibition)
     res: Dict[str, Any] = run_model(name, kind, data, cfg, batch, seed, calib, calib_iters, readout=readout,
                                     compiled=compiled, inhibition=mode)
@@ -311,7 +399,15 @@ def compare_row(name: str, kind: str, data: Dict[str, Any], cfg: kh.Config, batc
 
 
 def markdown(results: List[Dict[str, Any]]) -> str:
-    """The comparison table: one row per model and input, gap to the accumulate-and-fire layer."""
+    """The comparison table: one row per model and input, gap to the accumulate-and-fire layer.
+
+    Example:
+        >>> cfg = kh.Config()
+        >>> data = prepare(cfg, "latency", train_limit=4, test_limit=2, stdp_limit=2)
+        >>> table = markdown([compare_row("IF", "latency", data, cfg, batch=2, calib=2, calib_iters=1, readout="ridge")])
+        >>> table.splitlines()[2].startswith("| IF | latency | none | threshold=10")
+        True
+    """
     base = {r["input"]: r["test_accuracy"] for r in results if r["model"] == ACCUMULATE}
     lines = ["| model | input | lateral inhibition | parameters | gain (tuned) | active before STDP (target) "
              "| pooled outputs active (test) | test acc. | gap to accumulate | wall s | STDP img/s | mean spikes / image | silent test images "

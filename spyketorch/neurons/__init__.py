@@ -44,6 +44,15 @@ and the outputs returned in the input's dtype); refractoriness is an integer cou
 LIF really resets and integrates the exact exponential decay; ``_Simple`` models decay
 toward rest; the ``Uniform*`` layers really use the time constants they draw; Izhikevich is
 the 2003 model with the time step honoured.
+
+Example:
+    >>> import spyketorch.neurons as sn
+    >>> layer = sn.LIF(threshold=10.0, inhibition_mode="feature")
+    >>> out = layer.step(torch.full((1, 2, 3, 3), 5000.0), n_winners=1)
+    >>> int(out.spikes.count_nonzero()), out.winners.tolist()
+    (18, [[[0, 0, 0]]])
+    >>> len(sn.MODELS)
+    19
 """
 from .heterogeneous import HeterogeneousNeuron
 from .layer import BACKENDS, Neuron

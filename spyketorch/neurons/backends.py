@@ -13,6 +13,13 @@ spikes, winners and refractory state, and potentials equal to float rounding.
   same function through ``torch.compile`` (which compiles a backward too); inside a user's
   own ``torch.compile`` region the layer calls the function directly, so it is inlined
   into the user's graph.
+
+Example:
+    >>> from spyketorch.neurons import BACKENDS
+    >>> BACKENDS
+    ('eager', 'compiled')
+    >>> LIF(threshold=10.0, backend="eager").backend
+    'eager'
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ from .step import (RunRecord, RunResult, StepConstants, StepOutput, StepPlan, St
 #: multi-threaded kernel on a few thousand elements waits for its slowest thread far longer
 #: than it computes (ATen's own element-wise ops keep such sizes on one thread too).
 SMALL = 32768
+#: the ways of running a layer's step (the ``backend=`` of every neuron layer)
 BACKENDS = ("eager", "compiled")
 
 

@@ -29,6 +29,11 @@ class HeterogeneousNeuron(Neuron):
     when ``n_features`` is given, else on the first step; reproducibly from ``generator`` or
     ``seed`` (else the global torch RNG). :meth:`reset` keeps the drawn values;
     :meth:`resample` draws new ones, :meth:`set_taus` sets them by hand.
+
+    Example:
+        >>> layer = UniformLIF(threshold=10.0, tau_range=(0.01, 0.05), n_features=4, seed=0)
+        >>> isinstance(layer, HeterogeneousNeuron), tuple(layer.param("tau_rc").flatten().shape)
+        (True, (4,))
     """
 
     #: the parameters the draw sets: ``tau_rc`` (the drawn values) and those derived from it
@@ -140,7 +145,14 @@ def heterogeneous(base: type, name: str, sets: Optional[Tuple[str, Callable[[Ten
                   tau_range: Tuple[float, float] = (0.01, 0.03), doc: Optional[str] = None) -> type:
     """The ``Uniform*`` layer of ``base``: its ``tau_rc`` (or, with ``sets = (param, law)``,
     the parameter ``param = law(tau)``) drawn per feature map from ``tau_range`` (the default
-    of the layer's ``tau_range`` argument)."""
+    of the layer's ``tau_range`` argument).
+
+    Example:
+        >>> MyUniformLIF = heterogeneous(LIF, "MyUniformLIF")
+        >>> layer = MyUniformLIF(threshold=10.0, n_features=3, seed=0)
+        >>> isinstance(layer, HeterogeneousNeuron), tuple(layer.param("tau_rc").flatten().shape)
+        (True, (3,))
+    """
     sampled = ("tau_rc",) if sets is None else ("tau_rc", sets[0])
     ns: Dict[str, Any] = {
         "SAMPLED": sampled,

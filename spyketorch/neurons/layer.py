@@ -83,6 +83,15 @@ class Neuron(NeuronModel, ParamModule):
             ``learn_threshold``), e.g. ``("tau_rc", "threshold")``: each becomes an
             ``nn.Parameter`` (see :meth:`set_learn`). Needs a ``surrogate``. A parameter given
             as an ``nn.Parameter`` is learned too (shared with the caller). Default: ``()``.
+
+    Example:
+        >>> layer = LIF(threshold=10.0, inhibition_mode="feature")
+        >>> out = layer.step(torch.full((2, 3, 4, 4), 5000.0), n_winners=2)  # one step of a batch
+        >>> out.spikes.shape, out.winners.shape
+        (torch.Size([2, 3, 4, 4]), torch.Size([2, 2, 3]))
+        >>> out.winners[0, 0].tolist()  # (feature, row, col) of the best winner of sample 0
+        [0, 0, 0]
+        >>> layer.reset()  # before the next, unrelated input
     """
 
 

@@ -166,6 +166,21 @@ class NeuronModel:
     method here reads only the declaration and the parameters ``p`` (a namespace of the
     declared parameters, ``ts``, ``resting_potential``, ``v_reset`` and ``threshold``:
     Python floats for scalars, tensors otherwise), never the layer's state.
+
+    Example:
+        A one-variable model declares its parameters and its right-hand side; the step, the
+        checks and the ODE helpers follow:
+
+        >>> class Leaky(Neuron):
+        ...     # du/dt = -u / tau_rc + I
+        ...     PARAMS = (Param("tau_rc", 0.02, "positive"),)
+        ...     def rhs(self, u, w, I, p):
+        ...         return -u / p.tau_rc + I, None
+        >>> layer = Leaky(threshold=1.0)
+        >>> layer.ode(torch.tensor([0.5]), I=10.0)
+        tensor([-15.], dtype=torch.float64)
+        >>> [layer.step(torch.full((1, 1, 1, 1), 60.0)).spikes.item() for _ in range(3)]
+        [0.0, 0.0, 100.0]
     """
 
     #: the model's parameters (the base ones, ``resting_potential`` and ``v_reset``, are the layer's)

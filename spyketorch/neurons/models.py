@@ -6,6 +6,13 @@ the constructor, the checks, the ODE plots and the exports follow from these lin
 :mod:`spyketorch.neurons.model`). Constructor arguments, defaults, spike amplitudes and
 return tuples are those of the extended SpykeTorch ``neurons`` module; its bugs are fixed
 (each class docstring says what differs).
+
+Example:
+    >>> from spyketorch.neurons import IZHIKEVICH_PRESETS
+    >>> sorted(IZHIKEVICH_PRESETS)
+    ['chattering', 'fast_spiking', 'intrinsically_bursting', 'regular_spiking']
+    >>> IZHIKEVICH_PRESETS["chattering"]
+    {'a': 0.02, 'b': 0.2, 'c': -50.0, 'd': 2.0}
 """
 from __future__ import annotations
 
@@ -84,11 +91,14 @@ class LIF(IF):
     the decay is applied every step to the real state. Potentials are floored at rest.
 
     Args:
-        threshold: firing threshold. tau_rc: membrane time constant in s (default 0.02);
-        ts: time step in s (default 0.001); resting_potential (default 0.0);
-        refractory_timesteps (default 2); C: capacitance (default 0.281);
-        per_neuron_thresh: optional tensor of thresholds (default None);
-        inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: membrane time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        C: capacitance. Default: 0.281.
+        per_neuron_thresh: optional tensor of thresholds. Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Shape:
         input ``[B, C, H, W]``; outputs the same.
@@ -141,10 +151,14 @@ class LIF_Simple(Neuron):
     rest, as the reference. Requires ``ts < tau_rc``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        resting_potential (default 0.0); refractory_timesteps (default 2);
-        per_neuron_threshold: optional tensor of thresholds (default None; the name
-        ``per_neuron_thresh`` is accepted too); inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: decay time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        per_neuron_threshold: optional tensor of thresholds (the name ``per_neuron_thresh`` is
+            accepted too). Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -183,11 +197,17 @@ class EIF(Neuron):
     strong input never overflows; potentials are floored at rest. Requires ``ts < tau_rc``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        delta_t: sharpness :math:`\Delta_T` (default 0.5); theta_rh: rheobase (default None);
-        resting_potential (default 0.0); refractory_timesteps (default 2);
-        C (default 0.281); v_reset: reset potential, None = rest (default None);
-        per_neuron_thresh (default None); inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: membrane time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        delta_t: sharpness :math:`\Delta_T`. Default: 0.5.
+        theta_rh: rheobase. Default: None.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        C: capacitance. Default: 0.281.
+        v_reset: reset potential, None = rest. Default: None.
+        per_neuron_thresh: optional tensor of thresholds. Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -223,11 +243,16 @@ class EIF_Simple(EIF):
     threshold. Requires ``ts < tau_rc``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        delta_t (default 0.5); theta_rh (default None); resting_potential (default 0.0);
-        refractory_timesteps (default 2); v_reset (default None);
-        per_neuron_threshold (default None; ``per_neuron_thresh`` accepted too);
-        inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: decay time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        delta_t: sharpness :math:`\Delta_T`. Default: 0.5.
+        theta_rh: rheobase. Default: None.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        v_reset: reset potential, None = rest. Default: None.
+        per_neuron_threshold: optional tensor of thresholds (``per_neuron_thresh`` accepted too). Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -260,11 +285,17 @@ class QIF(Neuron):
     floored at rest. Requires ``ts < tau_rc``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        u_c: critical potential (default None); a: sharpness :math:`a_0` (default 0.001);
-        resting_potential (default 0.0); refractory_timesteps (default 2);
-        C (default 0.281); v_reset (default None); per_neuron_thresh (default None);
-        inhibition_mode (default ``"feature"``).
+        threshold: firing threshold.
+        tau_rc: membrane time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        u_c: critical potential. Default: None.
+        a: sharpness :math:`a_0`. Default: 0.001.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        C: capacitance. Default: 0.281.
+        v_reset: reset potential, None = rest. Default: None.
+        per_neuron_thresh: optional tensor of thresholds. Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"feature"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -301,12 +332,20 @@ class AdEx(EIF):
     ``ts < tau_rc`` and ``ts < tau_w``.
 
     Args:
-        threshold: firing threshold. tau_rc (default 0.02); ts (default 0.001);
-        delta_t (default 0.5); theta_rh (default None: follows the threshold);
-        resting_potential (default 0.0); refractory_timesteps (default 2); C (default 0.281);
-        v_reset (default None); a: subthreshold adaptation (default 0.6);
-        b: spike-triggered adaptation (default 0.7); tau_w: adaptation time constant in s
-        (default 1); per_neuron_thresh (default None); inhibition_mode (default ``"layer"``).
+        threshold: firing threshold.
+        tau_rc: membrane time constant in s. Default: 0.02.
+        ts: time step in s. Default: 0.001.
+        delta_t: sharpness :math:`\Delta_T`. Default: 0.5.
+        theta_rh: rheobase (None: follows the threshold). Default: None.
+        resting_potential: resting potential. Default: 0.0.
+        refractory_timesteps: refractory period in steps. Default: 2.
+        C: capacitance. Default: 0.281.
+        v_reset: reset potential, None = rest. Default: None.
+        a: subthreshold adaptation. Default: 0.6.
+        b: spike-triggered adaptation. Default: 0.7.
+        tau_w: adaptation time constant in s. Default: 1.
+        per_neuron_thresh: optional tensor of thresholds. Default: None.
+        inhibition_mode: lateral inhibition of the winners. Default: ``"layer"``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -424,9 +463,10 @@ class AdaptiveLIF(LIF):
     inter-spike intervals lengthen under constant drive.
 
     Args:
-        threshold: base threshold :math:`\vartheta`. beta: threshold raise per unit of
-        ``a`` (>= 0, default 1.0); tau_adapt: decay time constant of ``a`` in s (default 0.1);
-        other arguments as :class:`LIF`.
+        threshold: base threshold :math:`\vartheta`.
+        beta: threshold raise per unit of ``a`` (>= 0). Default: 1.0.
+        tau_adapt: decay time constant of ``a`` in s. Default: 0.1.
+        **kwargs: the other arguments as :class:`LIF`.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -467,10 +507,12 @@ class ResonateAndFire(Neuron):
     half a period apart cancel. Not floored at rest.
 
     Args:
-        threshold: firing threshold of ``y`` (default 1.0). b: damping in 1/s, < 0
-        (default -5.0); omega: angular frequency in rad/s (default :math:`2\pi \cdot 10`);
-        ts: time step in s (default 0.001); x_reset: ``x`` after a spike (default 0.0);
-        other arguments as :class:`Neuron` (``v_reset`` is ``y`` after a spike).
+        threshold: firing threshold of ``y``. Default: 1.0.
+        b: damping in 1/s, < 0. Default: -5.0.
+        omega: angular frequency in rad/s. Default: :math:`2\pi \cdot 10`.
+        ts: time step in s. Default: 0.001.
+        x_reset: ``x`` after a spike. Default: 0.0.
+        **kwargs: the other arguments as :class:`Neuron` (``v_reset`` is ``y`` after a spike).
 
     Example:
         >>> layer = ResonateAndFire(threshold=1.0)

@@ -4,6 +4,11 @@ A model declares each of its parameters once, as a :class:`Param` (name, default
 the layer stores the values as float64 buffers and checks every value against its rule
 whenever it is set (construction, attribute assignment, ``load_state_dict``). The
 functions here are the one place each rule is written.
+
+Example:
+    >>> from spyketorch.neurons import INHIBITION_MODES
+    >>> INHIBITION_MODES
+    ('feature', 'location', 'layer', 'neuron', 'none')
 """
 from __future__ import annotations
 

@@ -1,5 +1,11 @@
 """The one registry of neuron models, read by the generic tests, the benchmarks, the gallery,
-the plots and :func:`spyketorch.analysis.load_layer`. A new model adds one line."""
+the plots and :func:`spyketorch.analysis.load_layer`. A new model adds one line.
+
+Example:
+    >>> from spyketorch.neurons import MODELS
+    >>> sorted(MODELS)[:4], MODELS["AdEx"].cls.__name__
+    (['AdEx', 'AdaptiveLIF', 'EIF', 'EIF_Simple'], 'AdEx')
+"""
 from __future__ import annotations
 
 import functools
@@ -17,7 +23,17 @@ __all__ = ["ModelSpec", "MODELS", "all_models"]
 
 class ModelSpec(NamedTuple):
     """One registered model: its class, how to build a demonstration layer, and an input
-    scale that makes that layer fire a few neurons per step (inputs ``rand * scale``)."""
+    scale that makes that layer fire a few neurons per step (inputs ``rand * scale``).
+
+    Example:
+        >>> spec = MODELS["LIF"]
+        >>> spec.cls is LIF, spec.input_scale
+        (True, 2000.0)
+        >>> layer = spec.build()  # the demonstration layer
+        >>> x = torch.rand(1, 4, 5, 5, generator=torch.Generator().manual_seed(0)) * spec.input_scale
+        >>> layer.step(x).spikes.shape
+        torch.Size([1, 4, 5, 5])
+    """
 
     name: str
     cls: type

@@ -47,6 +47,13 @@ class StepOutput(NamedTuple):
         winning_spikes: spikes of the winners only, ``[B, C, H, W]``.
 
     Fields the caller did not ask :meth:`~spyketorch.neurons.Neuron.step` for are ``None``.
+
+    Example:
+        >>> out = LIF(threshold=10.0).step(torch.full((1, 2, 3, 3), 5000.0), n_winners=1)
+        >>> out._fields
+        ('spikes', 'potentials', 'thresholded', 'dudt', 'winners', 'winning_spikes')
+        >>> out.spikes.max().item(), out.winners.tolist()
+        (1000.0, [[[0, 0, 0]]])
     """
 
     spikes: Tensor

@@ -30,6 +30,11 @@ class FFIAFOutput(NamedTuple):
         v: membrane potential after each step (after reset), same shape, when
             recorded; else None.
         times: time in seconds at the end of each step ``[T]``.
+
+    Example:
+        >>> out = FFIAF(torch.ones(1, 2), bias=0.0).evolve(torch.full((100, 1), 0.02), record=True)
+        >>> out._fields, out.spikes.shape, out.times.shape
+        (('spikes', 'v', 'times'), torch.Size([100, 2]), torch.Size([100]))
     """
 
     spikes: Tensor

@@ -13,6 +13,11 @@ The constructor arguments and call signatures follow the NeuroRNNTools models
 ``SpikingModel(recurrent, tausyn, readin, NeuronModel, NeuronParams)``,
 ``model(x0, dt, x, T, initial_V, initial_Y, dtRecord, Tburn, VIRecord)``); states
 live on the input's device and dtype and move with ``.to()``.
+
+Example:
+    >>> from spyketorch.systems.recurrent import ACTIVATIONS
+    >>> sorted(ACTIVATIONS)
+    ['id', 'relu', 'tanh']
 """
 from __future__ import annotations
 

@@ -16,6 +16,15 @@ index), :math:`\mu` the expected spike count of the step and :math:`X` the
 sampled count. The expected rate is :math:`\mu/\Delta t` Hz and is differentiable
 in :math:`r, b, \theta, \lambda_0`, which :meth:`RectifiedSAM.tune` uses to fit a
 target firing rate by gradient descent.
+
+Example:
+    >>> from spyketorch.systems.sam import SAM_TUNABLE, STOCHASTIC_MODELS, RectifiedSAM
+    >>> SAM_TUNABLE, sorted(STOCHASTIC_MODELS)
+    (('r', 'b', 'theta', 'lambda_0'), ['RectifiedSAM'])
+    >>> layer = RectifiedSAM(lambda_0=100.0, seed=0)
+    >>> out = layer.step(torch.ones(1, 2, 3, 3))  # counts and the activation s, as a StepOutput
+    >>> out.spikes.shape, out.potentials.shape
+    (torch.Size([1, 2, 3, 3]), torch.Size([1, 2, 3, 3]))
 """
 from __future__ import annotations
 
@@ -77,6 +86,11 @@ class SAMTuneResult(NamedTuple):
         losses: relative squared error :math:`((\\bar r - r^*)/r^*)^2` of every epoch ``[epochs]``.
         epochs: epochs run.
         converged: whether the last relative error is within ``tol``.
+
+    Example:
+        >>> res = RectifiedSAM(seed=0).tune(torch.ones(2, 4, 3, 3), 20.0, steps=20, epochs=5)
+        >>> res.target, res.epochs, res.losses.shape
+        (20.0, 5, torch.Size([5]))
     """
 
     rate: float
