@@ -204,8 +204,10 @@ def test_torchrun_example_equals_single_process_with_the_global_batch(tmp_path):
     for k in ("conv1.weight", "conv2.weight"):
         assert (a["network"][k] - b["network"][k]).abs().max() <= 1e-6, k
     assert a["result"]["world_size"] == 2 and b["result"]["world_size"] == 1
-    assert a["result"]["test_accuracy"] == b["result"]["test_accuracy"]
-    assert a["result"]["train_accuracy"] == b["result"]["train_accuracy"]
+    # the weights agree to float rounding of the all-reduce (above), not to the bit; the readout
+    # (an SVM over the last layer's features, fitted by L-BFGS) may then move one digit
+    assert abs(a["result"]["test_accuracy"] - b["result"]["test_accuracy"]) <= 1 / 41 + 1e-6
+    assert abs(a["result"]["train_accuracy"] - b["result"]["train_accuracy"]) <= 1 / 97 + 1e-6
     assert sorted(p.name for p in (tmp_path / "A").iterdir()) == ["layer1_features.png", "mnist_stdp.pt"]
 
 

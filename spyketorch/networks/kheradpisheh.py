@@ -605,9 +605,13 @@ def extract(fn: Callable[[torch.Tensor], torch.Tensor], data: torch.Tensor, batc
         >>> extract(lambda chunk: chunk * 2, images, batch=3).flatten().tolist()
         [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0]
     """
+    # ranks share out whole chunks of ``batch`` items, so every item is computed in the same chunk
+    # as in one process: float features (potentials) then agree to the bit whatever the world size
+    n_chunks = -(-data.shape[0] // batch)
+    lo, hi = sd.shard_bounds(n_chunks)
+    data = data[lo * batch : hi * batch]
     outs = []
-    data = data[sd.shard(data.shape[0])]
-    with torch.no_grad():  # an empty block (fewer items than ranks) still gives fn's empty result
+    with torch.no_grad():  # an empty block (fewer chunks than ranks) still gives fn's empty result
         for i in tqdm(range(0, max(data.shape[0], 1), batch), desc=desc, disable=not progress, leave=False):
             outs.append(fn(data[i : i + batch]))
     return sd.all_gather_cat(torch.cat(outs))
