@@ -1,4 +1,5 @@
 """Packaging for spyketorch."""
+import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -7,7 +8,8 @@ HERE = Path(__file__).parent
 
 setup(
     name="spyketorch",
-    version="0.1.0",
+    # the one version number: spyketorch.__version__
+    version=re.search(r'__version__ = "([^"]+)"', (HERE / "spyketorch" / "__init__.py").read_text()).group(1),
     description="Convolutional spiking neural networks with STDP in PyTorch: batched, device-agnostic neuron layers.",
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
