@@ -136,3 +136,10 @@ def test_readme_is_short_and_its_links_resolve() -> None:
     assert local, "the README links into the docs"
     missing = [link for link in local if not (ROOT / link).exists()]
     assert not missing, f"README links to missing files: {missing}"
+
+
+@pytest.mark.parametrize("index", range(len(re.findall(r"```python\n", (ROOT / "README.md").read_text(encoding="utf-8")))))
+def test_readme_python_examples_run(index: int) -> None:
+    """Every ```python block of the README runs as written (on the shipped digits)."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    exec(compile(blocks[index], f"README.md python block {index}", "exec"), {"__name__": "readme_example"})
