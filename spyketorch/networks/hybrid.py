@@ -498,10 +498,10 @@ def train_bptt(net: HybridNet, times: Tensor, labels: Tensor, cfg: HybridConfig,
             loss.backward()
             opt.step()
             sched.step()
-            tot_loss += float(loss) * idx.numel()
+            tot_loss += float(loss.detach()) * idx.numel()
             tot_ok += int((logits.argmax(1) == labels[idx]).sum())
             if progress is not None and (j // cfg.batch_size) % 100 == 0:
-                progress(f"BPTT epoch {epoch + 1}: {j}/{n} images, loss {float(loss):.4f}")
+                progress(f"BPTT epoch {epoch + 1}: {j}/{n} images, loss {float(loss.detach()):.4f}")
         rec = {"epoch": epoch + 1, "loss": tot_loss / n, "train_accuracy": tot_ok / n,
                "wall_s": time.perf_counter() - t0}
         if test is not None:
